@@ -1,0 +1,303 @@
+"""Typed configuration: frozen dataclasses loaded from YAML (``safe_load``).
+
+Unknown keys and wrong types are rejected with the dotted path of the offending key. Command-line
+overrides use dotted keys (``--set train.lr=5e-4``); their values are parsed as YAML scalars.
+Defaults reproduce the PTA reference code for MM-Fi pose (``pta-method.md`` §12) unless noted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+CONFIG_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not match the schema."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Parameters of the one preprocessing path shared by training and the ROS node.
+
+    Recorded in every checkpoint so that serving uses exactly what training used.
+    """
+
+    image_width: int = 640  # keypoint pixel coordinates are normalised by the camera image size
+    image_height: int = 480
+    depth_size: tuple[int, int] = (96, 128)  # (rows, cols) after area resize of the 480×640 depth map
+    depth_scale: float = 0.001  # uint16 depth units → metres (MM-Fi stores millimetres)
+    depth_max_m: float = 6.0  # depth beyond this is clipped; the image is scaled to [0, 1] by it
+    mmwave_points: int = 64  # radar clouds are sampled or padded to this many points (+ validity mask)
+    lidar_points: int = 256
+    max_input_points: int = 100_000  # bound on work per cloud: larger clouds are rejected, not processed
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: Literal["mmfi", "xrf55"] = "mmfi"
+    root: str = "data/mmfi"
+    cache_dir: str = "cache"
+    modalities: tuple[str, ...] = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
+    # MM-Fi protocol and split (datasets.md §1.6-1.7).
+    protocol: Literal["protocol1", "protocol2", "protocol3"] = "protocol3"
+    split: Literal["random_split", "cross_subject_split", "cross_scene_split", "manual_split"] = "random_split"
+    split_ratio: float = 0.8
+    split_seed: int = 0
+    train_subjects: tuple[str, ...] = ()  # manual_split only
+    train_actions: tuple[str, ...] = ()
+    val_subjects: tuple[str, ...] = ()
+    val_actions: tuple[str, ...] = ()
+    # XRF55 (datasets.md §2.4).
+    scenes: tuple[str, ...] = ("Scene1",)
+    train_repetitions: int = 14  # repetitions 1..N train, the rest test
+    lenient: bool = False  # skip and count corrupt files instead of raising
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    tokens: int = 32  # L: tokens per modality after the projector
+    dim: int = 512  # D: channels per token
+    encoder_width: int = 64  # base width of the from-scratch encoders
+    freeze_backbones: bool = False
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class PurifyConfig:
+    """Meta-learned modality weights (pta-method.md §3.3, §5)."""
+
+    enabled: bool = True  # false: uniform weights (the "PTA without Purify" ablation)
+    mode: Literal["alternating", "lookahead"] = "alternating"
+    phi_init: Literal["ones", "uniform"] = "ones"
+    renorm_present: bool = True
+    meta_lr: float = 1e-2
+    meta_weight_decay: float = 0.0
+    meta_every: int = 0  # 0: once per epoch, after the epoch; N: every N training steps
+    meta_batches: int = 0  # meta-val batches per meta step; 0: the whole meta-val split
+    meta_val_fraction: float = 0.2
+    meta_seed: int = 0
+    lookahead_lr: float = 1e-3  # virtual SGD step size of the lookahead mode
+
+
+@dataclass(frozen=True)
+class DDIMConfig:
+    num_train_timesteps: int = 1000
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    num_inference_steps: int = 5
+    start_timestep: int = 800
+    eta: float = 0.0
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """Diffusion-based KD (pta-method.md §3.4)."""
+
+    enabled: bool = True  # false: the "PTA without Align" ablation
+    lambda_kd: float = 0.1
+    ae_channels: int = 0  # 0: dim // 2
+    sharing: Literal["shared", "per_modality"] = "shared"
+    aggregate: Literal["sum", "mean"] = "sum"
+    dist_beta: float = 1.0
+    dist_gamma: float = 1.0
+    dist_tau: float = 1.0
+    ddim: DDIMConfig = field(default_factory=DDIMConfig)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    method: Literal["pta", "single", "late_fusion", "xfi"] = "pta"
+    single_modality: str = ""  # method=single: the modality trained alone
+    tasks: tuple[str, ...] = ("pose", "activity")
+    epochs: int = 100
+    max_steps: int = 0  # 0: no limit besides epochs
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    lr_schedule: Literal["none", "poly", "cosine"] = "none"
+    grad_clip: float = 0.0
+    pose_loss_weight: float = 1.0
+    activity_loss_weight: float = 0.1
+    presence_probs: dict[str, float] = field(default_factory=dict)  # empty: every modality 0.7
+    seed: int = 3407
+    loader_seed: int = 0
+    deterministic: bool = False
+    num_workers: int = 0
+    amp: bool = True  # used on CUDA only
+    device: str = "auto"
+    log_every: int = 20
+    checkpoint_every: int = 200  # steps between resumable checkpoints
+    out_dir: str = "runs/pta"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    combinations: tuple[str, ...] = ()  # "depth+lidar" style names; empty: every combination
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class Config:
+    version: int = CONFIG_VERSION
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    purify: PurifyConfig = field(default_factory=PurifyConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, overriding, dumping
+
+T = typing.TypeVar("T")
+
+
+def from_dict(cls: type[T], data: Any, path: str = "") -> T:
+    """Build dataclass ``cls`` from a plain mapping, rejecting unknown keys and wrong types."""
+    return _convert(cls, data, path or cls.__name__)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain, YAML-safe mapping of a config (tuples become lists)."""
+    return _plain(dataclasses.asdict(cfg))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides to a nested mapping (values parsed as YAML)."""
+    out = _deepcopy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a :class:`Config` from YAML (or defaults when ``path`` is None) plus dotted overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except OSError as err:
+            raise ConfigError(f"cannot read config {path}: {err}") from err
+        loaded = yaml.safe_load(text)
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
+        data = loaded
+    data = apply_overrides(data, overrides or [])
+    cfg = from_dict(Config, data)
+    if cfg.version != CONFIG_VERSION:
+        raise ConfigError(f"config version {cfg.version} is not supported (expected {CONFIG_VERSION})")
+    return cfg
+
+
+def dump_config(cfg: Any, path: str | Path) -> None:
+    """Write a config as YAML (atomically)."""
+    from pta_core.io import atomic_write_text  # local: keeps this module dependency-free
+
+    atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in dataclasses.fields(tp)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise ConfigError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+        kwargs = {k: _convert(hints[k], v, f"{path}.{k}") for k, v in value.items()}
+        return tp(**kwargs)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{path}: {value!r} is not one of {list(args)}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, path)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError("; ".join(errors))
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ConfigError(f"{path}: expected {len(args)} items, got {len(value)}")
+        return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        key_tp, val_tp = args
+        return {_convert(key_tp, k, f"{path}.{k}"): _convert(val_tp, v, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    if tp is Any:
+        return value
+    raise ConfigError(f"{path}: unsupported type {tp!r} in schema")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deepcopy(v) for v in value]
+    return value
