@@ -1,0 +1,33 @@
+"""mmWave radar: MM-Fi `mmwave/frameNNN.bin`, float64 N×5 (x, y, z, Doppler velocity, intensity).
+
+ROS `radar/points` PointCloud2 float32 x,y,z,velocity,intensity. Real MM-Fi radar frames are often
+empty (0-byte files) or missing: the data layer treats those as an absent modality for that frame.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from pta_core.config import PreprocessConfig
+from pta_core.modalities.base import Modality, register
+from pta_core.modalities.points import PointEncoder, cloud_fields, preprocess_cloud, read_cloud
+
+CHANNELS = 5
+
+
+def preprocess(raw, cfg: PreprocessConfig):
+    return preprocess_cloud(raw, CHANNELS, cfg.mmwave_points, cfg.max_input_points)
+
+
+MMWAVE = register(
+    Modality(
+        name="mmwave",
+        dataset="mmfi",
+        folder="mmwave",
+        extension=".bin",
+        read_file=partial(read_cloud, channels=CHANNELS),
+        preprocess=preprocess,
+        input_fields=lambda cfg: cloud_fields(CHANNELS, cfg.mmwave_points),
+        build_encoder=lambda model, pre: PointEncoder(CHANNELS, model.encoder_width),
+        description="radar cloud x,y,z (m), velocity, intensity; sampled/padded to mmwave_points with a mask",
+    )
+)
