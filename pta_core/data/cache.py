@@ -88,6 +88,10 @@ def open_split(cfg: DataConfig, side: str, *, rebuild: bool = False, progress: b
     """
     final = cache_path(cfg, side)
     key = cache_key(cfg, side)
+    if not Path(cfg.root).is_dir() and not (final / MANIFEST).is_file():
+        raise FileNotFoundError(
+            f"dataset root {cfg.root} does not exist (data.root) and {final} holds no cache"
+        )
     with _locked(final):
         if not Path(cfg.root).is_dir() and not rebuild and _complete(final, key):
             log.warning(
