@@ -1,0 +1,87 @@
+"""The node's input sensors: topic, message type, modality and the decoder to the modality's raw array.
+
+Decoders only turn a message into the raw sample the modality's shared preprocessing expects
+(``pta_core.modalities``); every validity decision on the *content* (keypoint count, empty or
+non-finite clouds, CSI packets without a finite value) stays in that one preprocessing path.
+Decoders raise :class:`~pta_core.errors.InvalidInput` for messages that cannot be decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from geometry_msgs.msg import PoseArray
+from sensor_msgs.msg import Image, PointCloud2
+
+from pta_core.errors import InvalidInput
+from pta_core.modalities.wifi_csi import ANTENNAS, PACKETS, SUBCARRIERS
+from pta_ros.conversions import image_to_numpy, pointcloud2_to_numpy, posearray_to_numpy
+
+RADAR_FIELDS = ("x", "y", "z", "velocity", "intensity")
+LIDAR_FIELDS = ("x", "y", "z")
+DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
+CSI_ENCODINGS = ("32FC1",)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    max_points: int = 100_000  # clouds with more points are rejected before decoding
+    csi_layout: str = "antenna_major"  # rows: 3 antennas × 114 subcarriers (or subcarrier_major)
+
+
+def decode_keypoints(msg: PoseArray, options: DecodeOptions) -> np.ndarray:
+    """PoseArray → (N, 3): pixel x, pixel y, confidence (the preprocessing requires N = 17)."""
+    return posearray_to_numpy(msg)
+
+
+def decode_depth(msg: Image, options: DecodeOptions) -> np.ndarray:
+    """Image 16UC1/mono16 (sensor units) → uint16 (H, W); 32FC1 (metres) → float32 (H, W)."""
+    return image_to_numpy(msg, accept=DEPTH_ENCODINGS)
+
+
+def decode_radar(msg: PointCloud2, options: DecodeOptions) -> np.ndarray:
+    """PointCloud2 with x, y, z, velocity, intensity → (N, 5) float32."""
+    return pointcloud2_to_numpy(msg, RADAR_FIELDS, max_points=options.max_points)
+
+
+def decode_lidar(msg: PointCloud2, options: DecodeOptions) -> np.ndarray:
+    """PointCloud2 with x, y, z → (N, 3) float32."""
+    return pointcloud2_to_numpy(msg, LIDAR_FIELDS, max_points=options.max_points)
+
+
+def decode_csi(msg: Image, options: DecodeOptions) -> np.ndarray:
+    """Image 32FC1, 342 rows × 10 packets → CSI amplitude (3 antennas, 114 subcarriers, 10 packets).
+
+    Raises:
+        InvalidInput: ``shape`` when the image is not 342 × 10, and those of ``image_to_numpy``.
+    """
+    image = image_to_numpy(msg, accept=CSI_ENCODINGS)
+    if image.shape != (ANTENNAS * SUBCARRIERS, PACKETS):
+        raise InvalidInput(
+            "shape", f"CSI image must be {ANTENNAS * SUBCARRIERS}×{PACKETS}, got {image.shape}"
+        )
+    if options.csi_layout == "subcarrier_major":
+        return image.reshape(SUBCARRIERS, ANTENNAS, PACKETS).transpose(1, 0, 2).copy()
+    return image.reshape(ANTENNAS, SUBCARRIERS, PACKETS)
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    key: str  # parameter-friendly name (frame_ids.<key>)
+    modality: str  # the model's modality name
+    topic: str  # relative, remappable
+    msg_type: type
+    decode: Callable[[Any, DecodeOptions], np.ndarray]
+
+
+SENSORS: tuple[SensorSpec, ...] = (
+    SensorSpec("camera", "rgb", "camera/keypoints", PoseArray, decode_keypoints),
+    SensorSpec("depth", "depth", "depth/image_raw", Image, decode_depth),
+    SensorSpec("radar", "mmwave", "radar/points", PointCloud2, decode_radar),
+    SensorSpec("lidar", "lidar", "lidar/points", PointCloud2, decode_lidar),
+    SensorSpec("wifi", "wifi-csi", "wifi/csi", Image, decode_csi),
+)
+SENSOR_BY_MODALITY = {spec.modality: spec for spec in SENSORS}

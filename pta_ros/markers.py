@@ -1,0 +1,135 @@
+"""Skeleton → ``visualization_msgs/MarkerArray`` for RViz (a pure function of NumPy and message classes).
+
+One person per array: bones as a ``LINE_LIST`` (a point pair per bone, ``scale.x`` = line width),
+joints as a ``SPHERE_LIST``, and optionally the activity label as ``TEXT_VIEW_FACING`` above the
+head. Stable ``ns``/``id`` so every update replaces the previous one; colours are 0..1 (ROS
+``ColorRGBA``); a ``DELETEALL`` array clears them when there is no output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker, MarkerArray
+
+from pta_core.skeleton import H36M_BONES, H36M_JOINTS, NUM_JOINTS
+
+NAMESPACE = "pta_skeleton"
+BONES_ID, JOINTS_ID, LABEL_ID = 0, 1, 2
+HEAD_TOP = H36M_JOINTS.index("head_top")
+_LEFT = {i for i, name in enumerate(H36M_JOINTS) if name.startswith("left_")}
+_RIGHT = {i for i, name in enumerate(H36M_JOINTS) if name.startswith("right_")}
+
+
+@dataclass(frozen=True)
+class MarkerStyle:
+    """Appearance of the skeleton markers (sizes in metres, colours RGBA in 0..1)."""
+
+    line_width: float = 0.02
+    joint_diameter: float = 0.05
+    text_height: float = 0.12
+    text_offset: float = 0.25  # label above the head top
+    lifetime_s: float = 0.5  # 0: forever (until replaced or deleted)
+    left: tuple[float, float, float, float] = (0.1, 0.6, 1.0, 1.0)
+    right: tuple[float, float, float, float] = (1.0, 0.35, 0.1, 1.0)
+    centre: tuple[float, float, float, float] = (0.9, 0.9, 0.9, 1.0)
+    text: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+
+
+def _color(rgba: tuple[float, float, float, float]) -> ColorRGBA:
+    r, g, b, a = (float(np.clip(v, 0.0, 1.0)) for v in rgba)
+    return ColorRGBA(r=r, g=g, b=b, a=a)
+
+
+def _point(xyz: np.ndarray) -> Point:
+    return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
+
+
+def _side_color(joint: int, style: MarkerStyle) -> ColorRGBA:
+    if joint in _LEFT:
+        return _color(style.left)
+    if joint in _RIGHT:
+        return _color(style.right)
+    return _color(style.centre)
+
+
+def _duration(seconds: float) -> Duration:
+    sec = int(seconds)
+    return Duration(sec=sec, nanosec=int(round((seconds - sec) * 1e9)))
+
+
+def _base_marker(header: Header, marker_id: int, marker_type: int, style: MarkerStyle) -> Marker:
+    marker = Marker()
+    marker.header = header
+    marker.ns = NAMESPACE
+    marker.id = marker_id
+    marker.type = marker_type
+    marker.action = Marker.ADD
+    marker.pose.orientation.w = 1.0
+    marker.lifetime = _duration(style.lifetime_s)
+    return marker
+
+
+def skeleton_markers(
+    joints: np.ndarray,
+    header: Header,
+    label: str | None = None,
+    style: MarkerStyle | None = None,
+) -> MarkerArray:
+    """Markers for one skeleton.
+
+    Args:
+        joints: (17, 3) H36M joints in metres, in ``header.frame_id``.
+        header: stamp and frame of every marker.
+        label: text shown above the head (e.g. ``"walking 0.82"``); no text marker when None.
+        style: sizes, colours and lifetime.
+
+    Returns:
+        MarkerArray with the bones LINE_LIST (16 bones → 32 points), the joints SPHERE_LIST
+        (17 points) and, with a label, a TEXT_VIEW_FACING marker.
+
+    Raises:
+        ValueError: ``joints`` is not (17, 3) or not finite.
+    """
+    style = style or MarkerStyle()
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.shape != (NUM_JOINTS, 3) or not np.isfinite(joints).all():
+        raise ValueError(f"joints must be finite ({NUM_JOINTS}, 3), got {joints.shape}")
+
+    bones = _base_marker(header, BONES_ID, Marker.LINE_LIST, style)
+    bones.scale.x = style.line_width
+    bones.color = _color(style.centre)
+    for child, parent in H36M_BONES:
+        bones.points.append(_point(joints[parent]))
+        bones.points.append(_point(joints[child]))
+        side = _side_color(child, style)
+        bones.colors.extend([side, side])
+
+    spheres = _base_marker(header, JOINTS_ID, Marker.SPHERE_LIST, style)
+    spheres.scale.x = spheres.scale.y = spheres.scale.z = style.joint_diameter
+    spheres.color = _color(style.centre)
+    spheres.points = [_point(j) for j in joints]
+    spheres.colors = [_side_color(i, style) for i in range(NUM_JOINTS)]
+
+    markers = MarkerArray(markers=[bones, spheres])
+    if label is not None:
+        text = _base_marker(header, LABEL_ID, Marker.TEXT_VIEW_FACING, style)
+        text.pose.position = _point(joints[HEAD_TOP] + np.array([0.0, 0.0, style.text_offset]))
+        text.scale.z = style.text_height
+        text.color = _color(style.text)
+        text.text = label
+        markers.markers.append(text)
+    return markers
+
+
+def delete_all_markers(header: Header) -> MarkerArray:
+    """A MarkerArray whose single ``DELETEALL`` marker clears this namespace's markers in RViz."""
+    marker = Marker()
+    marker.header = header
+    marker.ns = NAMESPACE
+    marker.action = Marker.DELETEALL
+    return MarkerArray(markers=[marker])

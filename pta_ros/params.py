@@ -1,0 +1,241 @@
+"""The sensing node's parameters: one table of specs, declared with descriptors, read into a typed value.
+
+Defaults here and in ``config/sensing.yaml`` are the same (a test checks it). Read-only parameters
+(``model_path``, ``device``, …) are fixed at configure time; the others can be changed at run time
+with ``ros2 param set`` and are validated by :func:`apply_changes` before they take effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from pta_core.modalities import MMFI_MODALITIES
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+CSI_LAYOUTS = ("antenna_major", "subcarrier_major")
+# Input sensors: parameter key → (modality, default frame id). Keys are parameter-name friendly.
+SENSOR_FRAMES = {
+    "camera": "camera_color_optical_frame",
+    "depth": "camera_depth_optical_frame",
+    "radar": "radar_link",
+    "lidar": "lidar_link",
+    "wifi": "wifi_rx_link",
+}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    description: str
+    low: float | None = None  # inclusive numeric range
+    high: float | None = None
+    read_only: bool = False
+    choices: tuple[str, ...] = ()
+
+
+SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("model_path", "", "model.pt to load (configure time)", read_only=True),
+    ParamSpec(
+        "device",
+        "auto",
+        "torch device: auto (CUDA if available, else CPU), cpu, cuda or cuda:N",
+        read_only=True,
+    ),
+    ParamSpec("autostart", True, "configure and activate the lifecycle node at start-up", read_only=True),
+    ParamSpec(
+        "modalities_enabled",
+        list(MMFI_MODALITIES),
+        "modalities the node may use (subscribes only to these); ones the model lacks are ignored",
+        read_only=True,
+    ),
+    ParamSpec(
+        "rate_hz",
+        30.0,
+        "inference timer rate (Hz); with event_driven, inference also runs on arrival",
+        0.5,
+        200.0,
+    ),
+    ParamSpec(
+        "event_driven", True, "run inference as soon as a synchronised set is ready, not only on the timer"
+    ),
+    ParamSpec("slop_s", 0.05, "largest stamp spread inside one synchronised set (s)", 0.0, 1.0),
+    ParamSpec("max_age_s", 1.0, "inputs older than this (vs the node clock) are not used (s)", 0.05, 30.0),
+    ParamSpec(
+        "max_wait_s", 0.1, "how long a frame waits for a live sensor that has not delivered (s)", 0.0, 5.0
+    ),
+    ParamSpec(
+        "future_tolerance_s", 0.5, "stamps further ahead of the node clock are rejected (s)", 0.0, 60.0
+    ),
+    ParamSpec("buffer_size", 16, "messages buffered per sensor", 1, 256),
+    ParamSpec("output_frame", "sensor_rig", "frame_id of the skeleton, markers and activity outputs"),
+    *(
+        ParamSpec(
+            f"frame_ids.{key}",
+            frame,
+            f"expected header.frame_id of the {key} input; other frames are rejected (empty: accept any)",
+        )
+        for key, frame in SENSOR_FRAMES.items()
+    ),
+    ParamSpec(
+        "depth_scale",
+        0.001,
+        "16UC1 depth units → metres (32FC1 is metres already)",
+        1e-6,
+        10.0,
+        read_only=True,
+    ),
+    ParamSpec(
+        "csi_layout",
+        "antenna_major",
+        "rows of the wifi/csi 32FC1 image (342 × 10 packets): antenna_major = 3 antennas × 114 subcarriers",
+        read_only=True,
+        choices=CSI_LAYOUTS,
+    ),
+    ParamSpec(
+        "max_points",
+        100_000,
+        "larger point clouds are rejected before decoding (bounded work)",
+        1,
+        10_000_000,
+    ),
+    ParamSpec("publish_markers", True, "publish ~/markers for RViz"),
+    ParamSpec(
+        "marker_lifetime_s", 0.5, "marker lifetime in RViz (s); 0 = until replaced or deleted", 0.0, 60.0
+    ),
+    ParamSpec(
+        "input_timeout_s",
+        2.0,
+        "diagnostics report ERROR after this long without a valid input (s)",
+        0.1,
+        600.0,
+    ),
+    ParamSpec(
+        "latency_warn_s",
+        0.1,
+        "diagnostics report WARN when median inference time exceeds this (s)",
+        0.001,
+        10.0,
+    ),
+)
+SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Typed snapshot of every parameter (``frame_ids`` keyed by sensor key)."""
+
+    model_path: str
+    device: str
+    autostart: bool
+    modalities_enabled: tuple[str, ...]
+    rate_hz: float
+    event_driven: bool
+    slop_s: float
+    max_age_s: float
+    max_wait_s: float
+    future_tolerance_s: float
+    buffer_size: int
+    output_frame: str
+    frame_ids: dict[str, str]
+    depth_scale: float
+    csi_layout: str
+    max_points: int
+    publish_markers: bool
+    marker_lifetime_s: float
+    input_timeout_s: float
+    latency_warn_s: float
+
+
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """A descriptor with the description, read-only flag, numeric range and allowed values."""
+    desc = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+    if spec.choices:
+        desc.additional_constraints = f"one of {list(spec.choices)}"
+    if spec.low is not None and not isinstance(spec.default, bool):
+        if isinstance(spec.default, int):
+            desc.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+        elif isinstance(spec.default, float):
+            desc.floating_point_range = [
+                FloatingPointRange(from_value=spec.low, to_value=spec.high, step=0.0)
+            ]
+    return desc
+
+
+def declare(node: Node) -> None:
+    """Declare every parameter on ``node`` (values from overrides / YAML, else the defaults)."""
+    node.declare_parameters("", [(spec.name, spec.default, descriptor(spec)) for spec in SPECS])
+
+
+def from_values(values: dict[str, Any]) -> NodeParams:
+    """Build and validate :class:`NodeParams` from ``{name: value}`` (every spec name present).
+
+    Raises:
+        ValueError: a value outside its choices, or inconsistent values (``max_wait_s > max_age_s``).
+    """
+    for name, value in values.items():
+        spec = SPEC_BY_NAME[name]
+        if spec.choices and value not in spec.choices:
+            raise ValueError(f"{name}={value!r} is not one of {list(spec.choices)}")
+    device = values["device"]
+    if device not in DEVICE_CHOICES and not str(device).startswith("cuda:"):
+        raise ValueError(f"device={device!r} is not one of {list(DEVICE_CHOICES)} or cuda:N")
+    if values["max_wait_s"] > values["max_age_s"]:
+        raise ValueError(
+            f"max_wait_s ({values['max_wait_s']}) must not exceed max_age_s ({values['max_age_s']})"
+        )
+    unknown = sorted(set(values["modalities_enabled"]) - set(MMFI_MODALITIES))
+    if unknown:
+        raise ValueError(
+            f"modalities_enabled has unknown modalities {unknown}; known: {list(MMFI_MODALITIES)}"
+        )
+    plain = {k: v for k, v in values.items() if not k.startswith("frame_ids.")}
+    plain["modalities_enabled"] = tuple(plain["modalities_enabled"])
+    plain["frame_ids"] = {key: values[f"frame_ids.{key}"] for key in SENSOR_FRAMES}
+    return NodeParams(**plain)
+
+
+def read(node: Node) -> NodeParams:
+    """Current values of every declared parameter (raises ValueError when invalid)."""
+    return from_values({spec.name: node.get_parameter(spec.name).value for spec in SPECS})
+
+
+def apply_changes(current: NodeParams, changes: Iterable[Parameter]) -> NodeParams:
+    """The parameters after ``changes`` (as an ``add_on_set_parameters_callback`` receives them).
+
+    Raises:
+        ValueError: a change to an unknown or read-only name, or a resulting invalid set.
+    """
+    values = {spec.name: _current_value(current, spec.name) for spec in SPECS}
+    for param in changes:
+        if param.name not in SPEC_BY_NAME:
+            continue  # other parameters (use_sim_time, qos_overrides.*) are not ours to judge
+        if SPEC_BY_NAME[param.name].read_only:
+            raise ValueError(f"{param.name} is read-only (configure time)")
+        values[param.name] = param.value
+    return from_values(values)
+
+
+def _current_value(params: NodeParams, name: str) -> Any:
+    if name.startswith("frame_ids."):
+        return params.frame_ids[name.split(".", 1)[1]]
+    value = getattr(params, name)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def yaml_defaults() -> dict[str, Any]:
+    """The defaults as the nested mapping a ``ros__parameters`` YAML section holds."""
+    out: dict[str, Any] = {}
+    for spec in SPECS:
+        head, _, tail = spec.name.partition(".")
+        if tail:
+            out.setdefault(head, {})[tail] = spec.default
+        else:
+            out[head] = spec.default
+    return out

@@ -1,0 +1,514 @@
+"""ROS 2 sensing node: synchronise whatever sensors are live, run the best model for that set, publish.
+
+Inputs (relative, remappable; sensor-data QoS, overridable with ``qos_overrides.<topic>.subscription.*``):
+``camera/keypoints`` (rgb), ``depth/image_raw`` (depth), ``radar/points`` (mmwave), ``lidar/points``
+(lidar), ``wifi/csi`` (wifi-csi). Outputs: ``~/skeleton``, ``~/markers``, ``~/activity``,
+``~/activity/scores``, ``/diagnostics`` (1 Hz).
+
+Threading (a MultiThreadedExecutor, see :func:`main`):
+- one *mutually exclusive* callback group per sensor: a sensor's messages are decoded and
+  preprocessed in arrival order (no self-inflicted out-of-order drops), different sensors in
+  parallel, and never behind inference. Callbacks only convert, validate, preprocess and buffer.
+- one mutually exclusive group for inference, entered from the ``rate_hz`` timer and from a
+  guard condition the subscriptions trigger (``event_driven``), so a frame is processed as soon
+  as it is complete. Each entry runs at most one inference, on the newest ready frame (older
+  ready frames are dropped as ``superseded``): the work per tick is bounded and no backlog grows.
+- one group for the 1 Hz diagnostics, so reports keep flowing while inference runs.
+
+Lifecycle (``rclpy.lifecycle``): configure loads the model, publishers and the synchroniser;
+activate creates subscriptions and timers; deactivate drops them and frees the model. With
+``autostart`` (default) :func:`main` configures and activates the node itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+
+import numpy as np
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
+from visualization_msgs.msg import MarkerArray
+
+from pta_core.errors import CheckpointError, InvalidInput
+from pta_core.inference import Predictor
+from pta_core.modalities import empty_sample, get_modality
+from pta_ros import params as node_params
+from pta_ros.conversions import make_header, numpy_to_posearray, stamp_to_ns
+from pta_ros.diagnostics import (
+    LatencyStats,
+    LogThrottle,
+    PipelineReport,
+    RateMeter,
+    SensorReport,
+    build_diagnostics,
+)
+from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec
+from pta_ros.markers import MarkerStyle, delete_all_markers, skeleton_markers
+from pta_ros.sync import Match, Synchronizer, SyncPolicy
+
+OUTPUT_QOS = QoSProfile(depth=10)  # reliable, volatile
+EXECUTOR_THREADS = 4  # sensors + inference + diagnostics overlap; the GIL is released in torch and DDS
+
+
+def _logged_transition(method):
+    """rclpy turns an exception in a transition callback into ERROR without a word: say what failed."""
+
+    @functools.wraps(method)
+    def wrapper(self, state):
+        try:
+            return method(self, state)
+        except Exception as err:
+            self.get_logger().error(f"{method.__name__} failed: {type(err).__name__}: {err}")
+            self.get_logger().debug(traceback.format_exc())
+            return TransitionCallbackReturn.ERROR
+
+    return wrapper
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """What a subscription buffers: the preprocessed sample, ready for the model."""
+
+    sample: dict[str, np.ndarray]
+
+
+class SensingNode(LifecycleNode):
+    """The lifecycle node. ``start()`` = configure + activate (what ``autostart`` does)."""
+
+    def __init__(self, node_name: str = "sensing_node", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        node_params.declare(self)
+        self._params = node_params.read(self)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._throttle = LogThrottle(5.0)
+        self._model_lock = threading.Lock()
+        self._predictor: Predictor | None = None
+        self._preprocess_cfg = None
+        self._sync: Synchronizer | None = None
+        self._sensors: tuple[SensorSpec, ...] = ()
+        self._rates: dict[str, RateMeter] = {}
+        self._input_subs: list = []
+        self._timer = self._diag_timer = self._guard = None
+        self._outputs_pub: dict[str, object] = {}
+        self._diag_pub = None
+        self._active = False
+        self._chosen: tuple[str, ...] | None = None
+        self._processing = LatencyStats()
+        self._output_delay = LatencyStats()
+        self._errors: Counter[str] = Counter()
+        self._outputs = 0
+        self._markers_shown = False
+        self._last_accepted: float | None = None
+        self._started = time.monotonic()
+        self._rejected_reported: dict[str, int] = {}
+        self._infer_group = MutuallyExclusiveCallbackGroup()
+        self._diag_group = MutuallyExclusiveCallbackGroup()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Configure and activate (``autostart``); False, after one error log line, if either fails."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    @_logged_transition
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self._params
+        if not p.model_path:
+            self.get_logger().error("model_path is not set: pass -p model_path:=/path/model.pt")
+            return TransitionCallbackReturn.FAILURE
+        if not self._load_model():
+            return TransitionCallbackReturn.FAILURE
+        predictor = self._predictor
+        unusable = [m for m in p.modalities_enabled if m not in predictor.modalities]
+        if unusable:
+            self.get_logger().warning(f"the model has no {unusable}: those inputs are not subscribed")
+        self._sensors = tuple(
+            s for s in SENSORS if s.modality in p.modalities_enabled and s.modality in predictor.modalities
+        )
+        if not self._sensors:
+            self.get_logger().error(
+                f"no enabled modality {list(p.modalities_enabled)} is in the model {predictor.modalities}"
+            )
+            self._free_model()
+            return TransitionCallbackReturn.FAILURE
+        self._preprocess_cfg = dataclasses.replace(predictor.preprocess_config, depth_scale=p.depth_scale)
+        # One throw-away forward pass: the first call is ~50× slower (allocations, kernel selection).
+        predictor.predict(
+            {s.modality: empty_sample(get_modality(s.modality), self._preprocess_cfg) for s in self._sensors}
+        )
+        self._sync = Synchronizer([s.modality for s in self._sensors], self._sync_policy(p), self._clock_ns)
+        self._rates = {s.modality: RateMeter() for s in self._sensors}
+        self._outputs_pub = {
+            "skeleton": self.create_lifecycle_publisher(PoseArray, "~/skeleton", OUTPUT_QOS),
+            "markers": self.create_lifecycle_publisher(MarkerArray, "~/markers", OUTPUT_QOS),
+            "activity": self.create_lifecycle_publisher(String, "~/activity", OUTPUT_QOS),
+            "scores": self.create_lifecycle_publisher(Float32MultiArray, "~/activity/scores", OUTPUT_QOS),
+        }
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.get_logger().info(
+            f"model {p.model_path} on {predictor.device}: modalities {list(predictor.modalities)}, "
+            f"inputs {[s.topic for s in self._sensors]}"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    @_logged_transition
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._predictor is None and not self._load_model():
+            return TransitionCallbackReturn.FAILURE
+        for sensor in self._sensors:
+            group = MutuallyExclusiveCallbackGroup()
+            self._input_subs.append(
+                self.create_subscription(
+                    sensor.msg_type,
+                    sensor.topic,
+                    lambda msg, sensor=sensor: self._on_message(sensor, msg),
+                    qos_profile_sensor_data,
+                    callback_group=group,
+                    qos_overriding_options=QoSOverridingOptions.with_default_policies(),
+                )
+            )
+        self._guard = self.create_guard_condition(self._tick, callback_group=self._infer_group)
+        self._timer = self.create_timer(
+            1.0 / self._params.rate_hz, self._tick, callback_group=self._infer_group
+        )
+        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics, callback_group=self._diag_group)
+        result = super().on_activate(state)  # activates the lifecycle publishers
+        self._active = True
+        return result
+
+    @_logged_transition
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._teardown_runtime()
+        self._clear_markers()
+        result = super().on_deactivate(state)
+        self._free_model()
+        return result
+
+    @_logged_transition
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown_runtime()
+        for publisher in self._outputs_pub.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._outputs_pub = {}
+        if self._diag_pub is not None:
+            self.destroy_publisher(self._diag_pub)
+            self._diag_pub = None
+        self._free_model()
+        self._sync = None
+        return TransitionCallbackReturn.SUCCESS
+
+    @_logged_transition
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._teardown_runtime()
+        self._free_model()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _load_model(self) -> bool:
+        p = self._params
+        try:
+            predictor = Predictor.from_checkpoint(p.model_path, device=p.device)
+        except (CheckpointError, ValueError, RuntimeError) as err:
+            self.get_logger().error(f"cannot load the model: {err}")
+            return False
+        with self._model_lock:
+            self._predictor = predictor
+        return True
+
+    def _free_model(self) -> None:
+        with self._model_lock:
+            device = self._predictor.device if self._predictor is not None else None
+            self._predictor = None
+        if device is not None and device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _teardown_runtime(self) -> None:
+        for sub in self._input_subs:
+            self.destroy_subscription(sub)
+        self._input_subs = []
+        for timer in (self._timer, self._diag_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._timer = self._diag_timer = None
+        if self._guard is not None:
+            self.destroy_guard_condition(self._guard)
+            self._guard = None
+
+    # -- parameters -------------------------------------------------------------------------
+
+    @staticmethod
+    def _sync_policy(p: node_params.NodeParams) -> SyncPolicy:
+        return SyncPolicy(
+            slop_s=p.slop_s,
+            max_age_s=p.max_age_s,
+            max_wait_s=p.max_wait_s,
+            future_tolerance_s=p.future_tolerance_s,
+            buffer_size=p.buffer_size,
+        )
+
+    def _on_set_parameters(self, changes) -> SetParametersResult:
+        try:
+            updated = node_params.apply_changes(self._params, changes)
+        except ValueError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        previous, self._params = self._params, updated
+        if self._sync is not None:
+            self._sync.set_policy(self._sync_policy(updated))
+        if self._timer is not None and updated.rate_hz != previous.rate_hz:
+            self._timer.timer_period_ns = int(1e9 / updated.rate_hz)
+        if previous.publish_markers and not updated.publish_markers:
+            self._clear_markers()
+        return SetParametersResult(successful=True)
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def _clock_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _on_message(self, sensor: SensorSpec, msg) -> None:
+        """Decode, validate, preprocess and buffer one message; never raises."""
+        self._rates[sensor.modality].tick(time.monotonic())
+        sync = self._sync
+        if sync is None or not self._active:
+            return
+        try:
+            stamp = stamp_to_ns(msg.header.stamp)
+            reason = sync.check(sensor.modality, stamp)
+            if reason is not None:
+                sync.count_rejection(sensor.modality, reason)
+                self._log_rejection(sensor, reason, f"stamp {stamp / 1e9:.3f} s")
+                return
+            expected = self._params.frame_ids[sensor.key]
+            frame = msg.header.frame_id.lstrip("/")
+            if expected and frame != expected.lstrip("/"):
+                raise InvalidInput("frame_id", f"frame_id {msg.header.frame_id!r}, expected {expected!r}")
+            options = DecodeOptions(max_points=self._params.max_points, csi_layout=self._params.csi_layout)
+            raw = sensor.decode(msg, options)
+            sample = get_modality(sensor.modality).preprocess(raw, self._preprocess_cfg)  # the training path
+        except InvalidInput as err:
+            sync.count_rejection(sensor.modality, err.reason)
+            self._log_rejection(sensor, err.reason, str(err))
+            return
+        except Exception as err:  # a bug must not kill the node: count, log, carry on
+            sync.count_rejection(sensor.modality, "internal_error")
+            self._log_rejection(sensor, "internal_error", f"{type(err).__name__}: {err}")
+            return
+        reason = sync.add(sensor.modality, stamp, Stored(sample))
+        if reason is not None:
+            self._log_rejection(sensor, reason, f"stamp {stamp / 1e9:.3f} s")
+            return
+        self._last_accepted = time.monotonic()
+        if self._params.event_driven and self._guard is not None:
+            self._guard.trigger()
+
+    def _log_rejection(self, sensor: SensorSpec, reason: str, detail: str) -> None:
+        if self._throttle.allow((sensor.modality, reason), time.monotonic()):
+            self.get_logger().warning(f"{sensor.topic}: rejected ({reason}): {detail}")
+
+    # -- inference --------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Run at most one inference on the newest ready synchronised frame; never raises."""
+        if not self._active:
+            return
+        try:
+            with self._model_lock:
+                if self._predictor is not None:
+                    self._process(self._predictor)
+        except Exception as err:
+            self._errors[type(err).__name__] += 1
+            if self._throttle.allow(("tick", type(err).__name__), time.monotonic()):
+                self.get_logger().error(f"inference step failed: {type(err).__name__}: {err}")
+
+    def _select(self, predictor: Predictor) -> tuple[Match, tuple[str, ...]] | None:
+        """The newest ready match whose sensors are exactly the model's best subset of them."""
+        sync = self._sync
+        match = sync.match()
+        while match is not None:
+            subset = predictor.best_subset(match.sensors)
+            if subset is None:
+                return None
+            if set(subset) == set(match.sensors):
+                return match, subset
+            # The best model ignores some matched sensors: re-match on the subset alone, so that
+            # the output stamp is the newest stamp the model actually used.
+            match = sync.match(subset)
+        return None
+
+    def _process(self, predictor: Predictor) -> None:
+        started = time.perf_counter()
+        selected = self._select(predictor)
+        if selected is None:
+            if self._markers_shown and not self._sync.live():
+                self._clear_markers()
+            return
+        match, subset = selected
+        if subset != self._chosen:
+            self.get_logger().info(f"modality set: {_fmt(self._chosen)} -> {_fmt(subset)}")
+            self._chosen = subset
+        prediction = predictor.predict({m: match.entries[m].item.sample for m in subset})
+        self._sync.commit(match)
+        header = make_header(match.stamp_ns, self._params.output_frame)
+        joints = prediction.joints
+        if joints is not None and not np.isfinite(joints).all():
+            self._errors["non_finite_output"] += 1
+            self.get_logger().error("the model produced non-finite joints: output dropped")
+            return
+        label = None
+        if prediction.activity_probs is not None:
+            probs = prediction.activity_probs
+            top = int(np.argmax(probs))
+            label = predictor.activity_classes[top]
+            self._outputs_pub["activity"].publish(String(data=label))
+            self._outputs_pub["scores"].publish(_scores_msg(probs))
+            label = f"{label} {float(probs[top]):.2f}"
+        if joints is not None:
+            self._outputs_pub["skeleton"].publish(numpy_to_posearray(joints, header))
+            if self._params.publish_markers:
+                style = MarkerStyle(lifetime_s=self._params.marker_lifetime_s)
+                self._outputs_pub["markers"].publish(skeleton_markers(joints, header, label, style))
+                self._markers_shown = True
+        self._outputs += 1
+        self._processing.add(time.perf_counter() - started)
+        self._output_delay.add((self._clock_ns() - match.stamp_ns) / 1e9)
+
+    def _clear_markers(self) -> None:
+        publisher = self._outputs_pub.get("markers")
+        if publisher is not None and self._markers_shown:
+            publisher.publish(delete_all_markers(make_header(self._clock_ns(), self._params.output_frame)))
+            self._markers_shown = False
+
+    # -- diagnostics ------------------------------------------------------------------------
+
+    def report(self) -> PipelineReport:
+        """The node's current state (what ``/diagnostics`` publishes)."""
+        sync = self._sync
+        now_ns = self._clock_ns()
+        now = time.monotonic()
+        live = sync.live() if sync is not None else ()
+        rejected, dropped, accepted = sync.rejected(), sync.dropped(), sync.accepted()
+        sensors = []
+        for spec in self._sensors:
+            m = spec.modality
+            newest = sync.newest_stamp(m)
+            total_rejected = sum(rejected[m].values())
+            sensors.append(
+                SensorReport(
+                    modality=m,
+                    topic=self.resolve_topic_name(spec.topic),
+                    rate_hz=self._rates[m].rate_hz(now),
+                    age_s=None if newest is None else (now_ns - newest) / 1e9,
+                    live=m in live,
+                    seen=self._rates[m].last is not None,
+                    accepted=accepted[m],
+                    rejected=rejected[m],
+                    dropped=dropped[m],
+                    new_rejections=total_rejected - self._rejected_reported.get(m, 0),
+                )
+            )
+            self._rejected_reported[m] = total_rejected
+        delay = self._output_delay.percentiles()
+        extra = {f"errors.{k}": str(v) for k, v in sorted(self._errors.items())}
+        if delay is not None:
+            extra.update({f"output_delay_{k}_ms": f"{v * 1e3:.4g}" for k, v in delay.items()})
+        return PipelineReport(
+            node_name=self.get_name(),
+            sensors=sensors,
+            live=live,
+            chosen=self._chosen,
+            latency=self._processing.percentiles(),
+            outputs=self._outputs,
+            seconds_since_input=None if self._last_accepted is None else now - self._last_accepted,
+            uptime_s=now - self._started,
+            input_timeout_s=self._params.input_timeout_s,
+            latency_warn_s=self._params.latency_warn_s,
+            clock_resets=sync.resets if sync is not None else 0,
+            device=str(self._predictor.device) if self._predictor is not None else "none",
+            extra=extra,
+        )
+
+    def _publish_diagnostics(self) -> None:
+        try:
+            if self._diag_pub is not None and self._sync is not None:
+                header = make_header(self._clock_ns())
+                self._diag_pub.publish(build_diagnostics(self.report(), header))
+        except Exception as err:
+            if self._throttle.allow(("diagnostics", type(err).__name__), time.monotonic()):
+                self.get_logger().error(f"diagnostics failed: {type(err).__name__}: {err}")
+
+    # -- accessors (tests, tools) -----------------------------------------------------------
+
+    @property
+    def chosen_modalities(self) -> tuple[str, ...] | None:
+        return self._chosen
+
+    @property
+    def predictor(self) -> Predictor | None:
+        return self._predictor
+
+    @property
+    def synchronizer(self) -> Synchronizer | None:
+        return self._sync
+
+
+def _fmt(modalities: tuple[str, ...] | None) -> str:
+    return "+".join(modalities) if modalities else "none"
+
+
+def _scores_msg(probs: np.ndarray) -> Float32MultiArray:
+    msg = Float32MultiArray()
+    msg.layout.dim = [
+        MultiArrayDimension(label="activity", size=int(probs.shape[0]), stride=int(probs.shape[0]))
+    ]
+    msg.data = probs.astype(np.float32).tolist()
+    return msg
+
+
+def main(args: list[str] | None = None) -> int:
+    """``ros2 run pta_ros sensing_node`` / ``sensing_node``: spin the node until shutdown.
+
+    Exit status 0 on a clean shutdown (Ctrl-C, external shutdown), 1 when the node cannot start
+    (one error line says why: missing/corrupt model, invalid parameter).
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        try:
+            node = SensingNode()
+        except Exception as err:  # invalid parameter values from the command line or a YAML file
+            rclpy.logging.get_logger("sensing_node").error(f"cannot start: {err}")
+            return 1
+        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor.add_node(node)
+        if node.get_parameter("autostart").value and not node.start():
+            return 1
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
