@@ -70,8 +70,11 @@ class ModelConfig:
     tokens: int = 32  # L: tokens per modality after the projector
     dim: int = 512  # D: channels per token
     encoder_width: int = 64  # base width of the from-scratch encoders
-    freeze_backbones: bool = False
+    freeze_backbones: bool = False  # true: encoders get no gradient and stay in eval mode
     dropout: float = 0.0
+    # X-Fi baseline (method=xfi, pta-method.md §11.1): X-Fusion blocks and attention heads.
+    fusion_depth: int = 4
+    fusion_heads: int = 8
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,14 @@ class PurifyConfig:
     meta_weight_decay: float = 0.0
     meta_every: int = 0  # 0: once per epoch, after the epoch; N: every N training steps
     meta_batches: int = 0  # meta-val batches per meta step; 0: the whole meta-val split
+    meta_batch_size: int = 16
+    # true: one Adam step on the loss accumulated over the meta step's batches (HPE code);
+    # false: one Adam step per meta-val batch (HAR code).
+    meta_accumulate: bool = True
     meta_val_fraction: float = 0.2
     meta_seed: int = 0
     lookahead_lr: float = 1e-3  # virtual SGD step size of the lookahead mode
+    log_every: int = 1  # meta steps between lines of the run's purify_weights.jsonl
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ class TrainConfig:
     max_steps: int = 0  # 0: no limit besides epochs
     batch_size: int = 16
     eval_batch_size: int = 64
+    optimizer: Literal["adam", "adamw"] = "adam"  # PTA: Adam; X-Fi: AdamW
     lr: float = 5e-4
     weight_decay: float = 0.0
     lr_schedule: Literal["none", "poly", "cosine"] = "none"
@@ -132,6 +141,10 @@ class TrainConfig:
     pose_loss_weight: float = 1.0
     activity_loss_weight: float = 0.1
     presence_probs: dict[str, float] = field(default_factory=dict)  # empty: every modality 0.7
+    # independent: one Bernoulli draw per modality (presence_probs), one mask per batch (MM-Fi code);
+    # subset_size: size k ~ U{1..M}, then a uniform k-subset (XRF55 code). Redrawn while empty.
+    presence_mode: Literal["independent", "subset_size"] = "independent"
+    poly_power: float = 0.9  # lr_schedule=poly: lr · (1 − step/total)^power
     seed: int = 3407
     loader_seed: int = 0
     deterministic: bool = False
@@ -140,6 +153,8 @@ class TrainConfig:
     device: str = "auto"
     log_every: int = 20
     checkpoint_every: int = 200  # steps between resumable checkpoints
+    eval_every: int = 0  # steps between meta-val evaluations (model selection); 0: after every epoch
+    selection: Literal["best", "last"] = "best"  # model.pt: best mean meta-val score, or the last step
     out_dir: str = "runs/pta"
 
 
@@ -147,6 +162,7 @@ class TrainConfig:
 class EvalConfig:
     combinations: tuple[str, ...] = ()  # "depth+lidar" style names; empty: every combination
     batch_size: int = 64
+    split: Literal["test", "meta_val"] = "test"  # pta eval's split (meta_val: the training run's held-out part)
 
 
 @dataclass(frozen=True)

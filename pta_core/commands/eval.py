@@ -1,0 +1,107 @@
+"""``pta eval``: score one or more model files over modality combinations; tables and a plot.
+
+Examples::
+
+    pta eval --checkpoint runs/pta/model.pt --out results/pta
+    pta eval --checkpoint runs/pta/model.pt runs/xfi/model.pt --names PTA X-Fi \\
+        --config config/train_mmfi.yaml --combinations depth lidar depth+lidar --out results/cmp
+
+Data: each model's own config (``data`` section) unless ``--config`` is given; the preprocessing must
+match the model's. Split: the test side (default) or the training run's meta-val part.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", nargs="+", required=True, metavar="MODEL_PT", help="model files to compare")
+    parser.add_argument("--names", nargs="+", help="run names for the tables (default: the model file's folder)")
+    parser.add_argument("--config", help="YAML config whose data section to evaluate on (default: each model's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="dotted override of --config")
+    parser.add_argument("--combinations", nargs="+", metavar="A+B", help="combinations such as depth+lidar (default: all)")
+    parser.add_argument("--split", choices=("test", "meta_val"), help="default: eval.split of the config (test)")
+    parser.add_argument("--out", required=True, help="output folder for results.csv / .md / .png")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, help="default: eval.batch_size")
+    parser.add_argument("--title", default="", help="plot and table title")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _data_config(args, checkpoint):
+    from dataclasses import replace
+
+    from pta_core.config import load_config
+
+    model_cfg = checkpoint.config
+    if args.config is None and not args.set:
+        return model_cfg
+    cfg = load_config(args.config, args.set)
+    if cfg.data.preprocess != model_cfg.data.preprocess:
+        raise ValueError("the config's data.preprocess differs from the model's: the model expects its own preprocessing")
+    missing = [m for m in checkpoint.modalities if m not in cfg.data.modalities]
+    if missing:
+        raise ValueError(f"the config's data.modalities lack the model's {missing}")
+    # Evaluate on the config's data, keeping the model's meta split settings (for --split meta_val).
+    return replace(model_cfg, data=cfg.data, eval=cfg.eval)
+
+
+def _dataset(cfg, split_name: str, progress: bool):
+    from pta_core.data import PackedDataset, open_split
+    from pta_core.purify import meta_split
+
+    if split_name == "test":
+        return PackedDataset(open_split(cfg.data, "test", progress=progress))
+    split = open_split(cfg.data, "train", progress=progress)
+    _, meta = meta_split(len(split), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    return PackedDataset(split, meta)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pta_core.checkpoint import load_checkpoint
+    from pta_core.config import ConfigError
+    from pta_core.errors import CheckpointError
+    from pta_core.evaluate import evaluate_combinations
+    from pta_core.inference import resolve_device
+    from pta_core.metrics import modality_combinations, parse_combination
+    from pta_core.results import write_report
+
+    paths = [Path(p) for p in args.checkpoint]
+    names = args.names or [p.parent.name or p.stem for p in paths]
+    if len(names) != len(paths) or len(set(names)) != len(names):
+        print("pta eval: --names must give one distinct name per checkpoint", file=sys.stderr)
+        return 2
+    progress = not args.no_progress and sys.stderr.isatty()
+    runs = {}
+    order: list[str] = []
+    try:
+        requested = [parse_combination(c) for c in args.combinations] if args.combinations else None
+        device = resolve_device(args.device)
+        for name, path in zip(names, paths):
+            checkpoint = load_checkpoint(path)
+            cfg = _data_config(args, checkpoint)
+            modalities = checkpoint.modalities
+            order += [m for m in modalities if m not in order]
+            combos = modality_combinations(modalities) if requested is None else [
+                c for c in requested if set(c) <= set(modalities)
+            ]
+            if not combos:
+                print(f"pta eval: {name}: none of the requested combinations fits its modalities {list(modalities)}",
+                      file=sys.stderr)
+                runs[name] = []
+                continue
+            model = checkpoint.build().to(device)
+            split_name = args.split or cfg.eval.split
+            runs[name] = evaluate_combinations(
+                model, _dataset(cfg, split_name, progress), modalities=modalities, combinations=combos,
+                batch_size=args.batch_size or cfg.eval.batch_size, device=device, progress=progress,
+            )
+        written = write_report(runs, order, Path(args.out), args.title)
+    except (OSError, ValueError, ConfigError, CheckpointError) as err:
+        print(f"pta eval: {err}", file=sys.stderr)
+        return 1
+    print(written["markdown"].read_text())
+    print(f"written: {', '.join(str(p) for p in written.values())}")
+    return 0

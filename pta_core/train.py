@@ -1,0 +1,532 @@
+"""The training harness: one loop for PTA, its ablations and the baselines.
+
+``train(cfg)`` trains ``cfg.train.method`` on the training split minus a seeded meta-val part
+(``purify.meta_val_fraction``, ``purify.meta_seed``), which serves Purify's meta steps and model
+selection for every method alike; the test split is never touched. The run directory
+(``train.out_dir``) receives:
+
+    config.yaml          the resolved config           run_info.json   versions, world, device, data
+    metrics.jsonl        losses, lr, throughput, evals purify_weights.jsonl  φ's softmax weights per meta step
+    state.pt             resumable state (atomic)      model.pt        the selected model + meta-val table
+    train.log            (written by the CLI)
+
+``resume=True`` continues exactly where the last saved state stopped. Under torchrun the objective
+is wrapped in DistributedDataParallel; rank 0 logs and writes files; metrics are all-reduced.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from tqdm import tqdm
+
+from pta_core import __version__
+from pta_core.batching import ModelBatch, model_batch
+from pta_core.checkpoint import Checkpoint, ValidationRow, inference_state_dict, save_checkpoint
+from pta_core.config import Config, dump_config, load_config, to_dict
+from pta_core.data import PackedDataset, PackedSplit, collate, open_split
+from pta_core.distributed import World, barrier, gather_means, init_distributed
+from pta_core.evaluate import evaluate_combinations, selection_score
+from pta_core.inference import resolve_device
+from pta_core.io import atomic_write_text
+from pta_core.metrics import modality_combinations
+from pta_core.models.factory import build_model
+from pta_core.models.objectives import Objective, build_objective
+from pta_core.models.pta import PTAModel
+from pta_core.presence import PresenceSampler
+from pta_core.purify import PHI, MetaBatches, MetaUpdater, meta_split
+from pta_core.runstate import JsonlLog, global_rng_state, load_state, save_state, set_global_rng_state
+from pta_core.seeding import seed_everything, worker_init_fn
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.pt"
+# Keys that may change when a run is resumed (length, logging, hardware); anything else must match.
+RESUMABLE_CHANGES = {"epochs", "max_steps", "device", "num_workers", "log_every", "checkpoint_every", "out_dir"}
+# Independent random streams: (seed, stream, rank) → a generator seed.
+STREAM_PRESENCE, STREAM_DIFFUSION, STREAM_LOADER, STREAM_META = 1, 2, 3, 4
+
+
+def stream_seed(seed: int, stream: int, rank: int = 0) -> int:
+    return (seed + 1_000_003 * stream + 7_919 * rank) % (2**63 - 1)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model_path: Path
+    steps: int
+    score: float  # selection score of model.pt (mean over combinations; MPJPE mm or accuracy)
+    validation: list[ValidationRow]
+
+
+class SkipSampler(Sampler[int]):
+    """A DistributedSampler that can start mid-epoch (resume): skips the first ``skip`` indices."""
+
+    def __init__(self, base: DistributedSampler):
+        self.base = base
+        self.skip = 0
+
+    def set_position(self, epoch: int, skip: int) -> None:
+        self.base.set_epoch(epoch)
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(self.base)
+        return iter(indices[self.skip :])
+
+    def __len__(self) -> int:
+        return len(self.base) - self.skip
+
+
+def lr_factor(schedule: str, step: int, total: int, power: float) -> float:
+    """Multiplier of the base learning rate at ``step`` of ``total``."""
+    progress = min(step / max(total, 1), 1.0)
+    if schedule == "poly":
+        return (1.0 - progress) ** power
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0
+
+
+def check_resumable(saved: Config, new: Config) -> None:
+    """A resumed run must use the saved config up to the keys in :data:`RESUMABLE_CHANGES`."""
+    a, b = to_dict(saved), to_dict(new)
+    for section in ("train",):
+        for key in RESUMABLE_CHANGES:
+            a[section].pop(key, None)
+            b[section].pop(key, None)
+    differing = [f"{s}.{k}" for s in a for k in a[s] if isinstance(a[s], dict) and a[s].get(k) != b.get(s, {}).get(k)]
+    if differing or a.get("version") != b.get("version"):
+        raise ValueError(f"cannot resume: the config differs from the saved run in {differing[:8]}")
+
+
+class Trainer:
+    """Owns one run: data, objective, optimisers, Purify, logs and checkpoints (see the module docstring)."""
+
+    def __init__(self, cfg: Config, *, resume: bool = False, progress: bool = True):
+        self.cfg = cfg
+        self.device = resolve_device(cfg.train.device)
+        self.world: World = init_distributed(self.device)
+        if self.device.type == "cuda" and self.world.distributed:
+            self.device = torch.device("cuda", self.world.local_rank)
+        self.run_dir = Path(cfg.train.out_dir)
+        self.resume = resume
+        self._prepare_run_dir()
+        seed_everything(cfg.train.seed, cfg.train.deterministic)  # same on every rank: identical init
+        self.progress = progress and self.world.is_main
+        self.amp = cfg.train.amp and self.device.type == "cuda"
+        self._open_data()
+        self._build()
+        self.metrics = JsonlLog(self.run_dir / "metrics.jsonl", self.world.is_main)
+        self.weights_log = JsonlLog(self.run_dir / "purify_weights.jsonl", self.world.is_main)
+        self.step = self.epoch = self.step_in_epoch = 0
+        self.best_score: float | None = None
+        self.best_rows: list[ValidationRow] = []
+        self.last_eval_step = -1
+        if resume:
+            self._load_state()
+
+    # ----------------------------------------------------------------------------------------- setup
+
+    def _prepare_run_dir(self) -> None:
+        config_file = self.run_dir / "config.yaml"
+        if self.resume:
+            if not config_file.is_file():
+                raise FileNotFoundError(f"cannot resume: {config_file} does not exist")
+            check_resumable(load_config(config_file), self.cfg)
+        elif (self.run_dir / "state.pt").exists() or (self.run_dir / MODEL_FILE).exists():
+            raise FileExistsError(f"{self.run_dir} already holds a run: pass --resume, or set train.out_dir elsewhere")
+        if self.world.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            dump_config(self.cfg, config_file)
+        barrier()
+
+    def _open_data(self) -> None:
+        cfg = self.cfg
+        # Rank 0 packs (if needed) before the others open the cache.
+        if self.world.is_main:
+            split = open_split(cfg.data, "train", progress=self.progress)
+        barrier()
+        if not self.world.is_main:
+            split = open_split(cfg.data, "train", progress=False)
+        self.split: PackedSplit = split
+        if cfg.data.dataset == "mmfi" and "pose" in cfg.train.tasks and not split.has_pose:
+            raise ValueError("train.tasks includes pose but the training split has no pose")
+        self.train_positions, self.meta_positions = meta_split(
+            len(split), cfg.purify.meta_val_fraction, cfg.purify.meta_seed
+        )
+        self.train_set = PackedDataset(split, self.train_positions)
+        self.meta_set = PackedDataset(split, self.meta_positions)
+        log.info(
+            "training split: %d samples → %d train, %d meta-val (seed %d)",
+            len(split), len(self.train_set), len(self.meta_set), cfg.purify.meta_seed,
+        )
+
+    def _generator(self, seed: int, stream: int, device: torch.device | None = None) -> torch.Generator:
+        generator = torch.Generator(device=device or "cpu")
+        generator.manual_seed(stream_seed(seed, stream, self.world.rank))
+        return generator
+
+    def _build(self) -> None:
+        cfg = self.cfg
+        self.model = build_model(cfg, len(self.split.activity_classes))
+        self.objective: Objective = build_objective(cfg, self.model).to(self.device)
+        self.modalities: tuple[str, ...] = tuple(self.model.modalities)
+        if cfg.model.freeze_backbones:
+            for encoder in _encoders(self.model):
+                encoder.requires_grad_(False)
+        phi = self._phi()
+        params = [p for p in self.objective.parameters() if p.requires_grad and p is not phi]
+        optimizer = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = optimizer(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        self.presence = PresenceSampler(
+            self.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
+            self._generator(cfg.train.seed, STREAM_PRESENCE),
+        )
+        self.objective.generator = self._generator(cfg.train.seed, STREAM_DIFFUSION, self.device)
+        self.loader_generator = self._generator(cfg.train.loader_seed, STREAM_LOADER)
+        base = DistributedSampler(
+            self.train_set, num_replicas=self.world.size, rank=self.world.rank, shuffle=True,
+            seed=cfg.train.loader_seed, drop_last=True,
+        )
+        self.sampler = SkipSampler(base)
+        self.loader = DataLoader(
+            self.train_set, batch_size=cfg.train.batch_size, sampler=self.sampler, drop_last=True,
+            collate_fn=collate, num_workers=cfg.train.num_workers, generator=self.loader_generator,
+            worker_init_fn=worker_init_fn if cfg.train.num_workers else None,
+        )
+        self.steps_per_epoch = len(base) // cfg.train.batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"{len(self.train_set)} training samples over {self.world.size} rank(s) make no batch of "
+                f"{cfg.train.batch_size}: lower train.batch_size or add data"
+            )
+        total = self.steps_per_epoch * cfg.train.epochs
+        self.total_steps = min(total, cfg.train.max_steps) if cfg.train.max_steps > 0 else total
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(cfg.train.lr_schedule, s, self.total_steps, cfg.train.poly_power)
+        )
+        self.meta: MetaUpdater | None = None
+        if phi is not None:
+            meta_sampler = PresenceSampler(
+                self.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
+                self._generator(cfg.purify.meta_seed, STREAM_META),
+            )
+            batches = MetaBatches(self.meta_set, cfg.purify.meta_batch_size, cfg.purify.meta_seed, self.world)
+            self.meta = MetaUpdater(
+                self.model, cfg.purify, cfg.train, batches, meta_sampler, self.split.modalities, self.device
+            )
+        self.trained = self.objective
+        if self.world.distributed:
+            # Absent modalities leave encoders without gradient, so unused parameters are expected.
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.trained = DistributedDataParallel(self.objective, device_ids=device_ids, find_unused_parameters=True)
+
+    def _phi(self) -> torch.nn.Parameter | None:
+        """Purify's φ when it is learned (PTA with purify.enabled)."""
+        if isinstance(self.model, PTAModel) and self.cfg.train.method == "pta" and self.cfg.purify.enabled:
+            return dict(self.model.named_parameters())[PHI]
+        return None
+
+    # ------------------------------------------------------------------------------------- state
+
+    def _rank_rng(self) -> dict[str, Any]:
+        state = {
+            "global": global_rng_state(),
+            "presence": self.presence.generator.get_state(),
+            "diffusion": self.objective.generator.get_state(),
+            "loader": self.loader_generator.get_state(),
+        }
+        if self.meta is not None:
+            state["meta_presence"] = self.meta.sampler.generator.get_state()
+        return state
+
+    def _save_state(self) -> None:
+        rng = [self._rank_rng()]
+        if self.world.distributed:
+            rng = [None] * self.world.size
+            torch.distributed.all_gather_object(rng, self._rank_rng())
+        if self.world.is_main:
+            save_state(self.run_dir, {
+                "config": to_dict(self.cfg),
+                "position": {"step": self.step, "epoch": self.epoch, "step_in_epoch": self.step_in_epoch},
+                "objective": self.objective.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "meta": self.meta.state_dict() if self.meta is not None else None,
+                "best_score": self.best_score,
+                "world_size": self.world.size,
+                "rng": rng,
+            })
+        barrier()
+
+    def _load_state(self) -> None:
+        state = load_state(self.run_dir)
+        if state["world_size"] != self.world.size:
+            raise ValueError(f"the run was saved with {state['world_size']} process(es); resume with the same number")
+        self.objective.load_state_dict(state["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.meta is not None:
+            self.meta.load_state_dict(state["meta"])
+        position = state["position"]
+        self.step, self.epoch, self.step_in_epoch = position["step"], position["epoch"], position["step_in_epoch"]
+        self.best_score = state["best_score"]
+        rng = state["rng"][self.world.rank]
+        set_global_rng_state(rng["global"])
+        self.presence.generator.set_state(rng["presence"])
+        self.objective.generator.set_state(rng["diffusion"])
+        self.loader_generator.set_state(rng["loader"])
+        if self.meta is not None:
+            self.meta.sampler.generator.set_state(rng["meta_presence"])
+        self.metrics.truncate_after(self.step)
+        self.weights_log.truncate_after(self.step)
+        log.info("resumed %s at step %d (epoch %d, step %d in epoch)", self.run_dir, self.step, self.epoch, self.step_in_epoch)
+
+    # -------------------------------------------------------------------------------------- loop
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
+
+    def _train_step(self, batch: ModelBatch) -> tuple[dict[str, float], ModelBatch, torch.Tensor] | None:
+        """One optimiser step. Returns loss terms, the batch and its sampled presence (for lookahead)."""
+        if self.objective.uses_presence_sampling:
+            present, keep = self.presence.apply(batch.present)
+        else:
+            present, keep = batch.present, batch.present.any(dim=1)
+        if not bool(keep.all()):
+            log.debug("dropped %d samples without any modality data", int((~keep).sum()))
+        batch, present = batch.rows(keep), present[keep]
+        batch = batch.to(self.device)
+        present = present.to(self.device)
+        self.objective.train()
+        if self.cfg.model.freeze_backbones:
+            for encoder in _encoders(self.model):
+                encoder.eval()
+        with self._autocast():
+            output = self.trained(batch.inputs, present, batch.targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.objective.zero_grad(set_to_none=True)  # also φ, which only the meta step updates
+        output.total.backward()
+        if self.cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.objective.parameters(), self.cfg.train.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        if not torch.isfinite(output.total.detach()):
+            raise FloatingPointError(f"non-finite training loss at step {self.step + 1}: {float(output.total)}")
+        terms = {"loss": float(output.total.detach()), **{k: float(v) for k, v in output.terms.items()}}
+        return terms, batch, present
+
+    def _meta_step(self, batch: ModelBatch | None, present: torch.Tensor | None) -> None:
+        if self.meta is None or self.meta.cfg.meta_lr == 0:
+            return
+        if self.meta.cfg.mode == "lookahead" and batch is None:
+            log.warning("step %d: no training batch for the lookahead meta step (resumed at an epoch end); skipped", self.step)
+            return
+        result = self.meta.step(batch, present)
+        if self.meta.steps % max(self.cfg.purify.log_every, 1) == 0:
+            self.weights_log.write({"step": self.step, "epoch": self.epoch, "meta_step": self.meta.steps,
+                                    "weights": self.model.weights.as_dict(), **result})
+
+    def _evaluate(self, combinations: list[tuple[str, ...]] | None = None) -> list[ValidationRow]:
+        return evaluate_combinations(
+            self.model, self.meta_set, modalities=self.modalities,
+            combinations=combinations or modality_combinations(self.modalities),
+            batch_size=self.cfg.train.eval_batch_size, device=self.device, world=self.world, amp=self.amp,
+            progress=False,
+        )
+
+    def _select(self, final: bool) -> None:
+        """Evaluate on meta-val; write model.pt if this is the best (or, with selection=last, the final) model."""
+        if self.last_eval_step == self.step and not (final and self.cfg.train.selection == "last"):
+            return
+        self.last_eval_step = self.step
+        rows = self._evaluate()
+        metric, lower = _selection_metric(self.cfg)
+        score = selection_score(rows, metric)
+        self.metrics.write({"step": self.step, "epoch": self.epoch, "event": "eval", "score": score, "metric": metric,
+                            "rows": [r.to_dict() for r in rows]})
+        improved = self.best_score is None or (score < self.best_score if lower else score > self.best_score)
+        best = self.cfg.train.selection == "best" and improved and math.isfinite(score)
+        if best or (self.cfg.train.selection == "last" and final):
+            self.best_score, self.best_rows = score, rows
+            self._export(rows, score)
+        log.info("step %d: meta-val %s %.4f (best %.4f)", self.step, metric, score, self.best_score or float("nan"))
+
+    def _export(self, rows: list[ValidationRow], score: float) -> None:
+        if not self.world.is_main:
+            return
+        checkpoint = Checkpoint(
+            config=self.cfg,
+            state_dict=inference_state_dict(self.model),
+            activity_classes=self.split.activity_classes,
+            modality_weights=self.model.weights.as_dict() if isinstance(self.model, PTAModel) else {},
+            validation=rows,
+            metadata={"step": self.step, "epoch": self.epoch, "selection_score": score,
+                      "validation_split": "meta_val", "meta_val_samples": len(self.meta_set),
+                      "train_samples": len(self.train_set), "data_cache": str(self.split.path)},
+        )
+        save_checkpoint(self.run_dir / MODEL_FILE, checkpoint)
+
+    def _write_run_info(self) -> None:
+        if not self.world.is_main:
+            return
+        info = {
+            "pta_ros": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "numpy": np.__version__, "host": platform.node(), "argv": sys.argv, "device": str(self.device),
+            "world_size": self.world.size, "threads": torch.get_num_threads(), "amp": self.amp,
+            "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
+            "train_samples": len(self.train_set), "meta_val_samples": len(self.meta_set),
+            "data_cache": str(self.split.path), "resumed_at_step": self.step if self.resume else None,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        name = "run_info.json" if not self.resume else f"run_info.resume{self.step}.json"
+        atomic_write_text(self.run_dir / name, json.dumps(info, indent=2) + "\n")
+
+    def run(self) -> TrainResult:
+        cfg = self.cfg.train
+        self._write_run_info()
+        if self.step == 0 and self.meta is not None:
+            self.weights_log.write({"step": 0, "epoch": 0, "meta_step": 0, "weights": self.model.weights.as_dict()})
+        bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step",
+                   disable=not (self.progress and sys.stderr.isatty()), dynamic_ncols=True)
+        sums: dict[str, list[float]] = {}
+        tick, seen = time.perf_counter(), 0
+        last: tuple[ModelBatch, torch.Tensor] | None = None
+        try:
+            while self.step < self.total_steps:
+                self.sampler.set_position(self.epoch, self.step_in_epoch * cfg.batch_size)
+                for raw in self.loader:
+                    terms, batch, present = self._train_step(model_batch(raw, self.split.modalities, self.modalities))
+                    last = (batch, present)
+                    self.step += 1
+                    self.step_in_epoch += 1
+                    seen += len(batch)
+                    bar.update(1)
+                    for key, value in terms.items():
+                        entry = sums.setdefault(key, [0.0, 0.0])
+                        entry[0] += value
+                        entry[1] += 1
+                    if self.step % cfg.log_every == 0 or self.step == self.total_steps:
+                        elapsed = time.perf_counter() - tick
+                        means = gather_means({k: (v[0], v[1]) for k, v in sums.items()})
+                        rate = gather_means({"rate": (seen / max(elapsed, 1e-9), 1.0)})["rate"] * self.world.size
+                        self.metrics.write({"step": self.step, "epoch": self.epoch, "lr": self.scheduler.get_last_lr()[0],
+                                            "samples_per_s": rate, **means})
+                        bar.set_postfix(loss=f"{means.get('loss', float('nan')):.4f}")
+                        sums, tick, seen = {}, time.perf_counter(), 0
+                    if self.cfg.purify.meta_every > 0 and self.step % self.cfg.purify.meta_every == 0:
+                        self._meta_step(batch, present)
+                    if cfg.eval_every > 0 and self.step % cfg.eval_every == 0:
+                        self._select(final=False)
+                    if self.step >= self.total_steps:
+                        break
+                    if cfg.checkpoint_every > 0 and self.step % cfg.checkpoint_every == 0:
+                        self._save_state()
+                else:  # the epoch ran to its end
+                    if self.cfg.purify.meta_every == 0:
+                        self._meta_step(*(last or (None, None)))
+                    if cfg.eval_every == 0:
+                        self._select(final=False)
+                    self.epoch += 1
+                    self.step_in_epoch = 0
+            self._select(final=True)
+            self._save_state()
+        finally:
+            bar.close()
+        model_path = self.run_dir / MODEL_FILE
+        if self.world.is_main and not model_path.exists():
+            raise RuntimeError(f"no model was exported to {model_path} (every meta-val score was NaN?)")
+        score = math.nan if self.best_score is None else float(self.best_score)
+        return TrainResult(self.run_dir, model_path, self.step, score, self.best_rows)
+
+
+def _encoders(model: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m.encoders for m in model.modules() if hasattr(m, "encoders") and isinstance(m.encoders, torch.nn.ModuleDict)]
+
+
+def _selection_metric(cfg: Config) -> tuple[str, bool]:
+    return ("mpjpe_mm", True) if "pose" in cfg.train.tasks else ("accuracy", False)
+
+
+def train(cfg: Config, *, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train (or resume) the run ``cfg`` describes; returns where model.pt is and its selection score."""
+    return Trainer(cfg, resume=resume, progress=progress).run()
+
+
+def assemble_late_fusion(cfg: Config, members: list[Path], *, progress: bool = True) -> TrainResult:
+    """Late fusion from trained single-modality runs: load their weights, validate on meta-val, export.
+
+    Each member must be a ``method=single`` model file over one of ``cfg.data.modalities`` with the
+    same model sizes, tasks, preprocessing and meta split as ``cfg``; together they must cover every
+    modality. No parameter is trained here, so the late-fusion baseline costs exactly the single runs.
+    """
+    from pta_core.checkpoint import load_checkpoint
+    from pta_core.models.baselines import late_fusion_state_dict
+
+    if cfg.train.method != "late_fusion":
+        raise ValueError("--from-singles needs train.method=late_fusion")
+    singles: dict[str, dict[str, torch.Tensor]] = {}
+    classes: tuple[str, ...] | None = None
+    for path in members:
+        checkpoint = load_checkpoint(path)
+        member = checkpoint.config
+        if member.train.method != "single":
+            raise ValueError(f"{path} is a {member.train.method!r} model, not a single-modality one")
+        name = member.train.single_modality
+        for section in ("model", "purify"):
+            if section == "purify":
+                same = (member.purify.meta_val_fraction, member.purify.meta_seed) == (
+                    cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+            else:
+                same = to_dict(getattr(member, section)) == to_dict(getattr(cfg, section))
+            if not same:
+                raise ValueError(f"{path}: its {section} settings differ from this config's")
+        if member.train.tasks != cfg.train.tasks or member.data.preprocess != cfg.data.preprocess:
+            raise ValueError(f"{path}: tasks or preprocessing differ from this config's")
+        if name in singles:
+            raise ValueError(f"two members for modality {name!r}")
+        if classes is not None and checkpoint.activity_classes != classes:
+            raise ValueError(f"{path}: activity classes differ from the other members'")
+        classes = checkpoint.activity_classes
+        singles[name] = checkpoint.state_dict
+    missing = [m for m in cfg.data.modalities if m not in singles]
+    extra = [m for m in singles if m not in cfg.data.modalities]
+    if missing or extra:
+        raise ValueError(f"members must cover data.modalities exactly: missing {missing}, not in the config {extra}")
+    model = build_model(cfg, len(classes))
+    model.load_state_dict(late_fusion_state_dict(singles), strict=True)
+    device = resolve_device(cfg.train.device)
+    model.to(device)
+    split = open_split(cfg.data, "train", progress=progress)
+    _, meta_positions = meta_split(len(split), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    rows = evaluate_combinations(
+        model, PackedDataset(split, meta_positions), modalities=tuple(model.modalities),
+        combinations=modality_combinations(tuple(model.modalities)), batch_size=cfg.train.eval_batch_size,
+        device=device, progress=progress,
+    )
+    metric, _ = _selection_metric(cfg)
+    score = selection_score(rows, metric)
+    run_dir = Path(cfg.train.out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, run_dir / "config.yaml")
+    save_checkpoint(run_dir / MODEL_FILE, Checkpoint(
+        config=cfg, state_dict=inference_state_dict(model), activity_classes=classes, validation=rows,
+        metadata={"late_fusion_members": [str(p) for p in members], "selection_score": score,
+                  "validation_split": "meta_val", "meta_val_samples": len(meta_positions)},
+    ))
+    return TrainResult(run_dir, run_dir / MODEL_FILE, 0, score, rows)
