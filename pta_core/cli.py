@@ -16,7 +16,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pack": ("pta_core.commands.pack", "pack a dataset split into memory-mapped arrays"),
     "train": ("pta_core.commands.train", "train PTA, a baseline or an ablation"),
     "eval": ("pta_core.commands.eval", "evaluate checkpoints over modality combinations"),
-    "export": ("pta_core.commands.export", "export a checkpoint (TorchScript)"),
 }
 
 
