@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.func import functional_call
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from pta_core.batching import ModelBatch, model_batch
 from pta_core.config import PurifyConfig, TrainConfig
@@ -191,7 +192,9 @@ class MetaUpdater:
             raise ValueError("the lookahead meta step needs the current training batch")
         indices, rounds = self.batches.take(self.cfg.meta_batches)
         losses = []
-        with eval_mode(self.model):
+        # The fused attention kernels have no double backward; the lookahead needs one (through θ′).
+        kernels = sdpa_kernel([SDPBackend.MATH]) if lookahead else contextlib.nullcontext()
+        with eval_mode(self.model), kernels:
             params = self._lookahead_params(train_batch, train_present) if lookahead else None
             if self.cfg.meta_accumulate:
                 grad = torch.zeros_like(self.phi)

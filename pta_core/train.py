@@ -102,15 +102,22 @@ def lr_factor(schedule: str, step: int, total: int, power: float) -> float:
     return 1.0
 
 
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "presence_probs":
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def check_resumable(saved: Config, new: Config) -> None:
     """A resumed run must use the saved config up to the keys in :data:`RESUMABLE_CHANGES`."""
-    a, b = to_dict(saved), to_dict(new)
-    for section in ("train",):
-        for key in RESUMABLE_CHANGES:
-            a[section].pop(key, None)
-            b[section].pop(key, None)
-    differing = [f"{s}.{k}" for s in a for k in a[s] if isinstance(a[s], dict) and a[s].get(k) != b.get(s, {}).get(k)]
-    if differing or a.get("version") != b.get("version"):
+    a, b = _flatten(to_dict(saved)), _flatten(to_dict(new))
+    allowed = {f"train.{k}" for k in RESUMABLE_CHANGES}
+    differing = sorted(k for k in set(a) | set(b) if k not in allowed and a.get(k) != b.get(k))
+    if differing:
         raise ValueError(f"cannot resume: the config differs from the saved run in {differing[:8]}")
 
 
@@ -166,6 +173,8 @@ class Trainer:
         self.split: PackedSplit = split
         if cfg.data.dataset == "mmfi" and "pose" in cfg.train.tasks and not split.has_pose:
             raise ValueError("train.tasks includes pose but the training split has no pose")
+        if cfg.purify.meta_val_fraction <= 0:
+            raise ValueError("purify.meta_val_fraction must be > 0: the meta-val part serves Purify and model selection")
         self.train_positions, self.meta_positions = meta_split(
             len(split), cfg.purify.meta_val_fraction, cfg.purify.meta_seed
         )

@@ -1,0 +1,136 @@
+"""Every method's network serves the inference interface; baselines mask per sample; Align never
+reaches the exported weights; presence sampling."""
+from __future__ import annotations
+
+import pytest
+import torch
+from train_helpers import TINY_MODEL, one_thread, random_inputs  # noqa: F401  (autouse fixture)
+
+from pta_core.checkpoint import inference_state_dict
+from pta_core.config import load_config
+from pta_core.models.baselines import LateFusionModel, XFiModel, late_fusion_state_dict
+from pta_core.models.factory import build_model
+from pta_core.models.objectives import Targets, build_objective
+from pta_core.models.pta import PTAModel
+from pta_core.presence import PresenceSampler
+
+
+def _cfg(*extra: str):
+    return load_config(None, [*TINY_MODEL, *extra])
+
+
+@pytest.mark.parametrize("method", ["pta", "single", "late_fusion", "xfi"])
+def test_every_method_trains_and_serves_the_inference_interface(method):
+    torch.manual_seed(0)
+    cfg = _cfg(f"train.method={method}", "train.single_modality=lidar")
+    model = build_model(cfg, 27)
+    objective = build_objective(cfg, model)
+    inputs = random_inputs(model, cfg.data.preprocess, 6)
+    present = torch.rand(6, len(model.modalities)) < 0.5
+    present[:, 0] = True
+    targets = Targets(pose=torch.randn(6, 17, 3), activity=torch.randint(0, 27, (6,)))
+    loss = objective(inputs, present, targets)
+    loss.total.backward()
+    assert torch.isfinite(loss.total) and "pose" in "".join(loss.terms)
+    trained = [p for p in model.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    assert trained, "no parameter of the network received a gradient"
+    model.eval()
+    with torch.no_grad():
+        out = model(inputs, present)
+    assert out.pose.shape == (6, 17, 3) and out.activity.shape == (6, 27)
+
+
+@pytest.mark.parametrize("method", ["late_fusion", "xfi", "pta"])
+def test_absent_modalities_do_not_change_a_prediction(method):
+    torch.manual_seed(1)
+    cfg = _cfg(f"train.method={method}")
+    model = build_model(cfg, 27).eval()
+    inputs = random_inputs(model, cfg.data.preprocess, 4)
+    present = torch.tensor([[True, False, True, False, False]] * 4)
+    changed = {m: {k: v.clone() for k, v in f.items()} for m, f in inputs.items()}
+    changed["depth"]["image"] = torch.rand_like(changed["depth"]["image"])  # depth is absent everywhere
+    with torch.no_grad():
+        a, b = model(inputs, present), model(changed, present)
+        # Per-sample presence: sample 0 sees rgb+mmwave, sample 1 rgb only; sample 1 matches a batch of its own.
+        mixed = present.clone()
+        mixed[1, 2] = False
+        c = model(inputs, mixed)
+        alone = model({m: {k: v[1:2] for k, v in f.items()} for m, f in inputs.items()}, mixed[1:2])
+    torch.testing.assert_close(a.pose, b.pose)
+    torch.testing.assert_close(c.pose[1:2], alone.pose, rtol=1e-4, atol=1e-5)
+
+
+def test_late_fusion_averages_its_members_over_present_modalities():
+    torch.manual_seed(2)
+    cfg = _cfg("train.method=late_fusion")
+    model: LateFusionModel = build_model(cfg, 27).eval()
+    inputs = random_inputs(model, cfg.data.preprocess, 3)
+    present = torch.tensor([[True, True, False, False, False], [False, False, False, True, False], [True] * 5])
+    with torch.no_grad():
+        out = model(inputs, present)
+        members = {m: model.members[m]({m: inputs[m]}, torch.ones(3, 1, dtype=torch.bool)) for m in model.modalities}
+    torch.testing.assert_close(out.pose[0], (members["rgb"].pose[0] + members["depth"].pose[0]) / 2)
+    torch.testing.assert_close(out.pose[1], members["lidar"].pose[1])
+    torch.testing.assert_close(out.activity[2], sum(members[m].activity[2] for m in model.modalities) / 5)
+    # Single-modality weights drop straight into the late-fusion network.
+    single = build_model(_cfg("train.method=single", "train.single_modality=lidar"), 27)
+    state = late_fusion_state_dict({m: model.members[m].state_dict() for m in model.modalities if m != "lidar"}
+                                   | {"lidar": single.state_dict()})
+    model.load_state_dict(state, strict=True)
+    torch.testing.assert_close(model.members["lidar"].pose_head.fc.weight, single.pose_head.fc.weight)
+
+
+def test_xfi_uses_standard_attention_scaling():
+    from pta_core.models.baselines import Attention
+
+    torch.manual_seed(3)
+    attention = Attention(8, 2)
+    q, k = torch.randn(1, 3, 8), torch.randn(1, 5, 8)
+    out = attention(q, k)
+    # By hand: per head (d_head = 4) softmax(QKᵀ/√4) V.
+    qh = attention.q(q).view(1, 3, 2, 4).transpose(1, 2)
+    kh = attention.k(k).view(1, 5, 2, 4).transpose(1, 2)
+    vh = attention.v(k).view(1, 5, 2, 4).transpose(1, 2)
+    expected = (torch.softmax(qh @ kh.transpose(-1, -2) / 2.0, dim=-1) @ vh).transpose(1, 2).reshape(1, 3, 8)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    assert isinstance(build_model(_cfg("train.method=xfi"), 27), XFiModel)
+
+
+def test_align_modules_stay_out_of_the_exported_state_dict():
+    cfg = _cfg("train.method=pta")
+    model = build_model(cfg, 27)
+    objective = build_objective(cfg, model)
+    align_keys = [k for k in objective.state_dict() if k.startswith("align.")]
+    assert align_keys and any("diffkd" in k for k in align_keys)
+    exported = inference_state_dict(objective.model)
+    assert not any("diffkd" in k or "align" in k or "noise_adapter" in k for k in exported)
+    assert set(exported) == set(PTAModel(model.modalities, model_cfg=cfg.model, purify_cfg=cfg.purify,
+                                         preprocess_cfg=cfg.data.preprocess, tasks=cfg.train.tasks,
+                                         num_classes=27).state_dict())
+    # Without Align (ablation) there is no training-only module at all.
+    plain = build_objective(_cfg("align.enabled=false"), build_model(_cfg("align.enabled=false"), 27))
+    assert plain.align is None and not any(k.startswith("align.") for k in plain.state_dict())
+
+
+def test_presence_sampler_masks_batches_and_respects_the_data():
+    generator = torch.Generator().manual_seed(0)
+    sampler = PresenceSampler(("a", "b", "c"), {"a": 0.5, "b": 0.5, "c": 0.5}, "independent", generator)
+    data = torch.ones(64, 3, dtype=torch.bool)
+    data[:8, :] = torch.tensor([False, False, True])  # these samples only have "c"
+    data[8:10] = False  # no data at all
+    seen = []
+    for _ in range(50):
+        present, keep = sampler.apply(data)
+        assert not (present & ~data).any()  # never present without data
+        assert present[keep].any(dim=1).all()  # every kept sample has a modality
+        assert not keep[8:10].any() and keep[10:].all()
+        seen.append(present[10:].float().mean(dim=0))
+        rows = present[10:]
+        assert (rows == rows[0]).all()  # one mask per batch for samples that have every modality
+    rate = torch.stack(seen).mean(dim=0)
+    assert ((rate > 0.4) & (rate < 0.85)).all()  # ≈ P(present | mask non-empty) = 0.5 / (1 − 0.125)
+    with pytest.raises(ValueError, match="not among"):
+        PresenceSampler(("a",), {"z": 0.5}, "independent", generator)
+    subset = PresenceSampler(("a", "b", "c"), {}, "subset_size", generator)
+    sizes = torch.stack([subset.draw(1)[0].sum() for _ in range(300)])
+    assert set(sizes.tolist()) == {1, 2, 3}

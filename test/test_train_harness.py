@@ -1,0 +1,146 @@
+"""The training harness end to end on a tiny MM-Fi tree: CLI smoke run served by the Predictor,
+exact resume after an interruption, refusal of unsafe resumes, late fusion from single runs."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from train_helpers import one_thread, tiny_overrides, write_tiny_mmfi  # noqa: F401  (autouse fixture)
+
+from pta_core import cli
+from pta_core.checkpoint import load_checkpoint
+from pta_core.config import load_config
+from pta_core.inference import Predictor
+from pta_core.runstate import load_state, read_jsonl
+from pta_core.train import Trainer, train
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mmfi")
+    write_tiny_mmfi(root / "tree")
+    return root
+
+
+def _overrides(tree, out, *extra):
+    return tiny_overrides(tree / "tree", tree / "cache", out, *extra)
+
+
+def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, repo_root):
+    out = tmp_path / "run"
+    args = ["train", "--config", str(repo_root / "config/train_mmfi.yaml"), "--no-progress"]
+    for item in _overrides(tree, out, "train.max_steps=2", "purify.meta_every=1"):
+        args += ["--set", item]
+    assert cli.main(args) == 0
+    for name in ("config.yaml", "run_info.json", "metrics.jsonl", "purify_weights.jsonl", "state.pt", "model.pt", "train.log"):
+        assert (out / name).is_file(), name
+    losses = [r["loss"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    weights = read_jsonl(out / "purify_weights.jsonl")
+    assert [w["step"] for w in weights] == [0, 1, 2] and weights[-1]["weights"] != weights[0]["weights"]
+
+    checkpoint = load_checkpoint(out / "model.pt")
+    assert len(checkpoint.validation) == 31  # every combination of the five modalities, on meta-val
+    assert checkpoint.metadata["validation_split"] == "meta_val" and checkpoint.metadata["step"] == 2
+    assert all(r.samples == checkpoint.metadata["meta_val_samples"] for r in checkpoint.validation)
+    assert not any(k.startswith("align") or "diffkd" in k for k in checkpoint.state_dict)
+    predictor = Predictor.from_checkpoint(out / "model.pt", "cpu")
+    rng = np.random.default_rng(0)
+    samples = {
+        "lidar": predictor.preprocess("lidar", rng.normal(size=(300, 3))),
+        "wifi-csi": predictor.preprocess("wifi-csi", rng.uniform(0, 30, (3, 114, 10))),
+    }
+    prediction = predictor.predict(samples)
+    assert prediction.joints.shape == (17, 3) and np.isfinite(prediction.joints).all()
+    assert prediction.activity_probs.shape == (27,)
+    assert predictor.best_subset(["lidar", "wifi-csi"]) in {("lidar",), ("wifi-csi",), ("lidar", "wifi-csi")}
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _params(state: dict) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in state["objective"].items() if v.is_floating_point()}
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tree, tmp_path, monkeypatch):
+    extra = ("purify.meta_every=3", "train.checkpoint_every=2", "train.eval_every=0")
+    full = tmp_path / "full"
+    train(load_config(None, _overrides(tree, full, "train.max_steps=9", *extra)), progress=False)
+
+    # The same run, interrupted at step 5 (last saved state: step 4), then resumed.
+    cut = tmp_path / "cut"
+    cfg = load_config(None, _overrides(tree, cut, "train.max_steps=9", *extra))
+    original = Trainer._train_step
+
+    def interrupt_at_step_5(self, batch):
+        if self.step == 4:
+            raise Interrupted
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "_train_step", interrupt_at_step_5)
+    with pytest.raises(Interrupted):
+        train(cfg, progress=False)
+    monkeypatch.setattr(Trainer, "_train_step", original)
+    assert load_state(cut)["position"] == {"step": 4, "epoch": 0, "step_in_epoch": 4}
+    result = train(cfg, resume=True, progress=False)
+    assert result.steps == 9
+
+    a, b = load_state(full), load_state(cut)
+    assert a["position"] == b["position"] == {"step": 9, "epoch": 1, "step_in_epoch": 3}
+    for key, value in _params(a).items():
+        torch.testing.assert_close(_params(b)[key], value, rtol=1e-5, atol=1e-6, msg=key)
+    assert a["meta"]["steps"] == b["meta"]["steps"] == 3
+    torch.testing.assert_close(b["objective"]["model.weights.logits"], a["objective"]["model.weights.logits"])
+    # The logs continue without duplicated or missing steps, with the same losses.
+    logged = lambda run: [(r["step"], r["loss"]) for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]  # noqa: E731
+    assert [s for s, _ in logged(cut)] == list(range(1, 10))
+    np.testing.assert_allclose([v for _, v in logged(cut)], [v for _, v in logged(full)], rtol=1e-5)
+    assert [w["step"] for w in read_jsonl(cut / "purify_weights.jsonl")] == [0, 3, 6, 9]
+
+
+def test_unsafe_runs_are_refused(tree, tmp_path):
+    out = tmp_path / "run"
+    train(load_config(None, _overrides(tree, out, "train.max_steps=1")), progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(load_config(None, _overrides(tree, out, "train.max_steps=1")), progress=False)
+    with pytest.raises(ValueError, match="train.lr"):
+        train(load_config(None, _overrides(tree, out, "train.max_steps=2", "train.lr=0.1")), resume=True, progress=False)
+    with pytest.raises(FileNotFoundError, match="resume"):
+        train(load_config(None, _overrides(tree, tmp_path / "none", "train.max_steps=2")), resume=True, progress=False)
+    (out / "state.pt").write_bytes(b"truncated")
+    with pytest.raises(ValueError, match="not a readable training state"):
+        train(load_config(None, _overrides(tree, out, "train.max_steps=2")), resume=True, progress=False)
+
+
+def test_late_fusion_from_single_runs(tree, tmp_path, capsys):
+    paths = []
+    modalities = ("depth", "lidar")
+    for name in modalities:
+        out = tmp_path / name
+        train(load_config(None, _overrides(tree, out, "train.max_steps=1", "data.modalities=[depth,lidar]",
+                                           "train.method=single", f"train.single_modality={name}")), progress=False)
+        paths.append(str(out / "model.pt"))
+    fused = tmp_path / "late"
+    args = ["train", "--no-progress", "--from-singles", *paths]
+    for item in _overrides(tree, fused, "data.modalities=[depth,lidar]", "train.method=late_fusion"):
+        args += ["--set", item]
+    assert cli.main(args) == 0
+    checkpoint = load_checkpoint(fused / "model.pt")
+    assert checkpoint.config.train.method == "late_fusion" and len(checkpoint.validation) == 3
+    singles = {m: load_checkpoint(p) for m, p in zip(modalities, paths)}
+    # The late-fusion row of a single modality is that single model's own score.
+    for row in checkpoint.validation:
+        if len(row.modalities) == 1:
+            own = singles[row.modalities[0]].validation[0]
+            assert row.mpjpe_mm == pytest.approx(own.mpjpe_mm, rel=1e-5)
+    assert json.loads(json.dumps(checkpoint.metadata))["late_fusion_members"] == paths
+    # A member that is not a single-modality model is refused with a reason.
+    args_bad = ["train", "--no-progress", "--from-singles", paths[0], str(fused / "model.pt")]
+    for item in _overrides(tree, tmp_path / "bad", "data.modalities=[depth,lidar]", "train.method=late_fusion"):
+        args_bad += ["--set", item]
+    assert cli.main(args_bad) == 1
+    assert "not a single-modality" in capsys.readouterr().err
