@@ -103,7 +103,7 @@ class SensingNode(LifecycleNode):
         self._sensors: tuple[SensorSpec, ...] = ()
         self._rates: dict[str, RateMeter] = {}
         self._input_subs: list = []
-        self._timer = self._diag_timer = self._guard = None
+        self._infer_timer = self._diag_timer = self._guard = None
         self._outputs_pub: dict[str, object] = {}
         self._diag_pub = None
         self._active = False
@@ -185,7 +185,7 @@ class SensingNode(LifecycleNode):
                 )
             )
         self._guard = self.create_guard_condition(self._tick, callback_group=self._infer_group)
-        self._timer = self.create_timer(
+        self._infer_timer = self.create_timer(
             1.0 / self._params.rate_hz, self._tick, callback_group=self._infer_group
         )
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics, callback_group=self._diag_group)
@@ -244,10 +244,10 @@ class SensingNode(LifecycleNode):
         for sub in self._input_subs:
             self.destroy_subscription(sub)
         self._input_subs = []
-        for timer in (self._timer, self._diag_timer):
+        for timer in (self._infer_timer, self._diag_timer):
             if timer is not None:
                 self.destroy_timer(timer)
-        self._timer = self._diag_timer = None
+        self._infer_timer = self._diag_timer = None
         if self._guard is not None:
             self.destroy_guard_condition(self._guard)
             self._guard = None
@@ -272,8 +272,8 @@ class SensingNode(LifecycleNode):
         previous, self._params = self._params, updated
         if self._sync is not None:
             self._sync.set_policy(self._sync_policy(updated))
-        if self._timer is not None and updated.rate_hz != previous.rate_hz:
-            self._timer.timer_period_ns = int(1e9 / updated.rate_hz)
+        if self._infer_timer is not None and updated.rate_hz != previous.rate_hz:
+            self._infer_timer.timer_period_ns = int(1e9 / updated.rate_hz)
         if previous.publish_markers and not updated.publish_markers:
             self._clear_markers()
         return SetParametersResult(successful=True)

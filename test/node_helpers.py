@@ -126,7 +126,7 @@ class Harness:
         self._thread = threading.Thread(target=self._spin_node, daemon=True)
         self.spin_error: BaseException | None = None
 
-        self.client = rclpy.create_node("sensing_test_client", context=self.test_context)
+        self.client = rclpy.create_node(f"{name}_test_client", context=self.test_context)
         self.executor = SingleThreadedExecutor(context=self.test_context)
         self.executor.add_node(self.client)
         self.publishers = {

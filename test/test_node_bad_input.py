@@ -1,0 +1,276 @@
+"""Bad input never kills the node: every kind is rejected with a reason, counted, logged (throttled),
+and produces no skeleton. One real node (over DDS) serves every case; a second one, on sim time,
+checks the bag-loop clock reset."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from node_helpers import Harness, make_checkpoint, raw_samples, sensor_message
+
+pytest.importorskip("rclpy")
+from diagnostic_msgs.msg import DiagnosticStatus
+from sensor_msgs.msg import Image
+
+from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, stamp_to_ns
+from pta_ros.diagnostics import pipeline_status, status_values
+
+pytestmark = pytest.mark.ros
+S = 1_000_000_000
+RAW = raw_samples(0)
+
+
+def now(h: Harness, offset_s: float = 0.0) -> int:
+    return h.now_ns() + int(offset_s * S)
+
+
+def depth_rgb8(h):
+    return numpy_to_image(
+        np.zeros((4, 4, 3), np.uint8), "rgb8", make_header(now(h), "camera_depth_optical_frame")
+    )
+
+
+def depth_truncated(h):
+    msg = sensor_message("depth", RAW["depth"], now(h))
+    msg.data = bytes(msg.data[: msg.step * msg.height - 10])
+    return msg
+
+
+def depth_zero_size(h):
+    return Image(
+        header=make_header(now(h), "camera_depth_optical_frame"),
+        height=0,
+        width=640,
+        encoding="16UC1",
+        step=1280,
+    )
+
+
+def depth_all_invalid(h):
+    return sensor_message("depth", np.zeros((48, 64), np.uint16), now(h))
+
+
+def radar_empty(h):
+    return sensor_message("mmwave", np.zeros((0, 5), np.float32), now(h))
+
+
+def radar_missing_velocity(h):
+    return numpy_to_pointcloud2(
+        np.ones((10, 4), np.float32), ("x", "y", "z", "intensity"), make_header(now(h), "radar_link")
+    )
+
+
+def radar_wrong_frame(h):
+    return sensor_message("mmwave", RAW["mmwave"], now(h), frame_id="camera_link")
+
+
+def lidar_missing_z(h):
+    return numpy_to_pointcloud2(np.ones((10, 2), np.float32), ("x", "y"), make_header(now(h), "lidar_link"))
+
+
+def lidar_all_nan(h):
+    points = np.full((100, 3), np.nan, np.float32)
+    points[::2] = np.inf
+    return sensor_message("lidar", points, now(h))
+
+
+def lidar_huge(h):
+    return sensor_message("lidar", np.ones((150_000, 3), np.float32), now(h))  # 1.8 MB, > max_points
+
+
+def lidar_huge_claimed(h):
+    # Claims 50 M points with 12 bytes of data: refused from the header alone (bounded work).
+    msg = sensor_message("lidar", np.ones((1, 3), np.float32), now(h))
+    msg.width, msg.row_step = 50_000_000, 600_000_000
+    return msg
+
+
+def lidar_truncated(h):
+    msg = sensor_message("lidar", np.ones((100, 3), np.float32), now(h))
+    msg.data = bytes(msg.data[:-12])
+    return msg
+
+
+def csi_wrong_shape(h):
+    return numpy_to_image(np.ones((114, 10), np.float32), "32FC1", make_header(now(h), "wifi_rx_link"))
+
+
+def csi_wrong_encoding(h):
+    return numpy_to_image(np.ones((342, 10), np.uint16), "16UC1", make_header(now(h), "wifi_rx_link"))
+
+
+def csi_nan_packet(h):
+    amp = RAW["wifi-csi"].copy()
+    amp[:, :, 3] = np.nan  # a whole packet without a finite amplitude
+    return sensor_message("wifi-csi", amp, now(h))
+
+
+def keypoints_wrong_count(h):
+    return sensor_message("rgb", RAW["rgb"][:12], now(h))
+
+
+def keypoints_all_nan(h):
+    return sensor_message("rgb", np.full((17, 3), np.nan), now(h))
+
+
+def zero_stamp(h):
+    return sensor_message("rgb", RAW["rgb"], 0)
+
+
+def future_stamp(h):
+    return sensor_message("rgb", RAW["rgb"], now(h, 3600.0))
+
+
+def past_stamp(h):
+    return sensor_message("rgb", RAW["rgb"], now(h, -3600.0))
+
+
+# (case, modality, reason, message factory): none of these may reach the model.
+GARBAGE = [
+    ("depth wrong encoding", "depth", "encoding", depth_rgb8),
+    ("depth data shorter than height*step", "depth", "truncated", depth_truncated),
+    ("depth zero-size image", "depth", "empty_image", depth_zero_size),
+    ("depth without a valid pixel", "depth", "empty", depth_all_invalid),
+    ("radar empty cloud", "mmwave", "empty", radar_empty),
+    ("radar cloud missing a field", "mmwave", "fields", radar_missing_velocity),
+    ("radar frame_id mismatch", "mmwave", "frame_id", radar_wrong_frame),
+    ("lidar cloud missing z", "lidar", "fields", lidar_missing_z),
+    ("lidar NaN/inf coordinates", "lidar", "empty", lidar_all_nan),
+    ("lidar huge cloud", "lidar", "too_large", lidar_huge),
+    ("lidar huge claimed size", "lidar", "too_large", lidar_huge_claimed),
+    ("lidar data shorter than row_step", "lidar", "truncated", lidar_truncated),
+    ("csi wrong shape", "wifi-csi", "shape", csi_wrong_shape),
+    ("csi wrong encoding", "wifi-csi", "encoding", csi_wrong_encoding),
+    ("csi NaN packet", "wifi-csi", "non_finite", csi_nan_packet),
+    ("keypoints wrong count", "rgb", "shape", keypoints_wrong_count),
+    ("keypoints all NaN", "rgb", "empty", keypoints_all_nan),
+    ("zero stamp", "rgb", "zero_stamp", zero_stamp),
+    ("stamp far in the future", "rgb", "future", future_stamp),
+    ("stamp far in the past", "rgb", "stale", past_stamp),
+]
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    model = make_checkpoint(tmp_path_factory.mktemp("bad_input") / "model.pt")
+    h = Harness(model, extra={"input_timeout_s": 30.0}).start()
+    yield h
+    h.close()
+
+
+@pytest.mark.parametrize(("case", "modality", "reason", "factory"), GARBAGE, ids=[g[0] for g in GARBAGE])
+def test_garbage_is_rejected_counted_and_never_reaches_the_model(
+    harness, capfd, case, modality, reason, factory
+):
+    h = harness
+    before = h.rejected(modality, reason)
+    skeletons = len(h.out.skeleton)
+    for _ in range(3):
+        h.publish(modality, factory(h))
+    h.wait_rejected(modality, reason, before + 3)
+    h.spin_for(0.15)  # a tick had time to run: nothing may come out
+    assert len(h.out.skeleton) == skeletons, f"{case}: a skeleton was produced from garbage"
+    assert h.node.synchronizer.newest_stamp(modality) is None, f"{case}: garbage entered the buffer"
+    # One log line for three identical rejections (throttled per sensor and reason; a later case
+    # with the same sensor and reason may fall inside the same 5 s throttle window).
+    lines = capfd.readouterr().err.count(f"rejected ({reason})")
+    first_of_its_key = next(g[0] for g in GARBAGE if g[1:3] == (modality, reason)) == case
+    assert lines == 1 if first_of_its_key else lines <= 1, lines
+
+
+def test_duplicate_and_out_of_order_stamps(harness):
+    h = harness
+    base = now(h)
+    first = len(h.out.skeleton)
+    for stamp in (base, base, base - 20_000_000):  # original, duplicate, late
+        h.publish("rgb", sensor_message("rgb", RAW["rgb"], stamp))
+    h.wait_rejected("rgb", "out_of_order", 1)
+    h.wait_for(lambda: len(h.out.skeleton) > first, 3, "the original's skeleton")
+    h.spin_for(0.2)
+    assert h.rejected("rgb", "duplicate") == 1
+    stamps = [stamp_to_ns(s.header.stamp) for s in h.out.skeleton[first:]]
+    assert stamps == [base], "exactly one output, for the original"
+
+
+def test_partly_nan_cloud_is_used_without_its_nan_points(harness):
+    h = harness
+    points = RAW["lidar"].copy()
+    points[::3] = np.nan
+    stamp = now(h)
+    h.publish("lidar", sensor_message("lidar", points, stamp))
+    h.wait_for(
+        lambda: any(stamp_to_ns(s.header.stamp) == stamp for s in h.out.skeleton), 3, "a lidar skeleton"
+    )
+    skeleton = next(s for s in h.out.skeleton if stamp_to_ns(s.header.stamp) == stamp)
+    assert np.isfinite([p.position.x for p in skeleton.poses]).all()
+
+
+def test_diagnostics_count_every_rejection_by_reason_and_the_node_still_works(harness):
+    h = harness
+    h.out.diagnostics.clear()
+    h.wait_for(lambda: h.out.diagnostics, 3, "a diagnostics report")
+    report = {s.name.split(": ", 1)[1]: s for s in h.out.diagnostics[-1].status}
+    for _, modality, reason, _ in GARBAGE:
+        assert int(status_values(report[modality])[f"rejected.{reason}"]) >= 3, (modality, reason)
+    assert status_values(report["rgb"])["rejected.duplicate"] == "1"
+    assert status_values(report["rgb"])["rejected.out_of_order"] == "1"
+    # Survived all of it: good frames still give skeletons, from all five modalities once all are
+    # live again (a sensor that was not live may miss the first frame it rejoins).
+    before = len(h.out.skeleton)
+    for k in range(3):
+        h.publish_frame(raw_samples(k), now(h))
+        h.spin_for(0.1)
+    h.wait_for(lambda: len(h.out.skeleton) >= before + 3, 3, "skeletons after the garbage")
+    assert h.node.chosen_modalities == ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
+
+
+def test_rejections_show_as_warn_in_the_next_report(harness):
+    h = harness
+    h.out.diagnostics.clear()
+    h.publish("wifi-csi", csi_wrong_shape(h))
+    h.wait_for(lambda: h.out.diagnostics, 3, "a report")
+    if not any("rejected" in s.message for d in h.out.diagnostics for s in d.status):
+        h.wait_for(lambda: len(h.out.diagnostics) >= 2, 3, "a second report")
+    statuses = [s for d in h.out.diagnostics for s in d.status if s.name.endswith(": wifi-csi")]
+    assert any(s.level == DiagnosticStatus.WARN and "rejected" in s.message for s in statuses)
+
+
+def test_clock_jumping_backwards_resets_the_buffers(tmp_path):
+    """A bag loop under use_sim_time: /clock restarts, stamps restart, outputs resume."""
+    model = make_checkpoint(tmp_path / "model.pt")
+    start = 1_000 * S
+    h = Harness(model, sim_time=True, name="sensing_node_sim").start(clock_ns=start)
+    try:
+
+        def follows(t: int) -> bool:
+            h.publish_clock(t)  # volatile topic: repeat until the node has it
+            return h.now_ns() == t
+
+        h.wait_for(lambda: follows(start), 5, "the node to follow /clock")
+
+        def play(t0: int, frames: int) -> list[int]:
+            stamps = []
+            for k in range(frames):
+                t = t0 + k * S // 10
+                h.wait_for(lambda t=t: follows(t), 2, "clock")
+                h.publish_frame(RAW, t, modalities=["rgb", "mmwave"])
+                stamps.append(t)
+                h.spin_for(0.03)
+            return stamps
+
+        first = play(start, 5)
+        h.wait_for(lambda: len(h.out.skeleton) >= 4, 3, "skeletons of the first pass")
+        second = play(start, 5)  # the loop: same stamps again, clock jumped back 0.4 s
+        h.wait_for(lambda: len(h.out.skeleton) >= 8, 3, "skeletons after the loop")
+        time.sleep(0.05)
+        assert h.node.synchronizer.resets >= 1
+        stamps = [stamp_to_ns(s.header.stamp) for s in h.out.skeleton]
+        assert set(stamps[-3:]) <= set(second) and stamps[0] in first
+        rejected = h.node.synchronizer.rejected()
+        assert rejected["rgb"].get("out_of_order", 0) == 0 and rejected["rgb"].get("duplicate", 0) == 0
+        values = status_values(pipeline_status(h.node.report()))
+        assert int(values["clock_resets"]) >= 1
+    finally:
+        h.close()

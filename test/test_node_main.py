@@ -1,0 +1,106 @@
+"""The node as users start it (`python -m pta_ros.sensing_node --ros-args ...`): start-up errors are one
+clear line and a non-zero exit; a good start serves another process over DDS and Ctrl-C exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from node_helpers import make_checkpoint, raw_samples, sensor_message
+from ros_helpers import spin_until, wait_for_match
+
+rclpy = pytest.importorskip("rclpy")
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from geometry_msgs.msg import PoseArray  # noqa: E402
+from rclpy.qos import QoSProfile, qos_profile_sensor_data  # noqa: E402
+
+from pta_ros.conversions import stamp_to_ns  # noqa: E402
+from pta_ros.inputs import SENSORS  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+
+def run_node(repo_root, *ros_args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "pta_ros.sensing_node", "--ros-args", *ros_args],
+        cwd=repo_root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def failed_start(repo_root, *ros_args: str) -> str:
+    proc = run_node(repo_root, *ros_args)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, output
+    assert "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1, output
+    return errors[0]
+
+
+def test_missing_model_file_is_one_clear_error(repo_root, tmp_path):
+    missing = tmp_path / "nope.pt"
+    line = failed_start(repo_root, "-p", f"model_path:={missing}")
+    assert "model file not found" in line and str(missing) in line
+
+
+def test_corrupt_model_file_is_one_clear_error(repo_root, tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(os.urandom(4096))
+    line = failed_start(repo_root, "-p", f"model_path:={corrupt}")
+    assert "cannot load the model" in line and str(corrupt) in line
+
+
+def test_invalid_parameter_is_one_clear_error(repo_root, tmp_path):
+    model = make_checkpoint(tmp_path / "model.pt")
+    line = failed_start(repo_root, "-p", f"model_path:={model}", "-p", "rate_hz:=5000.0")
+    assert "rate_hz" in line and "out of range" in line
+
+
+@pytest.mark.slow
+def test_serves_another_process_and_exits_cleanly_on_ctrl_c(repo_root, tmp_path):
+    model = make_checkpoint(tmp_path / "model.pt")
+    proc = run_node(
+        repo_root, "--params-file", str(repo_root / "config" / "sensing.yaml"), "-p", f"model_path:={model}"
+    )
+    rclpy.init()
+    try:
+        node = rclpy.create_node("main_test_client")
+        executor = rclpy.executors.SingleThreadedExecutor()
+        executor.add_node(node)
+        skeletons: list[PoseArray] = []
+        diagnostics: list[DiagnosticArray] = []
+        node.create_subscription(PoseArray, "/sensing_node/skeleton", skeletons.append, QoSProfile(depth=10))
+        node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, QoSProfile(depth=10))
+        publishers = {
+            s.modality: node.create_publisher(s.msg_type, s.topic, qos_profile_sensor_data) for s in SENSORS
+        }
+        for publisher in publishers.values():
+            wait_for_match(executor, publisher, timeout_s=30)
+        assert spin_until(executor, lambda: bool(diagnostics), 10), "no /diagnostics from the node process"
+        stamps = []
+        for k in range(5):
+            stamp = node.get_clock().now().nanoseconds
+            stamps.append(stamp)
+            for modality, publisher in publishers.items():
+                publisher.publish(sensor_message(modality, raw_samples(k)[modality], stamp))
+            spin_until(executor, lambda: False, 0.1)
+        assert spin_until(executor, lambda: len(skeletons) >= 3, 10), f"{len(skeletons)} skeletons"
+        assert {stamp_to_ns(s.header.stamp) for s in skeletons} <= set(stamps)
+        executor.shutdown()
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output, output

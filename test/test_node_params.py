@@ -1,0 +1,134 @@
+"""Parameters (descriptors, YAML defaults, run-time changes) and lifecycle transitions of the real node."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from node_helpers import Harness, make_checkpoint, raw_samples
+
+rclpy = pytest.importorskip("rclpy")
+from rclpy.context import Context  # noqa: E402
+from rclpy.exceptions import InvalidParameterValueException  # noqa: E402
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+from pta_ros import params  # noqa: E402
+from pta_ros.sensing_node import SensingNode  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return make_checkpoint(tmp_path_factory.mktemp("params") / "model.pt")
+
+
+@pytest.fixture
+def context():
+    ctx = Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+def make_node(context, **overrides) -> SensingNode:
+    return SensingNode(
+        context=context, parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()]
+    )
+
+
+def test_yaml_holds_exactly_the_declared_defaults(repo_root):
+    data = yaml.safe_load((repo_root / "config" / "sensing.yaml").read_text())
+    assert data["sensing_node"]["ros__parameters"] == params.yaml_defaults()
+
+
+def test_every_parameter_has_a_descriptor(context):
+    node = make_node(context)
+    try:
+        for spec in params.SPECS:
+            desc = node.describe_parameter(spec.name)
+            assert desc.description, spec.name
+            assert desc.read_only == spec.read_only, spec.name
+            if isinstance(spec.default, float):
+                assert desc.floating_point_range, f"{spec.name} has no range"
+            elif isinstance(spec.default, int) and not isinstance(spec.default, bool):
+                assert desc.integer_range, f"{spec.name} has no range"
+        for name in ("model_path", "device", "modalities_enabled", "depth_scale", "csi_layout"):
+            assert node.describe_parameter(name).read_only
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("rate_hz", 5000.0, "out of range"),
+        ("device", "tpu", "device"),
+        ("modalities_enabled", ["sonar"], "sonar"),
+    ],
+)
+def test_invalid_values_at_start_up_raise_a_clear_error(context, name, value, message):
+    with pytest.raises((InvalidParameterValueException, ValueError), match=message):
+        make_node(context, **{name: value})
+
+
+def test_configure_fails_without_model_path(context):
+    node = make_node(context)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    finally:
+        node.destroy_node()
+
+
+def test_run_time_changes_are_validated_and_applied(context, model):
+    node = make_node(context, model_path=str(model))
+    try:
+        assert node.start()
+        ok = node.set_parameters(
+            [
+                Parameter("slop_s", value=0.08),
+                Parameter("max_age_s", value=2.0),
+                Parameter("rate_hz", value=50.0),
+                Parameter("frame_ids.radar", value="ti_mmwave"),
+            ]
+        )
+        assert all(r.successful for r in ok)
+        policy = node.synchronizer.policy
+        assert (policy.slop_s, policy.max_age_s) == (0.08, 2.0)
+        assert node._infer_timer.timer_period_ns == 20_000_000
+        assert node.get_parameter("frame_ids.radar").value == "ti_mmwave"
+
+        refused = {
+            "model_path": Parameter("model_path", value="/other.pt"),  # read-only
+            "out of range": Parameter("slop_s", value=5.0),
+            "max_wait_s": Parameter("max_wait_s", value=3.0),  # > max_age_s
+        }
+        for expected, param in refused.items():
+            (result,) = node.set_parameters([param])
+            assert not result.successful and expected in result.reason, result.reason
+        assert node.synchronizer.policy.slop_s == 0.08
+    finally:
+        node.destroy_node()
+
+
+def test_deactivate_stops_and_frees_then_activate_resumes(model):
+    h = Harness(model, name="sensing_node_lifecycle").start()
+    try:
+        raws = raw_samples(0)
+        h.publish_frame(raws, h.now_ns())
+        h.wait_for(lambda: len(h.out.skeleton) == 1, 3, "a skeleton while active")
+
+        assert h.node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert h.node.predictor is None  # the model is freed
+        h.wait_for(lambda: h.publishers["rgb"].get_subscription_count() == 0, 5, "subscriptions dropped")
+        h.publish_frame(raws, h.now_ns())
+        h.spin_for(0.3)
+        assert len(h.out.skeleton) == 1
+
+        assert h.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert h.node.predictor is not None
+        h.wait_for(lambda: h.publishers["rgb"].get_subscription_count() > 0, 5, "subscriptions back")
+        h.publish_frame(raws, h.now_ns())
+        h.wait_for(lambda: len(h.out.skeleton) == 2, 3, "a skeleton after re-activation")
+    finally:
+        h.close()

@@ -1,0 +1,159 @@
+"""The real sensing node over DDS: publishers → node → subscribers, checked against the Predictor.
+
+The node runs on its own MultiThreadedExecutor thread and rclpy context (its own DDS participant);
+the test's publishers and subscribers live in another context. No part of the pipeline is mocked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from node_helpers import Harness, make_checkpoint, raw_samples
+
+pytest.importorskip("rclpy")
+from diagnostic_msgs.msg import DiagnosticStatus
+from visualization_msgs.msg import Marker
+
+from pta_core.inference import Predictor
+from pta_core.modalities import MMFI_MODALITIES
+from pta_ros.conversions import posearray_to_numpy, stamp_to_ns
+from pta_ros.diagnostics import status_values
+
+MS = 1_000_000
+# Each sensor's stamp lags the frame a little (all within the 50 ms slop): outputs carry the newest.
+LAG_MS = {"rgb": 0, "depth": 4, "mmwave": 9, "lidar": 2, "wifi-csi": 7}
+
+pytestmark = pytest.mark.ros
+
+
+def publish_frame(h: Harness, raws: dict, t_ns: int, modalities=MMFI_MODALITIES) -> None:
+    for m in modalities:
+        h.publish_frame(raws, t_ns - LAG_MS[m] * MS, modalities=[m])
+
+
+def expected(predictor: Predictor, raws: dict, modalities) -> tuple[np.ndarray, np.ndarray]:
+    pred = predictor.predict({m: predictor.preprocess(m, raws[m]) for m in modalities})
+    return pred.joints, pred.activity_probs
+
+
+def pipeline_status(h: Harness) -> DiagnosticStatus:
+    return next(s for s in h.out.diagnostics[-1].status if s.name.endswith(": pipeline"))
+
+
+def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
+    model = make_checkpoint(tmp_path / "model.pt")
+    predictor = Predictor.from_checkpoint(model, "cpu")
+    h = Harness(model).start()
+    try:
+        warm = raw_samples(100)
+        for _ in range(3):  # every sensor becomes live
+            publish_frame(h, warm, h.now_ns())
+            h.spin_for(0.1)
+        h.wait_for(lambda: h.node.chosen_modalities == MMFI_MODALITIES, 5, "all five modalities chosen")
+        h.spin_for(0.3)
+        h.out.skeleton.clear(), h.out.scores.clear(), h.out.activity.clear(), h.out.markers.clear()
+
+        frames = {}
+        for k in range(6):
+            raws, t = raw_samples(k), h.now_ns()
+            frames[t] = raws
+            publish_frame(h, raws, t)
+            h.spin_for(0.1)
+        h.wait_for(lambda: len(h.out.skeleton) >= 6, 5, "six skeletons")
+        h.spin_for(0.2)
+
+        assert len(h.out.skeleton) == len(h.out.scores) == len(h.out.activity) == 6
+        for skeleton, scores, activity in zip(h.out.skeleton, h.out.scores, h.out.activity):
+            stamp = stamp_to_ns(skeleton.header.stamp)
+            assert stamp in frames, "the output stamp is the newest input stamp of its frame"
+            joints, probs = expected(predictor, frames[stamp], MMFI_MODALITIES)
+            assert skeleton.header.frame_id == "sensor_rig"
+            np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-5)
+            assert all(p.orientation.w == 1.0 for p in skeleton.poses) and len(skeleton.poses) == 17
+            np.testing.assert_allclose(np.array(scores.data), probs, atol=1e-6)
+            assert activity.data == predictor.activity_classes[int(np.argmax(probs))]
+
+        markers = h.out.markers[-1].markers
+        assert [m.type for m in markers] == [Marker.LINE_LIST, Marker.SPHERE_LIST, Marker.TEXT_VIEW_FACING]
+        assert markers[1].header.stamp == h.out.skeleton[-1].header.stamp
+        np.testing.assert_allclose(
+            [(p.x, p.y, p.z) for p in markers[1].points], posearray_to_numpy(h.out.skeleton[-1])
+        )
+        assert markers[2].text.startswith(h.out.activity[-1].data + " ")
+
+        h.out.diagnostics.clear()
+        h.wait_for(lambda: h.out.diagnostics, 3, "a diagnostics report after the frames")
+        status = pipeline_status(h)
+        values = status_values(status)
+        assert status.level == DiagnosticStatus.OK
+        assert values["chosen_modalities"] == values["live_modalities"] == "+".join(MMFI_MODALITIES)
+        assert float(values["latency_p50_ms"]) > 0
+        sensors = [s for s in h.out.diagnostics[-1].status if not s.name.endswith(": pipeline")]
+        assert len(sensors) == 5
+        for sensor in sensors:
+            v = status_values(sensor)
+            assert int(v["accepted"]) >= 9 and v["rejected_total"] == "0" and v["live"] == "True"
+            # ~10 Hz bursts, averaged over a 5 s window that includes the pauses of this test.
+            assert 2.0 < float(v["rate_hz"]) < 15.0
+    finally:
+        h.close()
+
+
+def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
+    # The validation table decides: rgb+depth beats all five; without depth, rgb alone is best.
+    table = {
+        MMFI_MODALITIES: 50.0,
+        ("rgb", "depth"): 40.0,
+        ("rgb",): 60.0,
+        ("mmwave", "lidar", "wifi-csi"): 80.0,
+    }
+    model = make_checkpoint(tmp_path / "model.pt", validation=table)
+    predictor = Predictor.from_checkpoint(model, "cpu")
+    h = Harness(model, extra={"max_age_s": 0.5, "input_timeout_s": 0.8, "marker_lifetime_s": 0.0}).start()
+    try:
+        frames: dict[int, dict] = {}
+        phases: dict[str, list[int]] = {"all": [], "no_depth": [], "back": []}
+
+        def run(phase: str, count: int, modalities) -> None:
+            for _ in range(count):
+                raws, t = raw_samples(len(frames)), h.now_ns()
+                frames[t] = raws
+                phases[phase].append(t)
+                publish_frame(h, raws, t, modalities)
+                h.spin_for(0.1)
+
+        run("all", 6, MMFI_MODALITIES)
+        assert h.node.chosen_modalities == ("rgb", "depth")
+        run("no_depth", 8, [m for m in MMFI_MODALITIES if m != "depth"])
+        assert h.node.chosen_modalities == ("rgb",)
+        run("back", 6, MMFI_MODALITIES)
+        h.spin_for(0.3)
+        assert h.node.chosen_modalities == ("rgb", "depth")
+
+        outputs = {stamp_to_ns(s.header.stamp): posearray_to_numpy(s) for s in h.out.skeleton}
+        # Output never stopped: nearly every frame of every phase produced a skeleton ...
+        for phase, stamps in phases.items():
+            produced = [t for t in stamps if t in outputs]
+            assert len(produced) >= len(stamps) - 2, f"{phase}: {len(produced)} of {len(stamps)} frames"
+        # ... computed from the chosen subset (the last frames of each phase, after any switch).
+        for phase, subset in (("all", ("rgb", "depth")), ("no_depth", ("rgb",)), ("back", ("rgb", "depth"))):
+            t = phases[phase][-1]
+            joints, _ = expected(predictor, frames[t], subset)
+            np.testing.assert_allclose(outputs[t], joints, atol=1e-5)
+        chosen = [
+            status_values(s)["chosen_modalities"]
+            for d in h.out.diagnostics
+            for s in d.status
+            if s.name.endswith(": pipeline")
+        ]
+        assert "rgb" in chosen and "rgb+depth" in chosen
+
+        # All inputs stop: the markers are cleared once and diagnostics report the silence as ERROR.
+        h.wait_for(
+            lambda: any(m.markers[0].action == Marker.DELETEALL for m in h.out.markers), 3, "DELETEALL"
+        )
+        h.wait_for(lambda: pipeline_status(h).level == DiagnosticStatus.ERROR, 4, "diagnostics ERROR")
+        assert "no valid input" in pipeline_status(h).message
+        assert sum(m.markers[0].action == Marker.DELETEALL for m in h.out.markers) == 1
+    finally:
+        h.close()
