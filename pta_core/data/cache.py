@@ -48,7 +48,7 @@ from pta_core.skeleton import NUM_JOINTS
 log = logging.getLogger(__name__)
 
 JOURNAL = "progress.json"
-CHUNK_BYTES = 64 * 2**20  # rows buffered between writes (bounds the packer's memory)
+CHUNK_BYTES = 32 * 2**20  # rows buffered between writes (bounds the packer's memory)
 
 
 def cache_key(cfg: DataConfig, side: str) -> dict[str, Any]:
