@@ -48,6 +48,15 @@ SPECS: tuple[ParamSpec, ...] = (
         "torch device: auto (CUDA if available, else CPU), cpu, cuda or cuda:N",
         read_only=True,
     ),
+    ParamSpec(
+        "torch_threads",
+        1,
+        "CPU threads for inference (0: torch's default, one per core); 1 keeps latency steady when "
+        "drivers share the CPU (2 threads on a busy 2-core machine: 15x slower median)",
+        0,
+        256,
+        read_only=True,
+    ),
     ParamSpec("autostart", True, "configure and activate the lifecycle node at start-up", read_only=True),
     ParamSpec(
         "modalities_enabled",
@@ -133,6 +142,7 @@ class NodeParams:
 
     model_path: str
     device: str
+    torch_threads: int
     autostart: bool
     modalities_enabled: tuple[str, ...]
     rate_hz: float

@@ -133,6 +133,8 @@ class SensingNode(LifecycleNode):
         if not p.model_path:
             self.get_logger().error("model_path is not set: pass -p model_path:=/path/model.pt")
             return TransitionCallbackReturn.FAILURE
+        if p.torch_threads > 0:
+            torch.set_num_threads(p.torch_threads)  # process-wide: the node is its process's torch user
         if not self._load_model():
             return TransitionCallbackReturn.FAILURE
         predictor = self._predictor
