@@ -144,3 +144,29 @@ def test_late_fusion_from_single_runs(tree, tmp_path, capsys):
         args_bad += ["--set", item]
     assert cli.main(args_bad) == 1
     assert "not a single-modality" in capsys.readouterr().err
+
+
+def test_xrf55_activity_run_with_the_har_settings(tmp_path, repo_root):
+    from data_trees import write_xrf55_tree
+
+    modalities = ["xrf-mmwave", "xrf-wifi", "xrf-rfid"]
+    write_xrf55_tree(tmp_path / "xrf" / "Scene1", [1, 2], [1, 2, 3], [1, 2, 3, 15], modalities)
+    out = tmp_path / "run"
+    cfg = load_config(repo_root / "config/train_xrf55.yaml", [
+        "model.dim=32", "model.tokens=4", "model.encoder_width=8", f"data.root={tmp_path / 'xrf'}",
+        f"data.cache_dir={tmp_path / 'cache'}", f"train.out_dir={out}", "train.max_steps=3", "train.batch_size=4",
+        "purify.meta_every=2", "purify.meta_batch_size=2", "train.eval_every=0",
+    ])
+    assert cfg.align.sharing == "per_modality" and not cfg.purify.renorm_present and cfg.purify.phi_init == "uniform"
+    result = train(cfg, progress=False)
+    checkpoint = load_checkpoint(result.model_path)
+    assert checkpoint.config.train.tasks == ("activity",) and len(checkpoint.activity_classes) == 55
+    assert len(checkpoint.validation) == 7  # the combinations of three modalities
+    assert all(r.accuracy is not None and r.mpjpe_mm is None for r in checkpoint.validation)
+    assert checkpoint.selection_metric == ("accuracy", False)
+    state = load_state(out)
+    assert {k.split(".")[2] for k in state["objective"] if k.startswith("align.diffkd.")} == set(modalities)
+    # One Adam step per meta-val batch (HAR): 4 meta-val samples in batches of 2 → 2 steps at step 2.
+    assert state["meta"]["steps"] == 2
+    weights = read_jsonl(out / "purify_weights.jsonl")
+    assert weights[0]["weights"] != pytest.approx({m: 1 / 3 for m in modalities})  # φ ~ U(0, 1)
