@@ -22,6 +22,7 @@ activate creates subscriptions and timers; deactivate drops them and frees the m
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import sys
@@ -151,10 +152,7 @@ class SensingNode(LifecycleNode):
             self._free_model()
             return TransitionCallbackReturn.FAILURE
         self._preprocess_cfg = dataclasses.replace(predictor.preprocess_config, depth_scale=p.depth_scale)
-        # One throw-away forward pass: the first call is ~50× slower (allocations, kernel selection).
-        predictor.predict(
-            {s.modality: empty_sample(get_modality(s.modality), self._preprocess_cfg) for s in self._sensors}
-        )
+        self._warm_up()
         self._sync = Synchronizer([s.modality for s in self._sensors], self._sync_policy(p), self._clock_ns)
         self._rates = {s.modality: RateMeter() for s in self._sensors}
         self._outputs_pub = {
@@ -172,8 +170,10 @@ class SensingNode(LifecycleNode):
 
     @_logged_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        if self._predictor is None and not self._load_model():
-            return TransitionCallbackReturn.FAILURE
+        if self._predictor is None:  # freed by a deactivation
+            if not self._load_model():
+                return TransitionCallbackReturn.FAILURE
+            self._warm_up()
         for sensor in self._sensors:
             group = MutuallyExclusiveCallbackGroup()
             self._input_subs.append(
@@ -181,7 +181,7 @@ class SensingNode(LifecycleNode):
                     sensor.msg_type,
                     sensor.topic,
                     lambda msg, sensor=sensor: self._on_message(sensor, msg),
-                    qos_profile_sensor_data,
+                    copy.copy(qos_profile_sensor_data),  # QoS overrides mutate the profile they get
                     callback_group=group,
                     qos_overriding_options=QoSOverridingOptions.with_default_policies(),
                 )
@@ -234,6 +234,11 @@ class SensingNode(LifecycleNode):
         with self._model_lock:
             self._predictor = predictor
         return True
+
+    def _warm_up(self) -> None:
+        """One throw-away forward pass: the first call is ~50× slower (allocations, kernel selection)."""
+        cfg = self._preprocess_cfg
+        self._predictor.predict({s.modality: empty_sample(get_modality(s.modality), cfg) for s in self._sensors})
 
     def _free_model(self) -> None:
         with self._model_lock:

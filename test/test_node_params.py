@@ -11,6 +11,7 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.exceptions import InvalidParameterValueException  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 
 from pta_ros import params  # noqa: E402
 from pta_ros.sensing_node import SensingNode  # noqa: E402
@@ -114,6 +115,11 @@ def test_run_time_changes_are_validated_and_applied(context, model):
 def test_deactivate_stops_and_frees_then_activate_resumes(model):
     h = Harness(model, name="sensing_node_lifecycle").start()
     try:
+        # The harness overrides the input QoS to reliable through parameters; the shared default
+        # profile must not change with it.
+        assert qos_profile_sensor_data.reliability == ReliabilityPolicy.BEST_EFFORT
+        (endpoint,) = h.client.get_subscriptions_info_by_topic("/camera/keypoints")
+        assert endpoint.qos_profile.reliability == ReliabilityPolicy.RELIABLE
         raws = raw_samples(0)
         h.publish_frame(raws, h.now_ns())
         h.wait_for(lambda: len(h.out.skeleton) == 1, 3, "a skeleton while active")
