@@ -96,10 +96,11 @@ def training(cfg: Config, batch: int, steps: int, warmup: int) -> dict[str, floa
     model = build_model(cfg, len(CLASSES))
     objective = build_objective(cfg, model).train()
     objective.generator = torch.Generator().manual_seed(0)
-    phi = model.weights.logits
+    phi = dict(model.named_parameters()).get("weights.logits")
     optimizer = torch.optim.Adam([p for p in objective.parameters() if p is not phi], lr=cfg.train.lr)
-    sampler = PresenceSampler(model.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
-                              torch.Generator().manual_seed(0))
+    sampler = PresenceSampler.for_model(model.modalities, cfg.data.modalities, cfg.train.presence_probs,
+                                        cfg.train.presence_mode,
+                                        torch.Generator().manual_seed(0))
     inputs = random_inputs(cfg, model.modalities, batch)
     targets = Targets(pose=torch.randn(batch, 17, 3), activity=torch.randint(0, len(CLASSES), (batch,)))
     data_present = torch.ones(batch, len(model.modalities), dtype=torch.bool)

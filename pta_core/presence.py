@@ -42,6 +42,18 @@ class PresenceSampler:
         self.probs = torch.tensor([probs.get(m, DEFAULT_PROBABILITY) for m in self.modalities])
         self.generator = generator
 
+    @classmethod
+    def for_model(
+        cls, modalities: tuple[str, ...], data_modalities: tuple[str, ...], probs: dict[str, float], mode: str,
+        generator: torch.Generator,
+    ) -> PresenceSampler:
+        """A sampler over a network's ``modalities``; ``probs`` may name any of the data's modalities
+        (a single-modality baseline shares the PTA config), but nothing else."""
+        unknown = sorted(set(probs) - set(data_modalities))
+        if unknown:
+            raise ValueError(f"train.presence_probs names {unknown}, which are not in data.modalities {list(data_modalities)}")
+        return cls(modalities, {k: v for k, v in probs.items() if k in modalities}, mode, generator)
+
     def draw(self, rows: int) -> torch.Tensor:
         """``rows`` independent masks (rows, M) bool from the configured distribution (may be empty)."""
         m = len(self.modalities)

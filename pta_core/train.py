@@ -202,8 +202,8 @@ class Trainer:
         params = [p for p in self.objective.parameters() if p.requires_grad and p is not phi]
         optimizer = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = optimizer(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-        self.presence = PresenceSampler(
-            self.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
+        self.presence = PresenceSampler.for_model(
+            self.modalities, cfg.data.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
             self._generator(cfg.train.seed, STREAM_PRESENCE),
         )
         self.objective.generator = self._generator(cfg.train.seed, STREAM_DIFFUSION, self.device)
@@ -231,8 +231,8 @@ class Trainer:
         )
         self.meta: MetaUpdater | None = None
         if phi is not None:
-            meta_sampler = PresenceSampler(
-                self.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
+            meta_sampler = PresenceSampler.for_model(
+                self.modalities, cfg.data.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
                 self._generator(cfg.purify.meta_seed, STREAM_META),
             )
             batches = MetaBatches(self.meta_set, cfg.purify.meta_batch_size, cfg.purify.meta_seed, self.world)
