@@ -229,15 +229,15 @@ def standing_up(t: np.ndarray, v: Variation) -> Controls:
     return seat(c, keyframes(u, [0, 0.5, 1], [1, 0.8, 0]), keyframes(u, [0, 0.4, 1], [0, 1, 0]))
 
 
-def seat(c: Controls, seated: np.ndarray, lean: np.ndarray) -> Controls:
-    """Sitting on a chair behind the standing spot: pelvis down and back, knees forward."""
-    c.root[:, 2] -= 0.5 * seated
-    c.root[:, 0] -= 0.35 * seated
-    c.torso[:, 0] += 0.55 * lean + 0.05 * seated
+def seat(c: Controls, amount: np.ndarray, lean: np.ndarray) -> Controls:
+    """Sit on a chair behind the standing spot by ``amount`` (0-1): pelvis down and back, knees forward."""
+    c.root[:, 2] -= 0.5 * amount
+    c.root[:, 0] -= 0.35 * amount
+    c.torso[:, 0] += 0.55 * lean + 0.05 * amount
     for side in BOTH:
         y = 0.2 if side == LEFT else -0.2
         target = np.array([0.55, y, -0.75])  # hands on the thighs
-        c.wrist[:, side] += seated[:, None] * (target - c.wrist[:, side])
+        c.wrist[:, side] += amount[:, None] * (target - c.wrist[:, side])
     return c
 
 
@@ -284,6 +284,7 @@ def patting_shoulder(t: np.ndarray, v: Variation) -> Controls:
 
 
 def seated(c: Controls) -> None:
+    """Seated for the whole sample (instruments played sitting)."""
     seat(c, np.ones(len(c.yaw)), np.zeros(len(c.yaw)))
 
 
