@@ -1,0 +1,118 @@
+"""MM-Fi → rosbag2: every message read back equals its source frame; dropouts stay dropouts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.highlevel import AnyReader
+from rosbags.typesys import Stores, get_typestore
+
+from pta_core.data import mmfi
+from pta_core.data.synthetic import MMFiSpec, generate_mmfi, parse_contamination
+from pta_core.errors import DataFormatError
+from pta_ros import bag
+
+SEQUENCES = [("S01", "A03"), ("S01", "A12")]
+FRAMES = 8
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("mmfi")
+    # Radar dropout makes 0-byte frames: they must become missing messages.
+    spec = MMFiSpec(subjects=("S01",), actions=("A03", "A12"), frames=FRAMES,
+                    contamination=parse_contamination(["mmwave.dropout=0.4"]))
+    generate_mmfi(root, spec)
+    return root
+
+
+def read_back(path: Path) -> dict[str, list[tuple[int, object]]]:
+    typestore = get_typestore(Stores.ROS2_KILTED)
+    out: dict[str, list] = {}
+    with AnyReader([path], default_typestore=typestore) as reader:
+        for connection, t, raw in reader.messages():
+            out.setdefault(connection.topic, []).append((t, reader.deserialize(raw, connection.msgtype)))
+    return out
+
+
+def stamp_ns(msg) -> int:
+    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+
+
+@pytest.mark.parametrize("storage, version", [("mcap", 9), ("sqlite3", 8), ("sqlite3", 9)])
+def test_round_trip_equals_source_frames(tree, tmp_path, storage, version):
+    out = tmp_path / "bag"
+    stats = bag.convert(tree, out, SEQUENCES, storage=storage, version=version, progress=False)
+    messages = read_back(out)
+    frames = list(mmfi.iter_frames(tree, SEQUENCES, bag.FRAME_IDS))
+    assert len(frames) == 2 * FRAMES == stats.frames
+    index = {topic: {t: msg for t, msg in items} for topic, items in messages.items()}
+    radar_missing = 0
+    for i, frame in enumerate(frames):
+        seq = i // FRAMES
+        expected_t = bag.DEFAULT_START_NS + seq * int((FRAMES * 0.1 + bag.SEQUENCE_GAP_S) * 1e9) \
+            + int(round((frame.frame - 1) * 0.1 * 1e9))
+        gt = index[bag.GROUND_TRUTH_TOPIC][expected_t]
+        assert stamp_ns(gt) == expected_t and gt.header.frame_id == bag.GROUND_TRUTH_FRAME
+        np.testing.assert_allclose([[p.position.x, p.position.y, p.position.z] for p in gt.poses], frame.pose)
+        for modality in bag.FRAME_IDS:
+            topic = bag.topic_of(modality)
+            msg = index[topic].get(expected_t)
+            raw = frame.raw[modality]
+            if raw is None:
+                assert msg is None, f"{topic} frame {frame.frame} should be missing"
+                radar_missing += modality == "mmwave"
+                continue
+            assert stamp_ns(msg) == expected_t and msg.header.frame_id == bag.FRAME_IDS[modality]
+            if modality == "rgb":
+                got = np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses])
+                np.testing.assert_allclose(got[:, :2], raw)
+                assert (got[:, 2] == 1.0).all()
+            elif modality == "depth":
+                assert msg.encoding == "16UC1" and (msg.height, msg.width) == raw.shape
+                np.testing.assert_array_equal(np.frombuffer(msg.data, "<u2").reshape(raw.shape), raw)
+            elif modality in ("mmwave", "lidar"):
+                names = [f.name for f in msg.fields]
+                assert names == list(bag.RADAR_FIELDS if modality == "mmwave" else bag.LIDAR_FIELDS)
+                got = np.frombuffer(msg.data, "<f4").reshape(-1, len(names))
+                np.testing.assert_array_equal(got, raw.astype(np.float32))
+            else:
+                assert msg.encoding == "32FC1" and (msg.height, msg.width) == (342, 10)
+                got = np.frombuffer(msg.data, "<f4").reshape(3, 114, 10)
+                np.testing.assert_array_equal(got, raw.astype(np.float32))
+    assert radar_missing > 0 and stats.absent[bag.topic_of("mmwave")]["empty"] == radar_missing
+    assert len(messages["/tf_static"]) == 2
+    frames_in_tf = {t.child_frame_id for t in messages["/tf_static"][0][1].transforms}
+    assert set(bag.FRAME_IDS.values()) - {"wifi_rx_link"} <= frames_in_tf
+
+
+def test_never_overwrites_and_interrupted_conversion_leaves_nothing_complete(tree, tmp_path):
+    out = tmp_path / "bag"
+    out.mkdir()
+    with pytest.raises(FileExistsError):
+        bag.convert(tree, out, SEQUENCES, progress=False)
+    out.rmdir()
+    # Corrupt the last lidar frame of the second sequence: the conversion fails mid-way.
+    broken = tmp_path / "broken"
+    import shutil
+
+    shutil.copytree(tree, broken)
+    victim = sorted((broken / "E01" / "S01" / "A12" / "lidar").glob("frame*.bin"))[-1]
+    victim.write_bytes(victim.read_bytes()[:-5])
+    with pytest.raises(DataFormatError, match=victim.name):
+        bag.convert(broken, out, SEQUENCES, progress=False)
+    assert not out.exists() and not list(tmp_path.glob(".bag.partial*"))
+    # Lenient: the corrupt frame becomes a missing message and the bag completes.
+    stats = bag.convert(broken, out, SEQUENCES, lenient=True, progress=False)
+    assert stats.absent[bag.topic_of("lidar")] == {"corrupt": 1}
+    assert (out / "metadata.yaml").exists()
+
+
+def test_cli_reports_bad_arguments(tree, tmp_path, capsys):
+    assert bag.main([str(tree), str(tmp_path / "b"), "--subjects", "S99"]) == 2
+    assert "unknown subject" in capsys.readouterr().err
+    assert bag.main([str(tree), str(tmp_path / "b"), "--subjects", "S40"]) == 2
+    assert "none of the" in capsys.readouterr().err
+    assert bag.main([str(tree), str(tmp_path / "b"), "--subjects", "S01", "--no-progress"]) == 0
+    assert "16 frames" in capsys.readouterr().out
