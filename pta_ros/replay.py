@@ -64,6 +64,33 @@ class BagPlayback:
         self.close()
 
 
+@dataclass(frozen=True)
+class DropWindow:
+    """Withhold one topic between two bag-relative times: a sensor failing and coming back."""
+
+    topic: str
+    start_s: float
+    end_s: float
+
+    @classmethod
+    def parse(cls, text: str) -> DropWindow:
+        """``TOPIC:START:END`` in seconds from the start of the bag, e.g. ``/radar/points:5:12``."""
+        topic, sep, rest = text.rpartition(":")
+        topic, sep2, start = topic.rpartition(":")
+        try:
+            if not (sep and sep2 and topic):
+                raise ValueError
+            window = cls(topic, float(start), float(rest))
+        except ValueError:
+            raise ValueError(f"drop window {text!r} is not TOPIC:START:END (seconds)") from None
+        if not 0 <= window.start_s < window.end_s:
+            raise ValueError(f"drop window {text!r}: need 0 <= START < END")
+        return window
+
+    def drops(self, topic: str, offset_s: float) -> bool:
+        return topic == self.topic and self.start_s <= offset_s < self.end_s
+
+
 def resolve_message_class(msgtype: str) -> type | None:
     """``pkg/msg/Type`` → the rclpy message class, or None when its package is not installed."""
     package, _, name = msgtype.split("/")
@@ -98,6 +125,7 @@ class TimingStats:
 
     lateness_s: list[float] = field(default_factory=list)
     published: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # withheld by drop windows
     skipped_topics: set[str] = field(default_factory=set)
     failures: int = 0
 

@@ -19,16 +19,21 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
-from pta_ros.replay import BagPlayback, Pacer, TimingStats, resolve_message_class
+from pta_ros.replay import BagPlayback, DropWindow, Pacer, TimingStats, resolve_message_class
 
 CLOCK_PERIOD_S = 0.01  # /clock at 100 Hz between messages
 
 
 class ReplayNode(Node):
-    def __init__(self, playback: BagPlayback, *, rate: float = 1.0, publish_clock: bool = True, depth: int = 100):
+    def __init__(self, playback: BagPlayback, *, rate: float = 1.0, publish_clock: bool = True, depth: int = 100,
+                 drops: tuple[DropWindow, ...] = ()):
         super().__init__("replay_node")
         self.playback = playback
         self.rate = rate
+        self.drops = drops
+        unknown = sorted({d.topic for d in drops} - set(playback.topics))
+        if unknown:
+            raise ValueError(f"drop windows name topics {unknown} that the bag does not have")
         self.stats = TimingStats()
         qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -65,6 +70,10 @@ class ReplayNode(Node):
             publisher = self._topic_publishers.get(message.topic)
             if publisher is None:
                 continue
+            offset_s = (message.time_ns - self.playback.start_ns) / 1e9
+            if any(d.drops(message.topic, offset_s) for d in self.drops):
+                self.stats.dropped[message.topic] = self.stats.dropped.get(message.topic, 0) + 1
+                continue
             due = pacer.due(message.time_ns)
             while (now := time.perf_counter()) < due:
                 if self._clock is not None and now >= next_clock:
@@ -97,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait-for-subscribers", type=float, default=0.0, metavar="S",
         help="wait up to S seconds until every topic has a subscriber",
     )
+    parser.add_argument(
+        "--drop", action="append", default=[], type=DropWindow.parse, metavar="TOPIC:START:END",
+        help="withhold TOPIC from START to END seconds after the bag start (simulates a sensor failing); repeatable",
+    )
     parser.add_argument("--stats", help="write timing statistics (JSON) to this file")
     return parser
 
@@ -110,7 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"replay_node: {err}", file=sys.stderr)
         return 2
     rclpy.init(args=["replay_node", *args_in])
-    node = ReplayNode(playback, rate=args.rate, publish_clock=not args.no_clock)
+    try:
+        node = ReplayNode(playback, rate=args.rate, publish_clock=not args.no_clock, drops=tuple(args.drop))
+    except ValueError as err:
+        print(f"replay_node: {err}", file=sys.stderr)
+        playback.close()
+        rclpy.shutdown()
+        return 2
     try:
         if args.wait_for_subscribers > 0 and not node.wait_for_subscribers(args.wait_for_subscribers):
             node.get_logger().warning("not every topic has a subscriber; playing anyway")
@@ -119,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         while args.loop or passes < args.loops:
             node.play_once()
             passes += 1
-        summary = {**node.stats.summary(), "published": node.stats.published, "failures": node.stats.failures}
+        summary = {**node.stats.summary(), "published": node.stats.published, "dropped": node.stats.dropped,
+                   "failures": node.stats.failures}
         node.get_logger().info(f"replay finished: {json.dumps(summary)}")
         if args.stats:
             from pathlib import Path

@@ -16,7 +16,7 @@ from geometry_msgs.msg import PoseArray  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 
-from pta_ros.replay import BagPlayback  # noqa: E402
+from pta_ros.replay import BagPlayback, DropWindow  # noqa: E402
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 PERIOD_NS = 50_000_000  # 20 Hz
@@ -72,27 +72,39 @@ def test_replay_node_publishes_paced_messages_and_clock(tmp_path, storage):
         executor.add_node(node)
         proc = subprocess.Popen(
             [sys.executable, "-m", "pta_ros.replay_node", str(bag), "--wait-for-subscribers", "15",
-             "--stats", str(tmp_path / "stats.json")],
+             "--stats", str(tmp_path / "stats.json"), "--drop", "camera/keypoints:0.5:1.0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        spin_until(executor, lambda: proc.poll() is not None and len(got) >= COUNT, 30)
+        kept = [i for i in range(COUNT) if not 10 <= i < 20]  # 0.5 s..1.0 s withheld at 20 Hz
+        spin_until(executor, lambda: proc.poll() is not None and len(got) >= len(kept), 30)
         out = proc.communicate(timeout=10)[0]
         assert proc.returncode == 0, out
         assert "skipping /tf_static" in out  # tf2_msgs has no wheel: skipped, not a crash
-        assert len(got) == COUNT
-        for i, (_, msg) in enumerate(got):
-            assert msg.poses[0].position.x == float(i) and len(msg.poses) == 17
+        assert [int(m.poses[0].position.x) for _, m in got] == kept
+        for i, (_, msg) in zip(kept, got):
+            assert len(msg.poses) == 17
             assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == T0 + i * PERIOD_NS
         # Pacing: inter-arrival gaps follow the bag's 50 ms period (loose bound: a shared 2-core machine).
         gaps = np.diff([t for t, _ in got])
         assert abs(float(np.median(gaps)) - 0.05) < 0.01
         assert abs((got[-1][0] - got[0][0]) - (COUNT - 1) * 0.05) < 0.25
+        assert abs(float(gaps.max()) - 11 * 0.05) < 0.1  # the withheld window is a gap, not a burst
         # /clock follows bag time and never runs ahead of the last message.
         assert clocks and min(clocks) >= T0 and max(clocks) <= T0 + (COUNT - 1) * PERIOD_NS
         executor.shutdown()
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_drop_window_parsing():
+    window = DropWindow.parse("/radar/points:5:12.5")
+    assert window == DropWindow("/radar/points", 5.0, 12.5)
+    assert window.drops("/radar/points", 5.0) and not window.drops("/radar/points", 12.5)
+    assert not window.drops("/lidar/points", 6.0)
+    for bad in ("radar", "/radar/points:5", "/radar/points:9:3", ":1:2", "/r:a:b"):
+        with pytest.raises(ValueError):
+            DropWindow.parse(bad)
 
 
 def test_replay_node_reports_missing_bag(tmp_path):
