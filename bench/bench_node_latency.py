@@ -37,7 +37,7 @@ def main() -> int:
     try:
         observer.wait_node_ready()
         for rate in args.rates:
-            run = observer.measure(rate, args.duration, args.modalities)
+            run = observer.measure(rate, args.duration, args.modalities, node_pid=node.pid)
             pipeline = run.diagnostics.get("sensing_node: pipeline", {})
             result = {
                 "bench": "node_latency",

@@ -80,6 +80,12 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (s), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_publisher(rate_hz: float, duration_s: float, modalities=ALL) -> subprocess.Popen:
     spec = json.dumps({"rate_hz": rate_hz, "duration_s": duration_s, "modalities": list(modalities)})
     return subprocess.Popen(
@@ -156,6 +162,7 @@ class Run:
     published: dict = field(default_factory=dict)
     diagnostics: dict[str, dict[str, str]] = field(default_factory=dict)
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MiB)
+    node_cpu_percent: float | None = None  # node process CPU over the run (100 = one core)
 
     def summary(self) -> dict:
         lat = np.array(self.latencies_ms)
@@ -163,6 +170,7 @@ class Run:
             "inputs": self.published.get("frames", 0),
             "input_hz": round(self.published.get("achieved_hz", 0.0), 2),
             "outputs": int(lat.size),
+            "node_cpu_percent": None if self.node_cpu_percent is None else round(self.node_cpu_percent, 1),
         }
         if lat.size:
             third = max(lat.size // 3, 1)
@@ -225,12 +233,19 @@ class Observer:
         self.run = Run(diagnostics=self.run.diagnostics)
         publisher = start_publisher(rate_hz, duration_s, modalities)
         t0 = time.monotonic()
+        cpu0 = t_cpu0 = None
         next_sample = t0
         while publisher.poll() is None:
             self.executor.spin_once(timeout_sec=0.005)
-            if node_pid is not None and time.monotonic() >= next_sample:
+            if node_pid is None:
+                continue
+            if cpu0 is None and self.run.latencies_ms:  # from the first output: the node is busy
+                cpu0, t_cpu0 = cpu_seconds(node_pid), time.monotonic()
+            if time.monotonic() >= next_sample:
                 self.run.rss_mb.append((time.monotonic() - t0, rss_mb(node_pid)))
                 next_sample += 1.0
+        if cpu0 is not None:
+            self.run.node_cpu_percent = 100 * (cpu_seconds(node_pid) - cpu0) / (time.monotonic() - t_cpu0)
         self.spin_for(1.5)  # the last outputs and one more diagnostics report
         self.run.published = json.loads(publisher.stdout.read().strip().splitlines()[-1])
         return self.run
