@@ -2,7 +2,8 @@
 
 Writes (once) an MM-Fi tree of ``4 × --sequences`` sequences (297 frames each, full-size depth),
 then runs ``python -m pta_core.cli pack`` in a fresh wrapper process per size, so that the peak
-RSS of that pack alone is measured (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` of the wrapper).
+RSS of that pack alone is measured (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` of the wrapper: the
+largest single process, i.e. per process when ``--workers`` > 1).
 Also reports the RSS of a process that only imports the packer, as the floor.
 
     python bench/bench_pack_memory.py --work /tmp/pta_bench_pack --sequences 3
@@ -49,6 +50,7 @@ def main() -> int:
     parser.add_argument(
         "--sequences", type=int, default=3, help="sequences in the small set (the large has 4×)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="pta pack --workers (peak RSS is per process)")
     args = parser.parse_args()
     work = Path(args.work)
     root = work / "mmfi"
@@ -67,6 +69,7 @@ def main() -> int:
         cache = work / f"cache-{n}"
         shutil.rmtree(cache, ignore_errors=True)
         command = [sys.executable, "-m", "pta_core.cli", "pack", "--side", "train", "--no-progress"]
+        command += ["--workers", str(args.workers)]
         for key, value in (
             ("data.root", root),
             ("data.cache_dir", cache),
@@ -92,6 +95,7 @@ def main() -> int:
             }
         )
     report = {
+        "workers": args.workers,
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "import_only_rss_mib": round(floor / 1024, 1),
         "runs": results,

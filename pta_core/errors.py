@@ -10,6 +10,9 @@ class DataFormatError(ValueError):
         self.path = path
         self.problem = problem
 
+    def __reduce__(self):  # picklable across processes (parallel packing)
+        return type(self), (self.path, self.problem)
+
 
 class InvalidInput(ValueError):
     """A raw sample that must not reach the model (empty, non-finite, wrong shape, too large).

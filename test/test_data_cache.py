@@ -379,3 +379,19 @@ def test_pta_pack_command(tree, tmp_path):
     ]
     assert main(missing) == 1 and not (tmp_path / "c2").exists()
     assert main(["pack", "--set", "data.split=nonsense"]) == 2
+
+
+def test_parallel_pack_equals_serial_and_reports_corrupt_files(tree, tmp_path):
+    serial = _arrays(open_split(mmfi_cfg(tree, tmp_path / "serial"), "train", progress=False))
+    cfg = mmfi_cfg(tree, tmp_path / "parallel")
+    done = []
+    pack(*_pack_args(cfg), progress=False, workers=2, on_chunk=done.append, chunk_bytes=9 * 70_000)
+    assert done == [3, 6, 9, 12, 15, 16]  # 3-row blocks (budget / 3 in flight), journaled in order
+    parallel = _arrays(open_split(cfg, "train", progress=False))
+    for name in serial:
+        np.testing.assert_array_equal(parallel[name], serial[name], err_msg=name)
+    bad = frame_path(tree, "S02", "A01", "wifi-csi", 3)
+    bad.write_bytes(b"garbage")
+    with pytest.raises(DataFormatError, match="frame003.mat") as info:  # raised in a worker, re-raised here
+        pack(*_pack_args(cfg), progress=False, fresh=True, workers=2, chunk_bytes=9 * 70_000)
+    assert info.value.path == bad

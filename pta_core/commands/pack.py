@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from pta_core.config import ConfigError, load_config
@@ -25,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--side", choices=("train", "test", "both"), default="both")
     parser.add_argument("--rebuild", action="store_true", help="repack even when the cache is up to date")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(8, os.cpu_count() or 1),
+        help="packing processes (default: %(default)s)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print one JSON summary line per side")
 
@@ -41,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     for side in sides:
         try:
-            split = open_split(cfg, side, rebuild=args.rebuild, progress=progress)
+            split = open_split(cfg, side, rebuild=args.rebuild, progress=progress, workers=args.workers)
         except (OSError, ValueError) as err:  # DataFormatError and config problems are ValueErrors
             print(f"pta pack: {side}: {err}", file=sys.stderr)
             return 1

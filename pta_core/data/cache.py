@@ -33,17 +33,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from pta_core.config import DataConfig
-from pta_core.data.packed import FORMAT_VERSION, MANIFEST, PackedSplit, input_file, meta_file
-from pta_core.data.records import ReadStats, Record
+from pta_core.data.blocks import (
+    RowFile,
+    array_specs,
+    iter_blocks,
+    plan_blocks,
+    release_buffers,
+    row_bytes,
+    write_block,
+)
+from pta_core.data.packed import FORMAT_VERSION, MANIFEST, PackedSplit
+from pta_core.data.records import ReadStats
 from pta_core.data.sources import SplitSource, split_source
-from pta_core.errors import DataFormatError, InvalidInput
+from pta_core.errors import DataFormatError
 from pta_core.io import atomic_write_text
 from pta_core.modalities import get_modality
-from pta_core.skeleton import NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +87,14 @@ def cache_path(cfg: DataConfig, side: str) -> Path:
     return Path(cfg.cache_dir) / f"{cfg.dataset}-{side}-{digest[:16]}"
 
 
-def open_split(cfg: DataConfig, side: str, *, rebuild: bool = False, progress: bool = True) -> PackedSplit:
+def open_split(
+    cfg: DataConfig, side: str, *, rebuild: bool = False, progress: bool = True, workers: int = 1
+) -> PackedSplit:
     """Open the packed ``side`` ('train' or 'test') of the split ``cfg`` names, packing it first if it
     is missing, incomplete, stale (source files changed) or ``rebuild`` is set.
 
-    When the dataset root is gone but a complete cache exists, the cache is opened unverified.
+    ``workers`` > 1 packs in that many processes. When the dataset root is gone but a complete
+    cache exists, the cache is opened unverified.
     """
     final = cache_path(cfg, side)
     key = cache_key(cfg, side)
@@ -104,7 +114,7 @@ def open_split(cfg: DataConfig, side: str, *, rebuild: bool = False, progress: b
             log.info("using packed %s split %s (%d samples)", side, final, source.num_samples)
             return PackedSplit(final)
         log.info("packing %s split into %s (%s)", side, final, reason)
-        pack(source, cfg, final, key, progress=progress, fresh=rebuild)
+        pack(source, cfg, final, key, progress=progress, fresh=rebuild, workers=workers)
     return PackedSplit(final)
 
 
@@ -146,55 +156,6 @@ def _locked(final: Path) -> Iterator[None]:
 # Packing
 
 
-def array_specs(source: SplitSource, cfg: DataConfig) -> dict[str, tuple[str, tuple[int, ...], np.dtype]]:
-    """name → (file, shape, dtype) of every array of the packed split."""
-    n = source.num_samples
-    specs: dict[str, tuple[str, tuple[int, ...], np.dtype]] = {}
-    for m in source.modalities:
-        for f, spec in get_modality(m).input_fields(cfg.preprocess).items():
-            specs[f"input.{m}.{f}"] = (input_file(m, f), (n, *spec.shape), np.dtype(spec.dtype))
-    specs["present"] = ("present.npy", (n, len(source.modalities)), np.dtype(bool))
-    if source.has_pose:
-        specs["pose"] = ("pose.npy", (n, NUM_JOINTS, 3), np.dtype(np.float32))
-    specs["activity"] = ("activity.npy", (n,), np.dtype(np.int64))
-    for name in source.meta_names:
-        specs[f"meta.{name}"] = (meta_file(name), (n,), np.dtype(np.int32))
-    return specs
-
-
-class _RowFile:
-    """A preallocated ``.npy`` file written row-range by row-range with ``pwrite`` (no mapping kept,
-    so written pages stay in the page cache, not in this process's memory)."""
-
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype, *, create: bool):
-        if create:
-            array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-            offset = array.offset
-            del array
-        else:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)  # maps, touches no page
-            if array.shape != tuple(shape) or array.dtype != dtype:
-                raise DataFormatError(
-                    path, f"partial array is {array.shape} {array.dtype}, expected {shape} {dtype}"
-                )
-            offset = array.offset
-            del array
-        self.offset = offset
-        self.row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
-        self.dtype = dtype
-        self.fd = os.open(path, os.O_RDWR)
-
-    def write(self, start: int, rows: np.ndarray) -> None:
-        data = np.ascontiguousarray(rows, dtype=self.dtype).tobytes()
-        written = os.pwrite(self.fd, data, self.offset + start * self.row_bytes)
-        if written != len(data):
-            raise OSError(f"short write ({written} of {len(data)} bytes)")
-
-    def close(self) -> None:
-        os.fsync(self.fd)
-        os.close(self.fd)
-
-
 def pack(
     source: SplitSource,
     cfg: DataConfig,
@@ -203,13 +164,15 @@ def pack(
     *,
     progress: bool = True,
     fresh: bool = False,
+    workers: int = 1,
     on_chunk: Callable[[int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> None:
     """Write ``source`` into the cache folder ``final`` (see the module docstring).
 
-    An interrupted pack of the same config and source is resumed unless ``fresh``.
-    ``on_chunk(rows_done)`` runs after each journaled chunk (progress reporting).
+    An interrupted pack of the same config and source is resumed unless ``fresh``. ``workers`` > 1
+    builds blocks in that many forked processes (same arrays as one process).
+    ``on_chunk(rows_done)`` runs after each journaled block (progress reporting).
 
     Raises:
         DataFormatError: a corrupt file (not lenient), or the source changed while packing.
@@ -234,115 +197,43 @@ def pack(
         journal["stats"] = ReadStats().to_dict()
     else:
         log.info("resuming an interrupted pack at sample %d of %d", journal["done"], source.num_samples)
+    create = journal["done"] == 0
     files = {
-        name: _RowFile(partial / f, shape, dtype, create=journal["done"] == 0)
-        for name, (f, shape, dtype) in specs.items()
+        name: RowFile(partial / f, shape, dtype, create=create) for name, (f, shape, dtype) in specs.items()
     }
-    if journal["done"] == 0:
+    if create:
         atomic_write_text(partial / JOURNAL, json.dumps(journal))
     stats = ReadStats.from_dict(journal["stats"])
+    # Up to workers + 1 blocks are in flight: share the byte budget so memory stays ≈ chunk_bytes.
+    budget = chunk_bytes // (workers + 1) if workers > 1 else chunk_bytes
+    rows = int(max(1, min(4096, budget // max(row_bytes(specs), 1))))
+    blocks = plan_blocks(journal["done"], source.num_samples, rows)
     started = time.monotonic()
+    bar = tqdm(
+        total=source.num_samples,
+        initial=journal["done"],
+        unit="sample",
+        disable=not progress,
+        desc=f"pack {source.side}",
+    )
     try:
-        _fill(source, cfg, specs, files, journal, stats, partial, progress, on_chunk, chunk_bytes)
+        with bar:
+            for (start, stop), buffers, block_stats in iter_blocks(source, cfg, specs, blocks, workers):
+                write_block(files, start, buffers)
+                stats.merge(block_stats)
+                journal.update(done=stop, stats=stats.to_dict())
+                atomic_write_text(partial / JOURNAL, json.dumps(journal))
+                bar.update(stop - start)
+                if on_chunk is not None:
+                    on_chunk(stop)
     finally:
+        release_buffers()
         for handle in files.values():
             handle.close()
     manifest = _manifest(source, cfg, key, specs, stats, time.monotonic() - started)
     atomic_write_text(partial / MANIFEST, json.dumps(manifest, indent=1))
     (partial / JOURNAL).unlink()
     _replace_dir(partial, final)
-
-
-def _fill(source, cfg, specs, files, journal, stats, partial, progress, on_chunk, chunk_bytes) -> None:
-    row_bytes = sum(
-        int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize for _, shape, dtype in specs.values()
-    )
-    rows = int(max(1, min(4096, chunk_bytes // max(row_bytes, 1))))
-    buffers = {name: np.zeros((rows, *shape[1:]), dtype) for name, (_, shape, dtype) in specs.items()}
-    done = journal["done"]
-    filled = 0
-    bar = tqdm(
-        total=source.num_samples,
-        initial=done,
-        unit="sample",
-        disable=not progress,
-        desc=f"pack {source.side}",
-    )
-    with bar:
-        for record in source.records(done):
-            if done + filled >= source.num_samples:
-                raise DataFormatError(
-                    source.root, "the source changed while packing (more samples than scanned)"
-                )
-            _fill_row(record, filled, buffers, source, cfg, stats)
-            filled += 1
-            if filled == rows:
-                done = _flush(files, buffers, done, filled, journal, stats, partial)
-                bar.update(filled)
-                filled = 0
-                if on_chunk is not None:
-                    on_chunk(done)
-        if filled:
-            done = _flush(files, buffers, done, filled, journal, stats, partial)
-            bar.update(filled)
-            if on_chunk is not None:
-                on_chunk(done)
-    if done != source.num_samples:
-        raise DataFormatError(
-            source.root, f"the source changed while packing ({done} of {source.num_samples} samples read)"
-        )
-
-
-def _fill_row(
-    record: Record,
-    i: int,
-    buffers: dict[str, np.ndarray],
-    source: SplitSource,
-    cfg: DataConfig,
-    stats: ReadStats,
-) -> None:
-    for column, m in enumerate(source.modalities):
-        modality = get_modality(m)
-        fields = modality.input_fields(cfg.preprocess)
-        sample = None
-        raw = record.raw[m]
-        if raw is None:
-            stats.count_absent(m, record.absent.get(m, "missing"))
-        else:
-            try:
-                sample = modality.preprocess(raw, cfg.preprocess)
-            except InvalidInput as err:
-                stats.count_absent(m, f"invalid_{err.reason}")
-        for f, spec in fields.items():
-            target = buffers[f"input.{m}.{f}"]
-            if sample is None:
-                target[i] = 0
-                continue
-            value = np.asarray(sample[f])
-            if value.shape != spec.shape:  # a modality bug, not a data problem: fail loudly
-                raise RuntimeError(
-                    f"{m}.preprocess returned {f} of shape {value.shape}, its input_fields say {spec.shape}"
-                )
-            target[i] = value
-        buffers["present"][i, column] = sample is not None
-        if sample is not None:
-            stats.count("present." + m)
-    if source.has_pose:
-        buffers["pose"][i] = record.pose
-    buffers["activity"][i] = record.activity
-    for name, value in zip(source.meta_names, record.meta):
-        buffers[f"meta.{name}"][i] = value
-
-
-def _flush(files, buffers, done: int, filled: int, journal: dict, stats: ReadStats, partial: Path) -> int:
-    for name, handle in files.items():
-        handle.write(done, buffers[name][:filled])
-    for handle in files.values():
-        os.fsync(handle.fd)  # rows reach the disk before the journal says they exist
-    journal["done"] = done + filled
-    journal["stats"] = stats.to_dict()
-    atomic_write_text(partial / JOURNAL, json.dumps(journal))
-    return done + filled
 
 
 def _read_journal(partial: Path, key: dict[str, Any], source: SplitSource) -> dict[str, Any] | None:

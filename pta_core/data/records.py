@@ -41,6 +41,11 @@ class ReadStats:
     def count_absent(self, modality: str, reason: str) -> None:
         self.absent.setdefault(modality, Counter())[reason] += 1
 
+    def merge(self, other: ReadStats) -> None:
+        self.events.update(other.events)
+        for modality, reasons in other.absent.items():
+            self.absent.setdefault(modality, Counter()).update(reasons)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "events": dict(sorted(self.events.items())),

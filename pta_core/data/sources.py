@@ -8,6 +8,7 @@ the plan keeps one small entry per sequence, never a list of files.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -64,11 +65,13 @@ def _mmfi_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
     stats = ReadStats()
     digest = hashlib.sha256()
     present: list[tuple[str, str]] = []
+    first_frame: list[int] = []  # sample index of each present sequence's first frame
     total = 0
     for listing in mmfi.scan_sequences(root, pairs, modalities, lenient=cfg.lenient, stats=stats):
         for line in listing.fingerprint_lines(root):
             digest.update(line.encode())
         present.append((listing.subject, listing.action))
+        first_frame.append(total)
         total += listing.num_frames
     missing = len(pairs) - len(present)
     log.info(
@@ -80,7 +83,11 @@ def _mmfi_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
     stats.count("sequences_in_split", len(pairs))
 
     def records(start: int) -> Iterator[Record]:
-        for frame in mmfi.iter_frames(root, present, modalities, lenient=cfg.lenient, start=start):
+        # Jump to the sequence holding `start` without listing the ones before it.
+        seq = max(bisect.bisect_right(first_frame, start) - 1, 0)
+        offset = start - first_frame[seq] if first_frame else start
+        frames = mmfi.iter_frames(root, present[seq:], modalities, lenient=cfg.lenient, start=offset)
+        for frame in frames:
             meta = (int(frame.environment[1:]), int(frame.subject[1:]), int(frame.action[1:]), frame.frame)
             yield Record(frame.raw, frame.absent, frame.pose, frame.activity, meta)
 
