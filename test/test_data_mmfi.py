@@ -7,7 +7,7 @@ import pytest
 import scipy.io
 from data_trees import frame_path, seq_dir, write_mmfi_sequence, write_mmfi_tree
 
-from pta_core.data.mmfi import MMFI_FOLDERS, iter_frames, read_sequence, scan_sequences
+from pta_core.data.mmfi import MMFI_FOLDERS, iter_frames, iter_sequences, read_sequence, scan_sequences
 from pta_core.data.records import ReadStats
 from pta_core.errors import DataFormatError
 
@@ -227,6 +227,12 @@ def test_sequence_unit(tree):
     assert np.stack(seq.raw["wifi-csi"]).shape == (4, 3, 114, 10)
     with pytest.raises(FileNotFoundError, match="S02"):
         read_sequence(tree, "S02", "A01", ["rgb"])
+    stats = ReadStats()
+    seqs = list(
+        iter_sequences(tree, [("S01", "A02"), ("S03", "A01"), ("S01", "A01")], ["mmwave"], stats=stats)
+    )
+    assert [s.action for s in seqs] == ["A02", "A01"] and stats.events["sequences_missing"] == 1
+    assert seqs[1].absent == {"mmwave": {3: "missing"}} and seqs[0].pose.shape == (4, 17, 3)
 
 
 def test_unknown_modality_and_subject_are_rejected(tree):

@@ -8,7 +8,14 @@ Typical use::
 
 from pta_core.data.cache import cache_path, open_split
 from pta_core.data.dataset import PackedDataset, collate, make_loader
-from pta_core.data.mmfi import MMFI_ACTIONS, MMFiFrame, iter_frames, read_sequence
+from pta_core.data.mmfi import (
+    MMFI_ACTIONS,
+    MMFiFrame,
+    MMFiSequence,
+    iter_frames,
+    iter_sequences,
+    read_sequence,
+)
 from pta_core.data.packed import PackedSplit
 from pta_core.data.splits import mmfi_split
 from pta_core.data.xrf55 import XRF55_CLASSES
@@ -17,11 +24,13 @@ __all__ = [
     "MMFI_ACTIONS",
     "XRF55_CLASSES",
     "MMFiFrame",
+    "MMFiSequence",
     "PackedDataset",
     "PackedSplit",
     "cache_path",
     "collate",
     "iter_frames",
+    "iter_sequences",
     "make_loader",
     "mmfi_split",
     "open_split",

@@ -357,14 +357,7 @@ class MMFiSequence:
     pose: np.ndarray
 
 
-def read_sequence(
-    root: str | Path, subject: str, action: str, modalities: Sequence[str], *, lenient: bool = False
-) -> MMFiSequence:
-    """Read one sequence; raises FileNotFoundError when it is not on disk."""
-    names = check_modalities(modalities)
-    listing = scan_sequence(root, subject, action, names)
-    if listing is None:
-        raise FileNotFoundError(f"MM-Fi sequence {sequence_dir(root, subject, action)} is not on disk")
+def _read_sequence(listing: SequenceListing, names: Sequence[str], lenient: bool) -> MMFiSequence:
     raw: dict[str, list[np.ndarray | None]] = {name: [] for name in names}
     absent: dict[str, dict[int, str]] = {name: {} for name in names}
     for frame in range(1, listing.num_frames + 1):
@@ -373,4 +366,30 @@ def read_sequence(
             raw[name].append(record.raw[name])
             if name in record.absent:
                 absent[name][frame] = record.absent[name]
-    return MMFiSequence(listing.environment, subject, action, raw, absent, listing.pose)
+    return MMFiSequence(listing.environment, listing.subject, listing.action, raw, absent, listing.pose)
+
+
+def read_sequence(
+    root: str | Path, subject: str, action: str, modalities: Sequence[str], *, lenient: bool = False
+) -> MMFiSequence:
+    """Read one sequence; raises FileNotFoundError when it is not on disk."""
+    names = check_modalities(modalities)
+    listing = scan_sequence(root, subject, action, names)
+    if listing is None:
+        raise FileNotFoundError(f"MM-Fi sequence {sequence_dir(root, subject, action)} is not on disk")
+    return _read_sequence(listing, names, lenient)
+
+
+def iter_sequences(
+    root: str | Path,
+    sequences: Iterable[tuple[str, str]],
+    modalities: Sequence[str],
+    *,
+    lenient: bool = False,
+    stats: ReadStats | None = None,
+) -> Iterator[MMFiSequence]:
+    """The sequence unit over many (subject, action) pairs: those on disk, in order (missing ones
+    counted in ``stats``; bad ones raise, or are skipped and counted when ``lenient``)."""
+    names = check_modalities(modalities)
+    for listing in scan_sequences(root, sequences, names, lenient=lenient, stats=stats):
+        yield _read_sequence(listing, names, lenient)
