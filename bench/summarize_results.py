@@ -1,0 +1,113 @@
+"""Summaries of the results suite (bench/run_results.sh) for docs/RESULTS.md.
+
+Reads ``<work>/eval[_s<seed>]/results.csv`` (from ``pta eval``) and the runs' ``purify_weights.jsonl``
+and ``DONE`` (wall seconds), and prints Markdown: MPJPE per combination for every run, per-method
+means, PTA's single-modality students against the single-modality baselines, the learned Purify
+weights against the modalities' stand-alone errors, and the run times. Also writes it to
+``<work>/summary.md``.
+
+    python bench/summarize_results.py --work out/results --seeds 3407
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+MODALITIES = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
+RUN_DIRS = {"PTA": "pta", "PTA-lookahead": "pta_lookahead", "PTA-no-Purify": "pta_no_purify",
+            "PTA-no-Align": "pta_no_align", "X-Fi": "xfi", **{f"single-{m}": f"single_{m}" for m in MODALITIES}}
+
+
+def read_results(path: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """run → combination → metric → value."""
+    table: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            table[row["run"]][row["combination"]] = {
+                k: float(row[k]) if row[k] not in ("", "None") else math.nan
+                for k in ("samples", "mpjpe_mm", "pa_mpjpe_mm", "accuracy")
+            }
+    return table
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def mean(values) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(values) if values else math.nan
+
+
+def summarize(work: Path, seed: int) -> str:
+    suffix = "" if seed == 3407 else f"_s{seed}"
+    table = read_results(work / f"eval{suffix}" / "results.csv")
+    runs = list(table)
+    multi = [r for r in runs if not r.startswith("single-")]
+    combos = list(table[multi[0]])
+    lines = [f"### Seed {seed}", "", "MPJPE (mm) on the test split, per combination:", ""]
+    lines.append("| combination | n | " + " | ".join(multi) + " | single |")
+    lines.append("|---|---" + "|---" * (len(multi) + 1) + "|")
+    for combo in combos:
+        single = table.get(f"single-{combo}", {}).get(combo, {}).get("mpjpe_mm", math.nan)
+        n = int(table[multi[0]][combo]["samples"])
+        cells = [fmt(table[r][combo]["mpjpe_mm"]) for r in multi]
+        lines.append(f"| {combo} | {n} | " + " | ".join(cells) + f" | {fmt(single)} |")
+    lines += ["", "Means over combinations (MPJPE, PA-MPJPE in mm; accuracy in %):", "",
+              "| run | MPJPE all 31 | MPJPE 5 singles | MPJPE 26 multi | PA-MPJPE all | accuracy all |",
+              "|---|---|---|---|---|---|"]
+    for r in multi:
+        rows = table[r]
+        singles = [rows[m]["mpjpe_mm"] for m in MODALITIES if m in rows]
+        multis = [v["mpjpe_mm"] for c, v in rows.items() if "+" in c]
+        lines.append(f"| {r} | {fmt(mean(v['mpjpe_mm'] for v in rows.values()))} | {fmt(mean(singles))} | "
+                     f"{fmt(mean(multis))} | {fmt(mean(v['pa_mpjpe_mm'] for v in rows.values()))} | "
+                     f"{fmt(mean(v['accuracy'] for v in rows.values()))} |")
+    lines += ["", "Single modality: PTA's students (one trained network, one modality present) against the "
+              "same architecture trained on that modality alone:", "",
+              "| modality | PTA MPJPE | single MPJPE | PTA PA-MPJPE | single PA-MPJPE | PTA acc. | single acc. |",
+              "|---|---|---|---|---|---|---|"]
+    for m in MODALITIES:
+        pta, alone = table["PTA"][m], table[f"single-{m}"][m]
+        lines.append(f"| {m} | {fmt(pta['mpjpe_mm'])} | {fmt(alone['mpjpe_mm'])} | {fmt(pta['pa_mpjpe_mm'])} | "
+                     f"{fmt(alone['pa_mpjpe_mm'])} | {fmt(pta['accuracy'])} | {fmt(alone['accuracy'])} |")
+    lines += ["", "Purify weights (softmax of φ at the end of training) against each modality's stand-alone "
+              "test MPJPE (single-modality baseline; lower = more informative):", "",
+              "| modality | single MPJPE | rank | " + " | ".join(
+                  f"{r} w (rank)" for r in ("PTA", "PTA-lookahead")) + " |", "|---|---|---|---|---|"]
+    alone = {m: table[f"single-{m}"][m]["mpjpe_mm"] for m in MODALITIES}
+    rank_alone = {m: i + 1 for i, m in enumerate(sorted(MODALITIES, key=lambda m: alone[m]))}
+    weights = {}
+    for r in ("PTA", "PTA-lookahead"):
+        path = work / "runs" / f"{RUN_DIRS[r]}{suffix}" / "purify_weights.jsonl"
+        records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        weights[r] = records[-1]["weights"]
+    ranks = {r: {m: i + 1 for i, m in enumerate(sorted(MODALITIES, key=lambda m: -weights[r][m]))} for r in weights}
+    for m in MODALITIES:
+        lines.append(f"| {m} | {fmt(alone[m])} | {rank_alone[m]} | " + " | ".join(
+            f"{weights[r][m]:.3f} ({ranks[r][m]})" for r in weights) + " |")
+    lines += ["", "Wall time per run (s): " + ", ".join(
+        f"{r} {(work / 'runs' / f'{d}{suffix}' / 'DONE').read_text().strip()}"
+        for r, d in RUN_DIRS.items() if (work / "runs" / f"{d}{suffix}" / "DONE").is_file()), ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default="out/results")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[3407])
+    args = parser.parse_args()
+    work = Path(args.work)
+    text = "\n".join(summarize(work, seed) for seed in args.seeds)
+    (work / "summary.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
