@@ -21,11 +21,8 @@ def capsule_range(
     for an (N, C) table. The capsule is the union of a cylinder and two end spheres; the first hit
     of the union is the nearest first hit of its convex parts (the sensor is outside the body).
     """
-    a, b, r = (
-        np.asarray(a, dtype=np.float64),
-        np.asarray(b, dtype=np.float64),
-        np.asarray(r, dtype=np.float64),
-    )
+    dtype = np.result_type(dx)  # float32 rays (the depth image) stay float32: half the memory traffic
+    a, b, r = (np.asarray(x, dtype=dtype) for x in (a, b, r))
     ba = b - a
     oa = -a
     baba, baoa, oaoa = np.sum(ba * ba, -1), np.sum(ba * oa, -1), np.sum(oa * oa, -1)

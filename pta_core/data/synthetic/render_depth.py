@@ -33,21 +33,23 @@ class DepthRenderer:
         cols, rows = np.meshgrid(np.arange(intr.width), np.arange(intr.height))
         rays = np.stack([(cols - intr.cx) / intr.fx, (rows - intr.cy) / intr.fy, np.ones(cols.shape)], -1)
         rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
-        self.dx, self.dy, self.dz = (np.ascontiguousarray(rays[..., i]) for i in range(3))
+        # Single precision: ranges stay within 0.3 mm of double precision, below the 1 mm quantum.
+        self.dx, self.dy, self.dz = (np.ascontiguousarray(rays[..., i], dtype=np.float32) for i in range(3))
         self.intr = intr
         self.max_range = max_range
         rays_rig = rays @ rig.camera.rotation.T
         background = room_range(rays_rig, rig.camera.translation, rig.room) * self.dz
         background[~np.isfinite(background) | (background > max_range)] = 0.0
-        self.background = background
+        self.background = background.astype(np.float32)
+        self._empty = np.where(self.background > 0, self.background, np.float32(np.inf))
 
     def clean(self, starts: np.ndarray, ends: np.ndarray, radii: np.ndarray) -> np.ndarray:
-        """Noise-free depth (m) along the optical axis, (H, W) float64; 0 = no reading.
+        """Noise-free depth (m) along the optical axis, (H, W) float32; 0 = no reading.
 
         Args:
             starts, ends: (C, 3) capsule segments in the camera's optical frame (m). radii: (C,) m.
         """
-        depth = np.where(self.background > 0, self.background, np.inf)
+        depth = self._empty.copy()
         for a, b, r in zip(starts, ends, radii):
             box = self._bbox(a, b, float(r))
             if box is None:
@@ -92,11 +94,11 @@ class DepthRenderer:
     ) -> np.ndarray:
         """Depth (m) → depth re-measured through a noisy, quantised disparity; invalid pixels → 0."""
         rows, cols = depth.shape
-        fb = self.intr.fx * BASELINE
+        fb = np.float32(self.intr.fx * BASELINE)
         disparity = np.divide(fb, depth, out=np.zeros_like(depth), where=valid)
         coarse = rng.standard_normal((-(-rows // NOISE_BLOCK), -(-cols // NOISE_BLOCK)), dtype=np.float32)
         field = np.repeat(np.repeat(coarse, NOISE_BLOCK, 0), NOISE_BLOCK, 1)[:rows, :cols]
-        disparity += (DISPARITY_NOISE * scale) * field
+        disparity += np.float32(DISPARITY_NOISE * scale) * field
         disparity = np.round(disparity * SUBPIXEL) / SUBPIXEL
         return np.divide(fb, disparity, out=np.zeros_like(depth), where=valid & (disparity > 0))
 
