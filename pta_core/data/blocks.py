@@ -166,10 +166,9 @@ def iter_blocks(
     _WORKER_JOB = (source, cfg, specs)
     context = multiprocessing.get_context("fork")
     pending: deque[tuple[Block, Future]] = deque()
-    todo = iter(blocks)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
         try:
-            for block in todo:
+            for block in blocks:
                 pending.append((block, pool.submit(_worker_block, block)))
                 if len(pending) > workers:
                     done, future = pending.popleft()
