@@ -10,6 +10,7 @@ from pta_core.cli import main
 from pta_core.config import ConfigError
 from pta_core.data.synthetic import Contamination, load_contamination, parse_contamination
 from pta_core.data.synthetic.contamination import at_level
+from pta_core.data.synthetic.jobs import run_jobs
 from pta_core.data.synthetic.spec import parse_actions, parse_int_list, parse_subjects, subjects_round_robin
 
 
@@ -101,3 +102,20 @@ def test_selection_parsers():
     assert len(parse_actions("protocol1")) == 14 and len(parse_actions("protocol2")) == 13
     assert parse_actions("all") == tuple(f"A{i:02d}" for i in range(1, 28))
     assert parse_int_list("1,3-5,3", 1, 20, "x") == (1, 3, 4, 5)
+
+
+def _square_job(args: tuple) -> dict:
+    (n,) = args
+    if n == 3:
+        raise ValueError("item 3 is broken")
+    return {"skipped": False, "frames": n * n, "bytes": n, "empty": {"x": 1}}
+
+
+def test_run_jobs_in_processes_sums_like_serial_and_propagates_failures(tmp_path):
+    jobs = [(n,) for n in (1, 2, 4, 5)]
+    serial = run_jobs(_square_job, jobs, root=tmp_path, workers=1, progress=False, desc="t", unit="f")
+    parallel = run_jobs(_square_job, jobs, root=tmp_path, workers=2, progress=False, desc="t", unit="f")
+    assert (serial.items_written, serial.frames_written, serial.empty_files) == (4, 46, {"x": 4})
+    assert (parallel.items_written, parallel.frames_written, parallel.bytes_written) == (4, 46, 12)
+    with pytest.raises(ValueError, match="item 3 is broken"):
+        run_jobs(_square_job, [*jobs, (3,)], root=tmp_path, workers=2, progress=False, desc="t", unit="f")

@@ -20,8 +20,9 @@ from pta_core.data.synthetic.contamination import (
     load_contamination,
     parse_contamination,
 )
+from pta_core.data.synthetic.jobs import GenerationSummary
 from pta_core.data.synthetic.manifest import RIG_FILENAME, read_manifest
-from pta_core.data.synthetic.mmfi_writer import GenerationSummary, generate_mmfi
+from pta_core.data.synthetic.mmfi_writer import generate_mmfi
 from pta_core.data.synthetic.spec import (
     MMFI_MODALITIES,
     XRF55_MODALITIES,

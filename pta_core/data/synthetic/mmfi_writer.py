@@ -11,14 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from pta_core.data.synthetic import fileformats as ff
+from pta_core.data.synthetic.jobs import GenerationSummary, run_jobs
 from pta_core.data.synthetic.manifest import ensure_manifest
 from pta_core.data.synthetic.mmfi_sequence import MMFiSequence
 from pta_core.data.synthetic.rig import ENVIRONMENTS, mmfi_rig
@@ -35,29 +31,6 @@ EXTENSIONS = {
     "mmwave": ".bin",
     "wifi-csi": ".mat",
 }
-
-
-@dataclass
-class GenerationSummary:
-    """What a generation run did; ``bytes_written`` counts only items written by this run."""
-
-    root: Path
-    items_written: int = 0
-    items_skipped: int = 0
-    frames_written: int = 0
-    bytes_written: int = 0
-    seconds: float = 0.0
-    empty_files: dict[str, int] = field(default_factory=dict)  # modality → 0-byte frames written
-
-    def add(self, stats: dict) -> None:
-        if stats["skipped"]:
-            self.items_skipped += 1
-            return
-        self.items_written += 1
-        self.frames_written += stats["frames"]
-        self.bytes_written += stats["bytes"]
-        for name, count in stats["empty"].items():
-            self.empty_files[name] = self.empty_files.get(name, 0) + count
 
 
 def write_sequence(root: Path, spec: MMFiSpec, subject: str, action: str) -> dict:
@@ -123,32 +96,9 @@ def generate_mmfi(
     root = Path(out_dir)
     ensure_manifest(root, "mmfi", spec.content_key(), rig_description(spec))
     jobs = [(root, spec, s, a) for _, s, a in spec.sequences()]
-    summary = GenerationSummary(root=root)
-    start = time.perf_counter()
-    bar = tqdm(total=len(jobs), unit="seq", desc="mmfi", disable=not progress)
-    try:
-        if workers <= 1:
-            for job in jobs:
-                advance(summary, bar, _job(job), start)
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for future in as_completed([pool.submit(_job, job) for job in jobs]):
-                    advance(summary, bar, future.result(), start)
-    finally:
-        bar.close()
-    summary.seconds = time.perf_counter() - start
+    summary = run_jobs(_job, jobs, root=root, workers=workers, progress=progress, desc="mmfi", unit="frames")
     log.info(
         "mmfi: %d sequences written, %d skipped, %d frames, %.1f MB in %.1f s",
         summary.items_written, summary.items_skipped, summary.frames_written, summary.bytes_written / 1e6, summary.seconds,
     )  # fmt: skip
     return summary
-
-
-def advance(summary: GenerationSummary, bar: tqdm, stats: dict, start: float, unit: str = "frames") -> None:
-    """Record one finished item and refresh the progress bar (rate in ``unit`` per second)."""
-    summary.add(stats)
-    bar.update(1)
-    elapsed = max(time.perf_counter() - start, 1e-9)
-    bar.set_postfix(
-        {f"{unit}/s": f"{summary.frames_written / elapsed:.1f}", "MB": f"{summary.bytes_written / 1e6:.0f}"}
-    )

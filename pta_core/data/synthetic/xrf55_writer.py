@@ -8,19 +8,16 @@ the volunteer's body, at a random spot in front of the sensors.
 from __future__ import annotations
 
 import logging
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from pta_core.data.synthetic import fileformats as ff
 from pta_core.data.synthetic import render_xrf55 as rx
 from pta_core.data.synthetic.actions_xrf55 import SAMPLE_SECONDS
 from pta_core.data.synthetic.body import BodyShape, Placement, capsules, draw_body, forward_kinematics
+from pta_core.data.synthetic.jobs import GenerationSummary, run_jobs
 from pta_core.data.synthetic.manifest import ensure_manifest
-from pta_core.data.synthetic.mmfi_writer import GenerationSummary, advance
 from pta_core.data.synthetic.motions import draw_variation
 from pta_core.data.synthetic.rig import xrf55_rig
 from pta_core.data.synthetic.spec import TAG_XRF_BODY, TAG_XRF_SAMPLE, XRF55_SCENES, XRF55Spec, seed_sequence
@@ -98,20 +95,9 @@ def generate_xrf55(
     rigs = {scene: xrf55_rig(scene).describe() for scene in XRF55_SCENES}
     ensure_manifest(root, "xrf55", spec.content_key(), {"sample_seconds": SAMPLE_SECONDS, "scenes": rigs})
     jobs = [(root, spec, *key) for key in spec.samples()]
-    summary = GenerationSummary(root=root)
-    start = time.perf_counter()
-    bar = tqdm(total=len(jobs), unit="sample", desc="xrf55", disable=not progress)
-    try:
-        if workers <= 1:
-            for job in jobs:
-                advance(summary, bar, _job(job), start, unit="samples")
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for future in as_completed([pool.submit(_job, job) for job in jobs]):
-                    advance(summary, bar, future.result(), start, unit="samples")
-    finally:
-        bar.close()
-    summary.seconds = time.perf_counter() - start
+    summary = run_jobs(
+        _job, jobs, root=root, workers=workers, progress=progress, desc="xrf55", unit="samples"
+    )
     log.info(
         "xrf55: %d samples written, %d skipped, %.1f MB in %.1f s",
         summary.items_written, summary.items_skipped, summary.bytes_written / 1e6, summary.seconds,
