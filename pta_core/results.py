@@ -77,8 +77,8 @@ def plot_runs(runs: Runs, order: Sequence[str], path: Path, title: str = "") -> 
     combos = combination_order(runs, order)
     index = {name: {tuple(r.modalities): r for r in rows} for name, rows in runs.items()}
     width = 0.8 / max(len(runs), 1)
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(max(8.0, 0.45 * len(combos) * max(1, len(runs)) ** 0.5 + 3), 3.2 * len(metrics)),
-                             squeeze=False)
+    fig_width = min(24.0, max(8.0, 0.25 * len(combos) * max(1, len(runs)) ** 0.5 + 3.0))
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(fig_width, 3.0 * len(metrics) + 0.8), squeeze=False)
     for ax, metric in zip(axes[:, 0], metrics):
         for k, name in enumerate(runs):
             xs, ys = [], []
@@ -92,8 +92,9 @@ def plot_runs(runs: Runs, order: Sequence[str], path: Path, title: str = "") -> 
         ax.set_ylabel(METRIC_LABELS[metric])
         ax.set_xticks(range(len(combos)))
         ax.set_xticklabels([combination_name(c) for c in combos], rotation=60, ha="right", fontsize=7)
+        ax.set_xlim(-0.6, len(combos) - 0.4)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=8, ncol=min(len(runs), 4))
+    axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
