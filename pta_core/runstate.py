@@ -11,12 +11,14 @@ import io
 import json
 import logging
 import random
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from pta_core.config import Config, to_dict
 from pta_core.io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 STATE_FILE = "state.pt"
 STATE_FORMAT = "pta_ros.train_state"
 STATE_VERSION = 1
+# train.* keys that may change when a run is resumed (length, logging, hardware); all else must match.
+RESUMABLE_CHANGES = {"epochs", "max_steps", "device", "num_workers", "log_every", "checkpoint_every", "out_dir"}
 
 
 def global_rng_state() -> dict[str, Any]:
@@ -102,5 +106,45 @@ class JsonlLog:
         self.path.write_text("".join(line + "\n" for line in kept))
 
 
+class IntervalMeter:
+    """Sums of the logged loss terms and the samples seen since the last log line."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums: dict[str, tuple[float, float]] = {}
+        self.samples = 0
+        self.start = time.perf_counter()
+
+    def add(self, terms: dict[str, float], samples: int) -> None:
+        for key, value in terms.items():
+            total, count = self.sums.get(key, (0.0, 0.0))
+            self.sums[key] = (total + value, count + 1)
+        self.samples += samples
+
+    def rate(self) -> float:
+        return self.samples / max(time.perf_counter() - self.start, 1e-9)
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "presence_probs":
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def check_resumable(saved: Config, new: Config) -> None:
+    """A resumed run must use the saved config up to the keys in :data:`RESUMABLE_CHANGES`."""
+    a, b = _flatten(to_dict(saved)), _flatten(to_dict(new))
+    allowed = {f"train.{k}" for k in RESUMABLE_CHANGES}
+    differing = sorted(k for k in set(a) | set(b) if k not in allowed and a.get(k) != b.get(k))
+    if differing:
+        raise ValueError(f"cannot resume: the config differs from the saved run in {differing[:8]}")

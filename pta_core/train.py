@@ -22,7 +22,6 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from pta_core import __version__
@@ -48,20 +47,29 @@ from pta_core.models.objectives import Objective, build_objective
 from pta_core.models.pta import PTAModel
 from pta_core.presence import PresenceSampler
 from pta_core.purify import PHI, MetaBatches, MetaUpdater, meta_split
-from pta_core.runstate import JsonlLog, global_rng_state, load_state, save_state, set_global_rng_state
+from pta_core.runstate import (
+    IntervalMeter,
+    JsonlLog,
+    check_resumable,
+    global_rng_state,
+    load_state,
+    save_state,
+    set_global_rng_state,
+)
+from pta_core.schedule import (
+    STREAM_DIFFUSION,
+    STREAM_LOADER,
+    STREAM_META,
+    STREAM_PRESENCE,
+    SkipSampler,
+    lr_factor,
+    stream_seed,
+)
 from pta_core.seeding import seed_everything, worker_init_fn
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pt"
-# Keys that may change when a run is resumed (length, logging, hardware); anything else must match.
-RESUMABLE_CHANGES = {"epochs", "max_steps", "device", "num_workers", "log_every", "checkpoint_every", "out_dir"}
-# Independent random streams: (seed, stream, rank) → a generator seed.
-STREAM_PRESENCE, STREAM_DIFFUSION, STREAM_LOADER, STREAM_META = 1, 2, 3, 4
-
-
-def stream_seed(seed: int, stream: int, rank: int = 0) -> int:
-    return (seed + 1_000_003 * stream + 7_919 * rank) % (2**63 - 1)
 
 
 @dataclass
@@ -71,54 +79,6 @@ class TrainResult:
     steps: int
     score: float  # selection score of model.pt (mean over combinations; MPJPE mm or accuracy)
     validation: list[ValidationRow]
-
-
-class SkipSampler(Sampler[int]):
-    """A DistributedSampler that can start mid-epoch (resume): skips the first ``skip`` indices."""
-
-    def __init__(self, base: DistributedSampler):
-        self.base = base
-        self.skip = 0
-
-    def set_position(self, epoch: int, skip: int) -> None:
-        self.base.set_epoch(epoch)
-        self.skip = skip
-
-    def __iter__(self) -> Iterator[int]:
-        indices = list(self.base)
-        return iter(indices[self.skip :])
-
-    def __len__(self) -> int:
-        return len(self.base) - self.skip
-
-
-def lr_factor(schedule: str, step: int, total: int, power: float) -> float:
-    """Multiplier of the base learning rate at ``step`` of ``total``."""
-    progress = min(step / max(total, 1), 1.0)
-    if schedule == "poly":
-        return (1.0 - progress) ** power
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-    return 1.0
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key != "presence_probs":
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def check_resumable(saved: Config, new: Config) -> None:
-    """A resumed run must use the saved config up to the keys in :data:`RESUMABLE_CHANGES`."""
-    a, b = _flatten(to_dict(saved)), _flatten(to_dict(new))
-    allowed = {f"train.{k}" for k in RESUMABLE_CHANGES}
-    differing = sorted(k for k in set(a) | set(b) if k not in allowed and a.get(k) != b.get(k))
-    if differing:
-        raise ValueError(f"cannot resume: the config differs from the saved run in {differing[:8]}")
 
 
 class Trainer:
@@ -365,7 +325,7 @@ class Trainer:
             return
         self.last_eval_step = self.step
         rows = self._evaluate()
-        metric, lower = _selection_metric(self.cfg)
+        metric, lower = selection_metric(self.cfg)
         score = selection_score(rows, metric)
         self.metrics.write({"step": self.step, "epoch": self.epoch, "event": "eval", "score": score, "metric": metric,
                             "rows": [r.to_dict() for r in rows]})
@@ -406,53 +366,62 @@ class Trainer:
         name = "run_info.json" if not self.resume else f"run_info.resume{self.step}.json"
         atomic_write_text(self.run_dir / name, json.dumps(info, indent=2) + "\n")
 
+    def _due(self, every: int) -> bool:
+        return every > 0 and self.step % every == 0
+
+    def _log_interval(self, meter: IntervalMeter, bar: tqdm) -> None:
+        """One metrics.jsonl line: means over the interval and all ranks, global samples/s."""
+        means = gather_means(meter.sums)
+        rate = gather_means({"rate": (meter.rate(), 1.0)})["rate"] * self.world.size
+        self.metrics.write({"step": self.step, "epoch": self.epoch, "lr": self.scheduler.get_last_lr()[0],
+                            "samples_per_s": rate, **means})
+        bar.set_postfix(loss=f"{means.get('loss', float('nan')):.4f}")
+        meter.reset()
+
+    def _end_of_epoch(self, last: tuple[ModelBatch, torch.Tensor] | None) -> None:
+        if self.cfg.purify.meta_every == 0:
+            self._meta_step(*(last or (None, None)))
+        if self.cfg.train.eval_every == 0:
+            self._select(final=False)
+        self.epoch += 1
+        self.step_in_epoch = 0
+
     def run(self) -> TrainResult:
+        """The loop; see the numbered steps. Returns where model.pt is and its selection score."""
         cfg = self.cfg.train
         self._write_run_info()
         if self.step == 0 and self.meta is not None:
             self.weights_log.write({"step": 0, "epoch": 0, "meta_step": 0, "weights": self.model.weights.as_dict()})
         bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step",
                    disable=not (self.progress and sys.stderr.isatty()), dynamic_ncols=True)
-        sums: dict[str, list[float]] = {}
-        tick, seen = time.perf_counter(), 0
+        meter = IntervalMeter()
         last: tuple[ModelBatch, torch.Tensor] | None = None
         try:
             while self.step < self.total_steps:
+                # 1. Continue the epoch where it was left (only a resumed run starts mid-epoch).
                 self.sampler.set_position(self.epoch, self.step_in_epoch * cfg.batch_size)
                 for raw in self.loader:
+                    # 2. One optimiser step, then what falls due after it: log, meta step, evaluation, state.
                     terms, batch, present = self._train_step(model_batch(raw, self.split.modalities, self.modalities))
                     last = (batch, present)
                     self.step += 1
                     self.step_in_epoch += 1
-                    seen += len(batch)
                     bar.update(1)
-                    for key, value in terms.items():
-                        entry = sums.setdefault(key, [0.0, 0.0])
-                        entry[0] += value
-                        entry[1] += 1
-                    if self.step % cfg.log_every == 0 or self.step == self.total_steps:
-                        elapsed = time.perf_counter() - tick
-                        means = gather_means({k: (v[0], v[1]) for k, v in sums.items()})
-                        rate = gather_means({"rate": (seen / max(elapsed, 1e-9), 1.0)})["rate"] * self.world.size
-                        self.metrics.write({"step": self.step, "epoch": self.epoch, "lr": self.scheduler.get_last_lr()[0],
-                                            "samples_per_s": rate, **means})
-                        bar.set_postfix(loss=f"{means.get('loss', float('nan')):.4f}")
-                        sums, tick, seen = {}, time.perf_counter(), 0
-                    if self.cfg.purify.meta_every > 0 and self.step % self.cfg.purify.meta_every == 0:
+                    meter.add(terms, len(batch))
+                    if self._due(cfg.log_every) or self.step == self.total_steps:
+                        self._log_interval(meter, bar)
+                    if self._due(self.cfg.purify.meta_every):
                         self._meta_step(batch, present)
-                    if cfg.eval_every > 0 and self.step % cfg.eval_every == 0:
+                    if self._due(cfg.eval_every):
                         self._select(final=False)
                     if self.step >= self.total_steps:
                         break
-                    if cfg.checkpoint_every > 0 and self.step % cfg.checkpoint_every == 0:
+                    if self._due(cfg.checkpoint_every):
                         self._save_state()
-                else:  # the epoch ran to its end
-                    if self.cfg.purify.meta_every == 0:
-                        self._meta_step(*(last or (None, None)))
-                    if cfg.eval_every == 0:
-                        self._select(final=False)
-                    self.epoch += 1
-                    self.step_in_epoch = 0
+                else:
+                    # 3. The epoch ran to its end: per-epoch meta step and evaluation.
+                    self._end_of_epoch(last)
+            # 4. The final evaluation (export with selection=last) and resumable state.
             self._select(final=True)
             self._save_state()
         finally:
@@ -468,7 +437,7 @@ def _encoders(model: torch.nn.Module) -> list[torch.nn.Module]:
     return [m.encoders for m in model.modules() if hasattr(m, "encoders") and isinstance(m.encoders, torch.nn.ModuleDict)]
 
 
-def _selection_metric(cfg: Config) -> tuple[str, bool]:
+def selection_metric(cfg: Config) -> tuple[str, bool]:
     return ("mpjpe_mm", True) if "pose" in cfg.train.tasks else ("accuracy", False)
 
 
@@ -476,66 +445,3 @@ def train(cfg: Config, *, resume: bool = False, progress: bool = True) -> TrainR
     """Train (or resume) the run ``cfg`` describes; returns where model.pt is and its selection score."""
     return Trainer(cfg, resume=resume, progress=progress).run()
 
-
-def assemble_late_fusion(cfg: Config, members: list[Path], *, progress: bool = True) -> TrainResult:
-    """Late fusion from trained single-modality runs: load their weights, validate on meta-val, export.
-
-    Each member must be a ``method=single`` model file over one of ``cfg.data.modalities`` with the
-    same model sizes, tasks, preprocessing and meta split as ``cfg``; together they must cover every
-    modality. No parameter is trained here, so the late-fusion baseline costs exactly the single runs.
-    """
-    from pta_core.checkpoint import load_checkpoint
-    from pta_core.models.baselines import late_fusion_state_dict
-
-    if cfg.train.method != "late_fusion":
-        raise ValueError("--from-singles needs train.method=late_fusion")
-    singles: dict[str, dict[str, torch.Tensor]] = {}
-    classes: tuple[str, ...] | None = None
-    for path in members:
-        checkpoint = load_checkpoint(path)
-        member = checkpoint.config
-        if member.train.method != "single":
-            raise ValueError(f"{path} is a {member.train.method!r} model, not a single-modality one")
-        name = member.train.single_modality
-        for section in ("model", "purify"):
-            if section == "purify":
-                same = (member.purify.meta_val_fraction, member.purify.meta_seed) == (
-                    cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
-            else:
-                same = to_dict(getattr(member, section)) == to_dict(getattr(cfg, section))
-            if not same:
-                raise ValueError(f"{path}: its {section} settings differ from this config's")
-        if member.train.tasks != cfg.train.tasks or member.data.preprocess != cfg.data.preprocess:
-            raise ValueError(f"{path}: tasks or preprocessing differ from this config's")
-        if name in singles:
-            raise ValueError(f"two members for modality {name!r}")
-        if classes is not None and checkpoint.activity_classes != classes:
-            raise ValueError(f"{path}: activity classes differ from the other members'")
-        classes = checkpoint.activity_classes
-        singles[name] = checkpoint.state_dict
-    missing = [m for m in cfg.data.modalities if m not in singles]
-    extra = [m for m in singles if m not in cfg.data.modalities]
-    if missing or extra:
-        raise ValueError(f"members must cover data.modalities exactly: missing {missing}, not in the config {extra}")
-    model = build_model(cfg, len(classes))
-    model.load_state_dict(late_fusion_state_dict(singles), strict=True)
-    device = resolve_device(cfg.train.device)
-    model.to(device)
-    split = open_split(cfg.data, "train", progress=progress)
-    _, meta_positions = meta_split(len(split), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
-    rows = evaluate_combinations(
-        model, PackedDataset(split, meta_positions), modalities=tuple(model.modalities),
-        combinations=modality_combinations(tuple(model.modalities)), batch_size=cfg.train.eval_batch_size,
-        device=device, progress=progress,
-    )
-    metric, _ = _selection_metric(cfg)
-    score = selection_score(rows, metric)
-    run_dir = Path(cfg.train.out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    dump_config(cfg, run_dir / "config.yaml")
-    save_checkpoint(run_dir / MODEL_FILE, Checkpoint(
-        config=cfg, state_dict=inference_state_dict(model), activity_classes=classes, validation=rows,
-        metadata={"late_fusion_members": [str(p) for p in members], "selection_score": score,
-                  "validation_split": "meta_val", "meta_val_samples": len(meta_positions)},
-    ))
-    return TrainResult(run_dir, run_dir / MODEL_FILE, 0, score, rows)

@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from pta_core import distributed
     from pta_core.errors import CheckpointError
-    from pta_core.train import assemble_late_fusion, train
+    from pta_core.late_fusion import assemble_late_fusion
+    from pta_core.train import train
 
     handler = _log_to_run_dir(Path(cfg.train.out_dir))
     progress = not args.no_progress and sys.stderr.isatty()
