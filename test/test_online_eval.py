@@ -1,0 +1,45 @@
+"""The online evaluator pairs outputs, modality sets and ground truth by stamp, in any arrival order."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pta_ros.online_eval import OnlineEvaluator
+
+
+def test_scores_per_modality_set_in_any_arrival_order():
+    rng = np.random.default_rng(0)
+    ev = OnlineEvaluator()
+    offsets = {("depth", "lidar"): 0.010, ("lidar",): 0.030}  # metres of constant error per set
+    for i in range(20):
+        stamp = 1_000_000_000 + i * 100_000_000
+        truth = rng.normal(size=(17, 3))
+        chosen = ("depth", "lidar") if i < 12 else ("lidar",)
+        pred = truth + np.array([offsets[chosen], 0.0, 0.0])
+        ev.on_input(stamp, 10.0 + i)
+        ev.on_input(stamp, 10.001 + i)  # the later input of the frame counts
+        # Arrival orders differ frame to frame: prediction first, ground truth first, set last...
+        events = [(ev.on_ground_truth, (stamp, truth)),
+                  (ev.on_prediction, (stamp, pred, 10.011 + i)),
+                  (ev.on_modality_set, (stamp, chosen))]
+        for k in rng.permutation(3):
+            handler, args = events[k]
+            handler(*args)
+    summary = ev.summary()
+    assert summary["frames_in"] == summary["frames_out"] == summary["frames_scored"] == 20
+    assert summary["per_set"]["depth+lidar"] == {"frames": 12, "mpjpe_mm": 10.0, "pa_mpjpe_mm": 0.0}
+    assert summary["per_set"]["lidar"]["frames"] == 8 and summary["per_set"]["lidar"]["mpjpe_mm"] == 30.0
+    assert summary["overall"]["mpjpe_mm"] == pytest.approx((12 * 10 + 8 * 30) / 20)
+    assert summary["set_switches"] == 1 and summary["set_sequence"] == ["depth+lidar", "lidar"]
+    assert summary["latency_ms"]["p50"] == pytest.approx(10.0, abs=1e-6)
+    assert summary["output_rate_hz"] == pytest.approx(1.0)
+
+
+def test_unmatched_outputs_are_counted_not_scored():
+    ev = OnlineEvaluator()
+    ev.on_prediction(5, np.zeros((17, 3)), 1.0)  # no ground truth for this stamp
+    ev.on_modality_set(5, ("rgb",))
+    ev.on_ground_truth(6, np.zeros((17, 3)))  # a frame the node skipped
+    summary = ev.summary()
+    assert summary["frames_out"] == 1 and summary["frames_in"] == 1 and summary["frames_scored"] == 0
+    assert summary["per_set"] == {} and "latency_ms" not in summary
