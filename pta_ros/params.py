@@ -83,7 +83,13 @@ SPECS: tuple[ParamSpec, ...] = (
         "future_tolerance_s", 0.5, "stamps further ahead of the node clock are rejected (s)", 0.0, 60.0
     ),
     ParamSpec("buffer_size", 16, "messages buffered per sensor", 1, 256),
-    ParamSpec("output_frame", "sensor_rig", "frame_id of the skeleton, markers and activity outputs"),
+    ParamSpec(
+        "output_frame",
+        "camera_depth_optical_frame",
+        "frame_id of the skeleton and markers: the frame the model's joints are expressed in (MM-Fi "
+        "ground truth, hence MM-Fi models: the depth camera's optical frame); RViz places it in "
+        "sensor_rig through the rig's static TF",
+    ),
     *(
         ParamSpec(
             f"frame_ids.{key}",

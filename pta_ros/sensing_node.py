@@ -35,21 +35,18 @@ import numpy as np
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
-from visualization_msgs.msg import MarkerArray
 
 from pta_core.errors import CheckpointError, InvalidInput
 from pta_core.inference import Predictor
 from pta_core.modalities import empty_sample, get_modality
 from pta_ros import params as node_params
-from pta_ros.conversions import make_header, numpy_to_posearray, stamp_to_ns
+from pta_ros.conversions import make_header, stamp_to_ns
 from pta_ros.diagnostics import (
     LatencyStats,
     LogThrottle,
@@ -59,10 +56,10 @@ from pta_ros.diagnostics import (
     build_diagnostics,
 )
 from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec
-from pta_ros.markers import MarkerStyle, delete_all_markers, skeleton_markers
+from pta_ros.markers import MarkerStyle
+from pta_ros.outputs import OutputPublishers
 from pta_ros.sync import Match, Synchronizer, SyncPolicy
 
-OUTPUT_QOS = QoSProfile(depth=10)  # reliable, volatile
 EXECUTOR_THREADS = 4  # sensors + inference + diagnostics overlap; the GIL is released in torch and DDS
 
 
@@ -105,7 +102,7 @@ class SensingNode(LifecycleNode):
         self._rates: dict[str, RateMeter] = {}
         self._input_subs: list = []
         self._infer_timer = self._diag_timer = self._guard = None
-        self._outputs_pub: dict[str, object] = {}
+        self._outputs_pub: OutputPublishers | None = None
         self._diag_pub = None
         self._active = False
         self._chosen: tuple[str, ...] | None = None
@@ -113,7 +110,6 @@ class SensingNode(LifecycleNode):
         self._output_delay = LatencyStats()
         self._errors: Counter[str] = Counter()
         self._outputs = 0
-        self._markers_shown = False
         self._last_accepted: float | None = None
         self._started = time.monotonic()
         self._rejected_reported: dict[str, int] = {}
@@ -155,12 +151,7 @@ class SensingNode(LifecycleNode):
         self._warm_up()
         self._sync = Synchronizer([s.modality for s in self._sensors], self._sync_policy(p), self._clock_ns)
         self._rates = {s.modality: RateMeter() for s in self._sensors}
-        self._outputs_pub = {
-            "skeleton": self.create_lifecycle_publisher(PoseArray, "~/skeleton", OUTPUT_QOS),
-            "markers": self.create_lifecycle_publisher(MarkerArray, "~/markers", OUTPUT_QOS),
-            "activity": self.create_lifecycle_publisher(String, "~/activity", OUTPUT_QOS),
-            "scores": self.create_lifecycle_publisher(Float32MultiArray, "~/activity/scores", OUTPUT_QOS),
-        }
+        self._outputs_pub = OutputPublishers(self)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.get_logger().info(
             f"model {p.model_path} on {predictor.device}: modalities {list(predictor.modalities)}, "
@@ -207,9 +198,9 @@ class SensingNode(LifecycleNode):
     @_logged_transition
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._teardown_runtime()
-        for publisher in self._outputs_pub.values():
-            self.destroy_lifecycle_publisher(publisher)
-        self._outputs_pub = {}
+        if self._outputs_pub is not None:
+            self._outputs_pub.destroy()
+            self._outputs_pub = None
         if self._diag_pub is not None:
             self.destroy_publisher(self._diag_pub)
             self._diag_pub = None
@@ -238,7 +229,9 @@ class SensingNode(LifecycleNode):
     def _warm_up(self) -> None:
         """One throw-away forward pass: the first call is ~50× slower (allocations, kernel selection)."""
         cfg = self._preprocess_cfg
-        self._predictor.predict({s.modality: empty_sample(get_modality(s.modality), cfg) for s in self._sensors})
+        self._predictor.predict(
+            {s.modality: empty_sample(get_modality(s.modality), cfg) for s in self._sensors}
+        )
 
     def _free_model(self) -> None:
         with self._model_lock:
@@ -364,7 +357,7 @@ class SensingNode(LifecycleNode):
         started = time.perf_counter()
         selected = self._select(predictor)
         if selected is None:
-            if self._markers_shown and not self._sync.live():
+            if not self._sync.live():
                 self._clear_markers()
             return
         match, subset = selected
@@ -373,35 +366,26 @@ class SensingNode(LifecycleNode):
             self._chosen = subset
         prediction = predictor.predict({m: match.entries[m].item.sample for m in subset})
         self._sync.commit(match)
-        header = make_header(match.stamp_ns, self._params.output_frame)
-        joints = prediction.joints
-        if joints is not None and not np.isfinite(joints).all():
+        finite = all(
+            out is None or np.isfinite(out).all() for out in (prediction.joints, prediction.activity_probs)
+        )
+        if not finite:
             self._errors["non_finite_output"] += 1
-            self.get_logger().error("the model produced non-finite joints: output dropped")
+            if self._throttle.allow(("tick", "non_finite_output"), time.monotonic()):
+                self.get_logger().error("the model produced non-finite outputs: frame dropped")
             return
-        label = None
-        if prediction.activity_probs is not None:
-            probs = prediction.activity_probs
-            top = int(np.argmax(probs))
-            label = predictor.activity_classes[top]
-            self._outputs_pub["activity"].publish(String(data=label))
-            self._outputs_pub["scores"].publish(_scores_msg(probs))
-            label = f"{label} {float(probs[top]):.2f}"
-        if joints is not None:
-            self._outputs_pub["skeleton"].publish(numpy_to_posearray(joints, header))
-            if self._params.publish_markers:
-                style = MarkerStyle(lifetime_s=self._params.marker_lifetime_s)
-                self._outputs_pub["markers"].publish(skeleton_markers(joints, header, label, style))
-                self._markers_shown = True
+        header = make_header(match.stamp_ns, self._params.output_frame)
+        style = (
+            MarkerStyle(lifetime_s=self._params.marker_lifetime_s) if self._params.publish_markers else None
+        )
+        self._outputs_pub.publish(prediction, header, predictor.activity_classes, style)
         self._outputs += 1
         self._processing.add(time.perf_counter() - started)
         self._output_delay.add((self._clock_ns() - match.stamp_ns) / 1e9)
 
     def _clear_markers(self) -> None:
-        publisher = self._outputs_pub.get("markers")
-        if publisher is not None and self._markers_shown:
-            publisher.publish(delete_all_markers(make_header(self._clock_ns(), self._params.output_frame)))
-            self._markers_shown = False
+        if self._outputs_pub is not None:
+            self._outputs_pub.clear_markers(make_header(self._clock_ns(), self._params.output_frame))
 
     # -- diagnostics ------------------------------------------------------------------------
 
@@ -478,15 +462,6 @@ class SensingNode(LifecycleNode):
 
 def _fmt(modalities: tuple[str, ...] | None) -> str:
     return "+".join(modalities) if modalities else "none"
-
-
-def _scores_msg(probs: np.ndarray) -> Float32MultiArray:
-    msg = Float32MultiArray()
-    msg.layout.dim = [
-        MultiArrayDimension(label="activity", size=int(probs.shape[0]), stride=int(probs.shape[0]))
-    ]
-    msg.data = probs.astype(np.float32).tolist()
-    return msg
 
 
 def main(args: list[str] | None = None) -> int:

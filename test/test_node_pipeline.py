@@ -67,7 +67,7 @@ def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
             stamp = stamp_to_ns(skeleton.header.stamp)
             assert stamp in frames, "the output stamp is the newest input stamp of its frame"
             joints, probs = expected(predictor, frames[stamp], MMFI_MODALITIES)
-            assert skeleton.header.frame_id == "sensor_rig"
+            assert skeleton.header.frame_id == "camera_depth_optical_frame"  # where MM-Fi joints live
             np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-5)
             assert all(p.orientation.w == 1.0 for p in skeleton.poses) and len(skeleton.poses) == 17
             np.testing.assert_allclose(np.array(scores.data), probs, atol=1e-6)

@@ -1,0 +1,74 @@
+"""The sensing node's outputs: one prediction → skeleton, activity, scores and markers messages.
+
+Publishers are lifecycle publishers (silent while the node is inactive), reliable, depth 10.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from geometry_msgs.msg import PoseArray
+from rclpy.lifecycle import LifecycleNode
+from rclpy.qos import QoSProfile
+from std_msgs.msg import Float32MultiArray, Header, MultiArrayDimension, String
+from visualization_msgs.msg import MarkerArray
+
+from pta_core.inference import Prediction
+from pta_ros.conversions import numpy_to_posearray
+from pta_ros.markers import MarkerStyle, delete_all_markers, skeleton_markers
+
+OUTPUT_QOS = QoSProfile(depth=10)  # reliable, volatile
+
+
+def scores_msg(probs: np.ndarray) -> Float32MultiArray:
+    """(K,) class probabilities, in the checkpoint's class order, with a labelled dimension."""
+    msg = Float32MultiArray()
+    size = int(probs.shape[0])
+    msg.layout.dim = [MultiArrayDimension(label="activity", size=size, stride=size)]
+    msg.data = probs.astype(np.float32).tolist()
+    return msg
+
+
+class OutputPublishers:
+    """``~/skeleton``, ``~/markers``, ``~/activity`` and ``~/activity/scores`` of one node."""
+
+    def __init__(self, node: LifecycleNode) -> None:
+        self._node = node
+        self._skeleton = node.create_lifecycle_publisher(PoseArray, "~/skeleton", OUTPUT_QOS)
+        self._markers = node.create_lifecycle_publisher(MarkerArray, "~/markers", OUTPUT_QOS)
+        self._activity = node.create_lifecycle_publisher(String, "~/activity", OUTPUT_QOS)
+        self._scores = node.create_lifecycle_publisher(Float32MultiArray, "~/activity/scores", OUTPUT_QOS)
+        self.markers_shown = False  # markers in RViz that a DELETEALL should clear
+
+    def publish(
+        self,
+        prediction: Prediction,
+        header: Header,
+        activity_classes: tuple[str, ...],
+        marker_style: MarkerStyle | None,
+    ) -> None:
+        """Publish one frame's outputs (``header``: newest input stamp, output frame).
+
+        Markers only with a ``marker_style``; the label shows the top-1 class and its probability.
+        """
+        label = None
+        if prediction.activity_probs is not None:
+            probs = prediction.activity_probs
+            top = int(np.argmax(probs))
+            self._activity.publish(String(data=activity_classes[top]))
+            self._scores.publish(scores_msg(probs))
+            label = f"{activity_classes[top]} {float(probs[top]):.2f}"
+        if prediction.joints is not None:
+            self._skeleton.publish(numpy_to_posearray(prediction.joints, header))
+            if marker_style is not None:
+                self._markers.publish(skeleton_markers(prediction.joints, header, label, marker_style))
+                self.markers_shown = True
+
+    def clear_markers(self, header: Header) -> None:
+        """One DELETEALL if markers are shown (RViz keeps a marker with lifetime 0 forever)."""
+        if self.markers_shown:
+            self._markers.publish(delete_all_markers(header))
+            self.markers_shown = False
+
+    def destroy(self) -> None:
+        for publisher in (self._skeleton, self._markers, self._activity, self._scores):
+            self._node.destroy_lifecycle_publisher(publisher)
