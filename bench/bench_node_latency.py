@@ -15,7 +15,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_node_lib import ALL, Observer, start_node, stop, temporary_model
+from bench_node_lib import (
+    ALL,
+    Observer,
+    add_priority_flag,
+    apply_priority,
+    load_average,
+    start_node,
+    stop,
+    temporary_model,
+)
 
 
 def main() -> int:
@@ -29,7 +38,9 @@ def main() -> int:
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--modalities", nargs="+", default=list(ALL))
+    add_priority_flag(parser)
     args = parser.parse_args()
+    niceness = apply_priority(args.nice)
 
     model = args.model or temporary_model()
     node = start_node(model, device=args.device)
@@ -46,6 +57,8 @@ def main() -> int:
                 **run.summary(),
                 "node_step_p50_ms": pipeline.get("latency_p50_ms"),
                 "node_step_p99_ms": pipeline.get("latency_p99_ms"),
+                "niceness": niceness,
+                "load_avg_1min": load_average(),
             }
             print(json.dumps(result), flush=True)
             observer.spin_for(1.0)

@@ -257,6 +257,26 @@ class Observer:
         rclpy.shutdown()
 
 
+def add_priority_flag(parser) -> None:
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness increment for this process and its children (node, sensors); negative needs root. "
+        "Models a robot that gives perception priority over batch jobs sharing the CPU",
+    )
+
+
+def apply_priority(increment: int) -> int:
+    """Apply ``--nice`` (inherited by the node and sensor processes); returns the resulting niceness."""
+    return os.nice(increment)
+
+
+def load_average() -> float:
+    """1-minute load average (the machine is shared: every result records it)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def temporary_model() -> Path:
     return make_model(Path(tempfile.mkdtemp(prefix="pta_bench_node_")) / "model.pt")
 

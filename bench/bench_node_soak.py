@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_node_lib import Observer, start_node, stop, temporary_model
+from bench_node_lib import (
+    Observer,
+    add_priority_flag,
+    apply_priority,
+    load_average,
+    start_node,
+    stop,
+    temporary_model,
+)
 
 
 def main() -> int:
@@ -31,7 +39,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds excluded from the slope")
     parser.add_argument("--model", type=Path)
     parser.add_argument("--device", default="cpu")
+    add_priority_flag(parser)
     args = parser.parse_args()
+    niceness = apply_priority(args.nice)
 
     model = args.model or temporary_model()
     node = start_node(model, device=args.device)
@@ -59,6 +69,8 @@ def main() -> int:
         "rss_max_mb": round(float(samples[:, 1].max()), 1),
         "rss_slope_mb_per_min": round(slope, 3),
         "samples": int(len(samples)),
+        "niceness": niceness,
+        "load_avg_1min": load_average(),
     }
     print(json.dumps(result), flush=True)
     return 0 if code == 0 else 1

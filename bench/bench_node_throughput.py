@@ -18,7 +18,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_node_lib import ALL, Observer, start_node, stop, temporary_model
+from bench_node_lib import (
+    ALL,
+    Observer,
+    add_priority_flag,
+    apply_priority,
+    load_average,
+    start_node,
+    stop,
+    temporary_model,
+)
 
 
 def sustained(summary: dict, rate: float) -> bool:
@@ -41,7 +50,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per rate")
     parser.add_argument("--model", type=Path)
     parser.add_argument("--device", default="cpu")
+    add_priority_flag(parser)
     args = parser.parse_args()
+    niceness = apply_priority(args.nice)
 
     model = args.model or temporary_model()
     node = start_node(model, device=args.device)
@@ -55,12 +66,15 @@ def main() -> int:
             for rate in sorted(args.rates):
                 summary = observer.measure(rate, args.duration, modalities).summary()
                 ok = sustained(summary, rate)
-                print(
-                    json.dumps(
-                        {"bench": "node_throughput", "set": name, "rate_hz": rate, "sustained": ok, **summary}
-                    ),
-                    flush=True,
-                )
+                record = {
+                    "bench": "node_throughput",
+                    "set": name,
+                    "rate_hz": rate,
+                    "sustained": ok,
+                    **summary,
+                }
+                record.update(niceness=niceness, load_avg_1min=load_average())
+                print(json.dumps(record), flush=True)
                 observer.spin_for(1.5)  # inputs go stale: the next run starts clean
                 if not ok:
                     break
