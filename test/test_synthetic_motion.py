@@ -22,33 +22,49 @@ def _pose(motion, times, seed=0, subject_seed=0):
 
 @pytest.mark.parametrize(
     "table, times",
-    [(MMFI_ACTIONS, np.arange(120) * 0.1), (XRF55_ACTIONS, np.arange(250) * 0.02)],
+    [(MMFI_ACTIONS, np.arange(800) * 0.01), (XRF55_ACTIONS, np.arange(500) * 0.01)],
     ids=["mmfi", "xrf55"],
 )
-def test_every_action_keeps_bone_lengths_and_stays_physical(table, times):
+def test_every_action_keeps_bone_lengths_and_moves_smoothly(table, times):
     for name, action in table.items():
-        shape, pose = _pose(action.motion, times)
-        j = pose.joints
-        assert np.isfinite(j).all(), name
-        lengths = np.stack([np.linalg.norm(j[:, c] - j[:, p], axis=-1) for c, p in H36M_BONES], 1)
-        assert np.ptp(lengths, axis=0).max() < 1e-9, f"{name}: a bone changes length"
-        assert j[..., 2].min() > -0.05, f"{name}: a joint goes below the floor"
-        assert j[..., 2].max() < shape.height + 0.8, f"{name}: implausibly high"
-        # Nothing teleports: joints stay under 20 m/s (a fast throw moves the hand at ~14 m/s).
-        speed = np.linalg.norm(np.diff(j, axis=0), axis=-1).max() / np.diff(times)[0]
-        assert speed < 20.0, f"{name}: joint speed {speed:.1f} m/s"
+        for seed in range(3):
+            shape, pose = _pose(action.motion, times, seed=seed, subject_seed=seed)
+            j = pose.joints
+            assert np.isfinite(j).all(), name
+            lengths = np.stack([np.linalg.norm(j[:, c] - j[:, p], axis=-1) for c, p in H36M_BONES], 1)
+            assert np.ptp(lengths, axis=0).max() < 1e-9, f"{name}: a bone changes length"
+            assert j[..., 2].min() > -0.05, f"{name}: a joint goes below the floor"
+            assert j[..., 2].max() < shape.height + 0.8, f"{name}: implausibly high"
+            # No joint pops or elbow flips: under 20 m/s at 100 Hz (a fast throw moves the hand at ~15).
+            speed = np.linalg.norm(np.diff(j, axis=0), axis=-1).max() / 0.01
+            assert speed < 20.0, f"{name} (seed {seed}): joint speed {speed:.1f} m/s"
 
 
-def test_two_bone_ik_reaches_reachable_targets_and_keeps_lengths():
+def test_two_bone_ik_reaches_targets_keeps_lengths_and_never_flips():
     rng = np.random.default_rng(0)
-    root = rng.normal(size=(200, 3))
-    target = root + rng.normal(size=(200, 3)) * 0.3
-    mid, end = two_bone_ik(root, target, 0.3, 0.25, rng.normal(size=(200, 3)))
+    n = 200
+    down, forward = np.broadcast_to([0.0, 0.0, -1.0], (n, 3)), np.broadcast_to([1.0, 0.0, 0.0], (n, 3))
+    root = rng.normal(size=(n, 3))
+    target = root + rng.normal(size=(n, 3)) * 0.3
+    mid, end = two_bone_ik(root, target, 0.3, 0.25, rng.normal(size=(n, 3)), down, forward)
     assert np.allclose(np.linalg.norm(mid - root, axis=-1), 0.3)
     assert np.allclose(np.linalg.norm(end - mid, axis=-1), 0.25)
     dist = np.linalg.norm(target - root, axis=-1)
-    reachable = (dist > 0.051) & (dist < 0.549)
+    reachable = (dist > 0.051) & (dist < 0.94 * 0.55)  # soft IK starts at 94 % of the reach
     assert np.allclose(end[reachable], target[reachable], atol=1e-6)
+    # A target sweeping a full circle through the pole direction moves the middle joint smoothly.
+    angle = np.linspace(0, 2 * np.pi, 2000)
+    sweep = 0.4 * np.stack([np.cos(angle), np.zeros_like(angle), np.sin(angle)], -1)
+    pole = np.broadcast_to([1.0, 0.0, 0.0], sweep.shape)
+    # The natural field's anchor (0, 1, 0) is off the sweep's plane, so its one singular direction
+    # (0, -1, 0) is never met; the pole (1, 0, 0) lies on the circle, where a plain pole IK flips.
+    ref_axis, ref_bend = (
+        np.broadcast_to([0.0, 1.0, 0.0], sweep.shape),
+        np.broadcast_to([0.0, 0.0, -1.0], sweep.shape),
+    )
+    mid, _ = two_bone_ik(np.zeros_like(sweep), sweep, 0.3, 0.25, pole, ref_axis, ref_bend)
+    step = np.linalg.norm(np.diff(mid, axis=0), axis=-1).max()
+    assert step < 5 * np.linalg.norm(np.diff(sweep, axis=0), axis=-1).max()
 
 
 def test_subject_bodies_are_deterministic_and_differ_between_subjects():

@@ -18,7 +18,11 @@ from pta_core.data.synthetic.motions import (
     Controls,
     Motion,
     Variation,
+    approach,
+    arc_blend,
+    arc_keyframes,
     arm_path,
+    blend_pole,
     blend_wrist,
     cycle_fraction,
     half_wave,
@@ -34,6 +38,8 @@ from pta_core.data.synthetic.motions import (
 
 DOWN = (0.03, 0.13, -0.99)
 DOWN_R = (DOWN[0], -DOWN[1], DOWN[2])
+REST_POLE_R = (-1.0, -0.25, 0.0)  # motions.rest's right elbow pole
+COCKED_R, RELEASE_R = (0.2, -1.0, -0.6), (-0.3, -0.6, -1.0)  # overhand throw, right arm
 FRONT = (1.0, 0.05, 0.0)
 SIDE = (0.0, 1.0, 0.0)
 UP = (0.05, 0.12, 1.0)
@@ -87,7 +93,7 @@ def chest_expansion_vertical(t: np.ndarray, v: Variation) -> Controls:
         y = 0.12 if side == LEFT else -0.12
         chest = np.array([0.45, y, -0.12])
         high = np.array([0.1, 4 * y * v.amp, 0.85])
-        c.wrist[:, side] = chest + w[:, None] * (high - chest)
+        c.wrist[:, side] = arc_blend(chest, high, w)
         c.elbow_pole[:, side] = (0.0, 1.0 if side == LEFT else -1.0, -0.2)
     c.head[:, 0] -= 0.2 * w
     return c
@@ -204,8 +210,8 @@ def waving_hand_left(t: np.ndarray, v: Variation) -> Controls:
     wave = np.sin(2 * np.pi * 2.1 * v.speed * t + 6 * v.style[4])
     # Upper arm out to the side, forearm up; the forearm swings about the elbow.
     target = np.stack([0.1 + 0 * t, 0.5 + 0.22 * v.amp * wave, 0.48 - 0.05 * np.abs(wave)], -1)
-    c.wrist[:, LEFT] += raised[:, None] * (target - c.wrist[:, LEFT])
-    c.elbow_pole[:, LEFT] = (0.1, 1.0, -1.0)
+    approach(c, LEFT, target, raised)
+    blend_pole(c, LEFT, (0.1, 1.0, -1.0), raised)
     return c
 
 
@@ -220,7 +226,7 @@ def picking_up(t: np.ndarray, v: Variation) -> Controls:
     reach = hang_in_torso(c.torso[:, 0], RIGHT)
     reach[:, 0] += 0.15 * bend
     waist = np.array([0.55, -0.1, -0.55])
-    c.wrist[:, RIGHT] = (1 - hold[:, None]) * reach + hold[:, None] * waist
+    c.wrist[:, RIGHT] = arc_blend(reach, waist, hold)
     c.wrist[:, LEFT] = hang_in_torso(c.torso[:, 0] * 0.6, LEFT)
     c.head[:, 0] += 0.3 * bend
     return c
@@ -231,15 +237,17 @@ def throwing_left(t: np.ndarray, v: Variation) -> Controls:
     c = rest(t, v)
     u = cycle_fraction(phase(t, 4.0, v))
     knots = [0.0, 0.25, 0.45, 0.55, 0.75, 1.0]
-    wrist = keyframes(
+    wrist = arc_keyframes(
         u, knots, [DOWN_R, (-0.5, -0.45, 0.6), (-0.4, -0.5, 0.75), (0.75, 0.35, -0.1), DOWN_R, DOWN_R]
     )
     twist = keyframes(u, knots, [0.0, -0.45, -0.5, 0.55, 0.0, 0.0]) * v.amp
     c.wrist[:, RIGHT] = wrist
-    c.elbow_pole[:, RIGHT] = (-0.6, -0.5, -0.4)
+    c.elbow_pole[:, RIGHT] = keyframes(
+        u, knots, [REST_POLE_R, COCKED_R, COCKED_R, RELEASE_R, REST_POLE_R, REST_POLE_R]
+    )
     c.torso[:, 2] += twist
     c.torso[:, 0] += 0.25 * np.maximum(twist, 0)
-    c.wrist[:, LEFT] = keyframes(
+    c.wrist[:, LEFT] = arc_keyframes(
         u, knots, [DOWN, (0.8, 0.2, 0.0), (0.8, 0.25, 0.05), (0.1, 0.5, -0.6), DOWN, DOWN]
     )
     return c
@@ -269,7 +277,7 @@ def body_extension_left(t: np.ndarray, v: Variation) -> Controls:
     w = plateau(phase(t, 5.0, v), 2.5) * v.amp
     c.torso[:, 1] += 0.45 * w
     arm_path(c, RIGHT, [DOWN, SIDE, UP, (0.05, -0.45, 0.9)], np.clip(w, 0, 1))
-    c.elbow_pole[:, RIGHT] = (0.0, -0.6, 0.8)
+    blend_pole(c, RIGHT, (0.0, -0.6, 0.8), np.clip(w, 0, 1))
     c.wrist[:, LEFT, 2] -= 0.12 * w
     c.root[:, 1] -= 0.04 * w
     return c
@@ -282,7 +290,8 @@ def jumping_up(t: np.ndarray, v: Variation) -> Controls:
     knots = [0.0, 0.25, 0.33, 0.42, 0.5, 0.62, 1.0]
     height = keyframes(u, knots, [0.0, -0.16, 0.02, 0.2, 0.02, -0.1, 0.0]) * v.amp
     feet = keyframes(u, knots, [0.0, 0.0, 0.0, 0.16, 0.0, 0.0, 0.0]) * v.amp
-    arms = keyframes(u, knots, [0.25, 0.0, 0.6, 0.95, 0.6, 0.3, 0.25])
+    # The arm swing spans the whole take-off (about 0.5 s), as a real counter-movement jump's does.
+    arms = keyframes(u, [0.0, 0.2, 0.42, 0.6, 1.0], [0.25, 0.0, 0.95, 0.5, 0.25])
     c.root[:, 2] += height
     c.root[:, 0] -= 0.3 * np.minimum(height, 0)
     c.torso[:, 0] += -0.9 * np.minimum(height, 0)

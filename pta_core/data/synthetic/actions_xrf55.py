@@ -12,12 +12,24 @@ import dataclasses
 
 import numpy as np
 
-from pta_core.data.synthetic.actions_mmfi import DOWN, DOWN_R, ActionDef, picking_up
+from pta_core.data.synthetic.actions_mmfi import (
+    COCKED_R,
+    DOWN,
+    DOWN_R,
+    RELEASE_R,
+    REST_POLE_R,
+    ActionDef,
+    picking_up,
+)
 from pta_core.data.synthetic.motions import (
     LEFT,
     RIGHT,
     Controls,
     Variation,
+    approach,
+    arc_blend,
+    arc_keyframes,
+    blend_pole,
     hang_in_torso,
     keyframes,
     phase,
@@ -41,7 +53,7 @@ def once(t: np.ndarray, v: Variation, duration: float, earliest: float = 0.2) ->
 
 def put(c: Controls, side: int, u: np.ndarray, knots: list[float], keys: list) -> None:
     """Key-framed wrist path for one hand (absolute torso-frame targets)."""
-    c.wrist[:, side] = keyframes(u, knots, keys)
+    c.wrist[:, side] = arc_keyframes(u, knots, keys)
 
 
 def elbows_down(c: Controls) -> None:
@@ -59,7 +71,7 @@ def carrying_weight(t: np.ndarray, v: Variation) -> Controls:
     for side, y in ((LEFT, 0.2), (RIGHT, -0.2)):
         low = hang_in_torso(c.torso[:, 0], side)
         low[:, 0] += 0.2
-        c.wrist[:, side] = (1 - hold[:, None]) * low + hold[:, None] * np.array([0.5, y, -0.55])
+        c.wrist[:, side] = arc_blend(low, np.array([0.5, y, -0.55]), hold)
     elbows_down(c)
     c.torso[:, 0] -= 0.12 * hold  # lean back under the load
     c.root[:, 1] += 0.03 * hold * np.sin(2 * np.pi * 0.9 * t)
@@ -90,9 +102,9 @@ def using_phone(t: np.ndarray, v: Variation) -> Controls:
 def throwing(t: np.ndarray, v: Variation) -> Controls:
     c = rest(t, v)
     u = once(t, v, 2.2)
-    knots = [0, 0.3, 0.5, 0.62, 1]
+    knots = [0, 0.3, 0.5, 0.68, 1]
     put(c, RIGHT, u, knots, [DOWN_R, (-0.55, -0.35, 0.6), (-0.45, -0.4, 0.7), (0.9, -0.05, 0.05), DOWN_R])
-    c.elbow_pole[:, RIGHT] = (-0.7, -0.5, -0.3)
+    c.elbow_pole[:, RIGHT] = keyframes(u, knots, [REST_POLE_R, COCKED_R, COCKED_R, RELEASE_R, REST_POLE_R])
     c.torso[:, 2] += keyframes(u, knots, [0, -0.4, -0.45, 0.3, 0])
     c.torso[:, 0] += keyframes(u, knots, [0, -0.1, -0.15, 0.35, 0])
     put(c, LEFT, u, knots, [DOWN, (0.7, 0.2, 0.0), (0.75, 0.2, 0.0), (0.2, 0.4, -0.6), DOWN])
@@ -131,12 +143,25 @@ def cutting(t: np.ndarray, v: Variation) -> Controls:
 def wearing_hat(t: np.ndarray, v: Variation) -> Controls:
     c = rest(t, v)
     u = once(t, v, 2.8)
-    knots = [0, 0.35, 0.6, 0.75, 1]
-    put(c, LEFT, u, knots, [DOWN, (0.45, -0.2, 0.75), (0.1, -0.3, 0.7), (0.1, -0.3, 0.7), DOWN])
-    put(c, RIGHT, u, knots, [DOWN_R, (0.45, 0.2, 0.75), (0.1, 0.3, 0.7), (0.1, 0.3, 0.7), DOWN_R])
-    c.elbow_pole[:, LEFT] = (0.2, 1.0, 0.0)
-    c.elbow_pole[:, RIGHT] = (0.2, -1.0, 0.0)
-    c.head[:, 0] += 0.15 * keyframes(u, knots, [0, 1, 1, 1, 0])
+    knots = [0, 0.35, 0.6, 0.75, 0.87, 1]
+    put(
+        c,
+        LEFT,
+        u,
+        knots,
+        [DOWN, (0.45, -0.2, 0.75), (0.1, -0.3, 0.7), (0.1, -0.3, 0.7), (0.55, 0.1, -0.3), DOWN],
+    )
+    put(
+        c,
+        RIGHT,
+        u,
+        knots,
+        [DOWN_R, (0.45, 0.2, 0.75), (0.1, 0.3, 0.7), (0.1, 0.3, 0.7), (0.55, -0.1, -0.3), DOWN_R],
+    )
+    up = keyframes(u, knots, [0, 1, 1, 1, 0.3, 0])
+    blend_pole(c, LEFT, (0.2, 1.0, 0.0), up)
+    blend_pole(c, RIGHT, (0.2, -1.0, 0.0), up)
+    c.head[:, 0] += 0.15 * up
     return c
 
 
@@ -213,7 +238,7 @@ def eating(t: np.ndarray, v: Variation) -> Controls:
     c = rest(t, v)
     w = plateau(phase(t, 2.2, v), 2.0)
     table = np.array([0.7, -0.1, -0.45])
-    c.wrist[:, RIGHT] = table + w[:, None] * (np.array(MOUTH_R) - table)
+    c.wrist[:, RIGHT] = arc_blend(table, MOUTH_R, w)
     c.elbow_pole[:, RIGHT] = (0.0, -0.6, -1.0)
     c.wrist[:, LEFT] = (0.65, 0.1, -0.5)
     elbows_down(c)
@@ -226,7 +251,7 @@ def smoking(t: np.ndarray, v: Variation) -> Controls:
     c = rest(t, v)
     w = plateau(phase(t, 4.0, v), 3.0)
     low = np.array([0.3, -0.05, -0.65])
-    c.wrist[:, RIGHT] = low + w[:, None] * (np.array(MOUTH_R) - low)
+    c.wrist[:, RIGHT] = arc_blend(low, MOUTH_R, w)
     c.elbow_pole[:, RIGHT] = (-0.3, -0.8, -1.0)
     c.wrist[:, LEFT] = (0.3, 0.0, -0.45)  # arm folded across the belly
     c.elbow_pole[:, LEFT] = (-0.2, 0.5, -1.0)
@@ -240,7 +265,7 @@ def shaking_hands(t: np.ndarray, v: Variation) -> Controls:
     reach = keyframes(u, [0, 0.25, 0.8, 1], [0, 1, 1, 0])
     shake = 0.06 * np.sin(2 * np.pi * 2.5 * t) * keyframes(u, [0, 0.3, 0.75, 1], [0, 1, 1, 0])
     goal = np.stack([0.85 + 0 * t, 0.02 + 0 * t, -0.35 + shake], -1)
-    c.wrist[:, RIGHT] += reach[:, None] * (goal - c.wrist[:, RIGHT])
+    approach(c, RIGHT, goal, reach)
     c.root[:, 0] += 0.08 * reach
     c.ankle[:, RIGHT, 0] += 0.16 * reach
     return c
@@ -280,7 +305,7 @@ def kicking_someone(t: np.ndarray, v: Variation) -> Controls:
     )
     guard = keyframes(u, knots, [0, 1, 1, 1, 0])
     for side, y in ((LEFT, -0.05), (RIGHT, 0.05)):
-        c.wrist[:, side] += guard[:, None] * (np.array([0.45, y, 0.05]) - c.wrist[:, side])
+        approach(c, side, np.array([0.45, y, 0.05]), guard)
     elbows_down(c)
     c.torso[:, 0] -= 0.2 * guard
     return c
@@ -289,10 +314,18 @@ def kicking_someone(t: np.ndarray, v: Variation) -> Controls:
 def hitting_with_object(t: np.ndarray, v: Variation) -> Controls:
     c = rest(t, v)
     u = once(t, v, 2.0)
-    knots = [0, 0.4, 0.55, 0.7, 1]
-    put(c, RIGHT, u, knots, [DOWN_R, (-0.2, -0.15, 0.95), (-0.15, -0.15, 0.95), (0.8, 0.0, -0.35), DOWN_R])
-    c.elbow_pole[:, RIGHT] = (-0.5, -0.5, 0.2)
-    c.torso[:, 0] += keyframes(u, knots, [0, -0.15, -0.15, 0.4, 0])
+    knots = [0, 0.2, 0.4, 0.55, 0.75, 1]
+    put(
+        c,
+        RIGHT,
+        u,
+        knots,
+        [DOWN_R, (0.1, -0.9, 0.2), (-0.2, -0.15, 0.95), (-0.15, -0.15, 0.95), (0.8, 0.0, -0.35), DOWN_R],
+    )
+    c.elbow_pole[:, RIGHT] = keyframes(
+        u, knots, [REST_POLE_R, (0.0, -0.3, -1.0), (0.3, -1.0, 0.2), (0.3, -1.0, 0.2), RELEASE_R, REST_POLE_R]
+    )
+    c.torso[:, 0] += keyframes(u, knots, [0, 0, -0.15, -0.15, 0.4, 0])
     return c
 
 
@@ -303,7 +336,7 @@ def choking(t: np.ndarray, v: Variation) -> Controls:
     shake = 0.05 * np.sin(2 * np.pi * 3.0 * t) * grip
     for side, y in ((LEFT, -0.12), (RIGHT, 0.12)):
         goal = np.stack([0.88 + shake, y + 0 * t, 0.08 + 0 * t], -1)
-        c.wrist[:, side] += grip[:, None] * (goal - c.wrist[:, side])
+        approach(c, side, goal, grip)
     elbows_down(c)
     c.torso[:, 0] += 0.15 * grip
     return c

@@ -15,7 +15,10 @@ from pta_core.data.synthetic.motions import (
     RIGHT,
     Controls,
     Variation,
+    approach,
+    arc_blend,
     arm_path,
+    blend_pole,
     half_wave,
     keyframes,
     phase,
@@ -88,7 +91,7 @@ def weightlifting(t: np.ndarray, v: Variation) -> Controls:
     for side in BOTH:
         y = 0.25 if side == LEFT else -0.25
         low, high = np.array([0.28, y, 0.08]), np.array([0.08, y * 1.3, 0.97])
-        c.wrist[:, side] = low + (w * v.amp)[:, None] * (high - low)
+        c.wrist[:, side] = arc_blend(low, high, w * v.amp)
         c.elbow_pole[:, side] = (0.3, 1.0 if side == LEFT else -1.0, -1.0)
     squat_depth(c, 0.06 * (1 - w), back=0.2, lean=0.0)
     return c
@@ -155,8 +158,10 @@ def waving(t: np.ndarray, v: Variation) -> Controls:
     goal = np.stack(
         [0.15 + 0 * t, -0.25 + 0.4 * v.amp * np.sin(2 * np.pi * 1.3 * v.speed * t), 0.88 + 0 * t], -1
     )
-    c.wrist[:, RIGHT] += raised[:, None] * (goal - c.wrist[:, RIGHT])
-    c.elbow_pole[:, RIGHT] = (0.0, -1.0, -0.5)
+    # Up by way of the side: hanging and overhead are nearly opposite, with no arc between them.
+    side = arc_blend(c.wrist[:, RIGHT], (0.2, -0.95, 0.1), np.clip(2 * raised, 0, 1))
+    c.wrist[:, RIGHT] = arc_blend(side, goal, np.clip(2 * raised - 1, 0, 1))
+    blend_pole(c, RIGHT, (0.0, -1.0, -0.5), raised)
     return c
 
 
@@ -185,7 +190,7 @@ def falling(t: np.ndarray, v: Variation) -> Controls:
 
 def jumping(t: np.ndarray, v: Variation) -> Controls:
     c = rest(t, v)
-    u = once(t, v, 1.6)
+    u = once(t, v, 2.0)
     knots = [0, 0.3, 0.5, 0.65, 0.8, 1]
     c.root[:, 2] += keyframes(u, knots, [0, -0.15, 0.15, -0.08, 0, 0]) * v.amp
     forward = keyframes(u, knots, [0, 0, 0.2, 0.4, 0.4, 0.4])
@@ -199,7 +204,7 @@ def jumping(t: np.ndarray, v: Variation) -> Controls:
             c,
             side,
             [(-0.5, 0.15, -0.8), DOWN, (0.8, 0.1, 0.5)],
-            keyframes(u, knots, [0.3, 0, 1, 0.5, 0.3, 0.3]),
+            keyframes(u, [0, 0.2, 0.5, 0.75, 1], [0.3, 0, 1, 0.4, 0.3]),
         )
     return c
 
@@ -237,7 +242,7 @@ def seat(c: Controls, amount: np.ndarray, lean: np.ndarray) -> Controls:
     for side in BOTH:
         y = 0.2 if side == LEFT else -0.2
         target = np.array([0.55, y, -0.75])  # hands on the thighs
-        c.wrist[:, side] += amount[:, None] * (target - c.wrist[:, side])
+        approach(c, side, target, amount)
     return c
 
 
@@ -279,7 +284,8 @@ def patting_shoulder(t: np.ndarray, v: Variation) -> Controls:
     reach = keyframes(u, [0, 0.25, 0.8, 1], [0, 1, 1, 0])
     pat = 0.07 * np.maximum(np.sin(2 * np.pi * 2.5 * t), 0) * reach
     goal = np.stack([0.85 + 0 * t, 0.2 + 0 * t, 0.12 + pat], -1)
-    c.wrist[:, RIGHT] += reach[:, None] * (goal - c.wrist[:, RIGHT])
+    approach(c, RIGHT, goal, reach)
+    blend_pole(c, RIGHT, (0.0, -0.6, -1.0), reach)
     return c
 
 

@@ -15,6 +15,7 @@ from pta_core.data.synthetic.motions import (
     RIGHT,
     Controls,
     Variation,
+    approach,
     half_wave,
     keyframes,
     phase,
@@ -104,7 +105,7 @@ def pushing(t: np.ndarray, v: Variation) -> Controls:
     progress = keyframes(u, [0, 0.2, 0.85, 1], [0, 0, 1, 1])
     for side in BOTH:
         y = 0.15 if side == LEFT else -0.15
-        c.wrist[:, side] += effort[:, None] * (np.array([0.85, y, -0.1]) - c.wrist[:, side])
+        approach(c, side, np.array([0.85, y, -0.1]), effort)
     elbows_down(c)
     c.torso[:, 0] += 0.35 * effort
     c.root[:, 0] += 0.35 * progress

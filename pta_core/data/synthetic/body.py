@@ -19,6 +19,12 @@ from pta_core.data.synthetic.motions import LEFT, RIGHT, Controls
 PELVIS, R_HIP, R_KNEE, R_ANKLE, L_HIP, L_KNEE, L_ANKLE, SPINE, THORAX, HEAD, HEAD_TOP = range(11)
 L_SHOULDER, L_ELBOW, L_WRIST, R_SHOULDER, R_ELBOW, R_WRIST = range(11, 17)
 
+# Elbow bend (left arm, torso frame) when the arm points out to the side, up and a little forward:
+# down and back; perpendicular to that arm axis.
+_ARM_AXIS = np.array([0.2, 1.0, 0.3]) / np.linalg.norm([0.2, 1.0, 0.3])
+ARM_REF_BEND = np.array([-0.3, 0.0, -1.0]) - np.dot([-0.3, 0.0, -1.0], _ARM_AXIS) * _ARM_AXIS
+ARM_REF_BEND = ARM_REF_BEND / np.linalg.norm(ARM_REF_BEND)
+
 # Face landmarks produced alongside the joints (COCO needs them): nose, left/right eye, left/right ear.
 FACE = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
 
@@ -147,8 +153,18 @@ def forward_kinematics(shape: BodyShape, c: Controls, place: Placement) -> Pose:
         offset = np.broadcast_to([0.0, sign * shape.shoulder_half_width, -shape.shoulder_drop], (n, 3))
         shoulder = thorax + apply(upper, offset)
         target = shoulder + apply(upper, c.wrist[:, side] * shape.arm)
+        # Natural bend field: with the arm out to the side the elbow points down and back; the
+        # field's one singular direction (arm pointing into the chest) is out of reach.
+        ref_axis = apply(upper, np.broadcast_to(normalize(np.array([0.2, sign, 0.3])), (n, 3)))
+        ref_bend = apply(upper, np.broadcast_to(ARM_REF_BEND * [1, sign, 1], (n, 3)))
         elbow, wrist = two_bone_ik(
-            shoulder, target, shape.upper_arm, shape.forearm, apply(upper, c.elbow_pole[:, side])
+            shoulder,
+            target,
+            shape.upper_arm,
+            shape.forearm,
+            apply(upper, c.elbow_pole[:, side]),
+            ref_axis,
+            ref_bend,
         )
         joints[:, sh], joints[:, el], joints[:, wr] = shoulder, elbow, wrist
 
@@ -161,7 +177,16 @@ def forward_kinematics(shape: BodyShape, c: Controls, place: Placement) -> Pose:
             heading, np.broadcast_to([0.0, sign * 0.9 * shape.hip_half_width, shape.ankle_height], (n, 3))
         )
         target = stand + apply(heading, c.ankle[:, side] * shape.leg)
-        knee, ankle = two_bone_ik(hip, target, shape.thigh, shape.shin, apply(heading, c.knee_pole[:, side]))
+        # Legs: hanging straight down the knee points forward; pointing straight up is out of reach.
+        knee, ankle = two_bone_ik(
+            hip,
+            target,
+            shape.thigh,
+            shape.shin,
+            apply(heading, c.knee_pole[:, side]),
+            -heading[:, :, 2],
+            heading[:, :, 0],
+        )
         joints[:, hp], joints[:, kn], joints[:, an] = hip, knee, ankle
         forward = heading[:, :, 0]
         toes[:, side] = ankle + shape.foot * normalize(forward + 0.35 * normalize(ankle - knee))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 EPS = 1e-9
+SOFT_REACH = 0.94  # fraction of a limb's reach where soft IK starts
 
 
 def rot_x(angle: np.ndarray | float) -> np.ndarray:
@@ -66,34 +67,63 @@ def path_dirs(keys: list[tuple[float, float, float]], w: np.ndarray) -> np.ndarr
 
 
 def two_bone_ik(
-    root: np.ndarray, target: np.ndarray, len1: float, len2: float, pole: np.ndarray
+    root: np.ndarray,
+    target: np.ndarray,
+    len1: float,
+    len2: float,
+    pole: np.ndarray,
+    ref_axis: np.ndarray,
+    ref_bend: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Analytic two-bone IK (shoulder-elbow-wrist, hip-knee-ankle); bone lengths are kept exactly.
 
+    The bend direction must vary continuously with the target, or the middle joint swings round
+    in an instant. It starts from a natural bend field: ``ref_bend`` (the bend when the limb points
+    along ``ref_axis``) carried to the current limb axis by the smallest rotation, which is
+    continuous everywhere except at the axis opposite ``ref_axis`` (choose one the limb never
+    points to). ``pole`` then swivels that bend towards itself, by an amount that fades out where
+    the pole is nearly along the limb or opposite the natural bend, so it never causes a jump.
+
     Args:
         root: (T, 3) fixed joint. target: (T, 3) where the end joint should go.
-        len1, len2: bone lengths (m). pole: (T, 3) direction the middle joint bends towards.
+        len1, len2: bone lengths (m). pole: (T, 3) preferred bend direction.
+        ref_axis, ref_bend: (T, 3) unit, perpendicular: the natural bend field's anchor.
 
     Returns:
-        mid (T, 3), end (T, 3). Unreachable targets give a straight limb pointing at the target.
+        mid (T, 3), end (T, 3). Targets beyond ``SOFT_REACH`` of the full reach are approached
+        smoothly, never quite reached ("soft IK"): the knee or elbow angle changes infinitely fast
+        as a limb straightens, so a hard clamp would make the joint pop.
     """
     delta = target - root
     dist = np.linalg.norm(delta, axis=-1)
     axis = delta / np.maximum(dist, EPS)[..., None]
-    dist = np.clip(dist, abs(len1 - len2) + 1e-4, (len1 + len2) * (1 - 1e-4))
+    reach = len1 + len2
+    soft = SOFT_REACH * reach
+    dist = np.where(dist > soft, soft + (reach - soft) * (1 - np.exp(-(dist - soft) / (reach - soft))), dist)
+    dist = np.maximum(dist, abs(len1 - len2) + 1e-4)
     cos_a = np.clip((len1**2 + dist**2 - len2**2) / (2 * len1 * dist), -1.0, 1.0)
     sin_a = np.sqrt(1 - cos_a**2)
-    bend = pole - np.sum(pole * axis, axis=-1, keepdims=True) * axis
-    # A pole parallel to the limb leaves the bend plane undefined: fall back to any perpendicular.
-    fallback = np.cross(axis, np.array([0.0, 0.0, 1.0]))
-    fallback = np.where(
-        np.linalg.norm(fallback, axis=-1, keepdims=True) < 1e-6, np.cross(axis, [1.0, 0, 0]), fallback
-    )
-    degenerate = np.linalg.norm(bend, axis=-1, keepdims=True) < 1e-6
-    bend = normalize(np.where(degenerate, fallback, bend))
+    natural = normalize(_rotate_between(ref_axis, axis, ref_bend))
+    natural = normalize(natural - np.sum(natural * axis, -1, keepdims=True) * axis)
+    # Swivel towards the pole: phi = signed angle natural → pole around the axis, damped near the
+    # degenerate cases (pole along the limb: weight → 0; pole opposite: cos²(phi/2) → 0).
+    proj = pole - np.sum(pole * axis, -1, keepdims=True) * axis
+    strength = np.sum(proj * proj, -1) / np.maximum(np.sum(pole * pole, -1), EPS)
+    side = np.cross(axis, natural)
+    phi = np.arctan2(np.sum(proj * side, -1), np.sum(proj * natural, -1))
+    psi = phi * strength * np.cos(phi / 2) ** 2
+    bend = np.cos(psi)[..., None] * natural + np.sin(psi)[..., None] * side
     mid = root + len1 * (cos_a[..., None] * axis + sin_a[..., None] * bend)
     end = root + dist[..., None] * axis
     return mid, end
+
+
+def _rotate_between(a: np.ndarray, b: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Apply the smallest rotation taking unit a to unit b to v: v + c×v + c×(c×v)/(1 + a·b), c = a×b."""
+    c = np.cross(a, b)
+    d = np.sum(a * b, -1, keepdims=True)
+    cv = np.cross(c, v)
+    return v + cv + np.cross(c, cv) / np.maximum(1 + d, 1e-6)
 
 
 def quaternion_xyzw(rot: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from pta_core.data.synthetic.spec import SpecError
 from pta_core.io import atomic_write_text
 
 RIG_FILENAME = ".synthetic_rig.yaml"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # bump whenever the same settings would produce different files
 
 MMFI_CONVENTIONS = {
     "rig_frame": "x forward (away from the sensors), y left, z up; origin on the floor below the camera; metres",

@@ -16,7 +16,7 @@ import numpy as np
 
 from pta_core.data.synthetic.actions_mmfi import MMFI_ACTIONS
 from pta_core.data.synthetic.body import BodyShape, Placement, Pose, capsules, draw_body, forward_kinematics
-from pta_core.data.synthetic.motions import draw_variation
+from pta_core.data.synthetic.motions import draw_variation, personal
 from pta_core.data.synthetic.render_csi import PACKETS, CsiRenderer
 from pta_core.data.synthetic.render_depth import DepthRenderer
 from pta_core.data.synthetic.render_keypoints import detect_keypoints
@@ -79,7 +79,8 @@ class MMFiSequence:
             y=float(motion_rng.uniform(*rig.spot_y)),
             yaw=float(np.pi + motion_rng.uniform(-0.3, 0.3)),  # facing the rig, give or take 17°
         )
-        self.variation = draw_variation(motion_rng)
+        habit = np.random.default_rng(seed_sequence(spec.seed, TAG_MMFI_BODY, subject_number(subject), 1))
+        self.variation = personal(draw_variation(motion_rng), habit)
         self.times = np.arange(spec.frames) * spec.frame_period
         self.pose = self.pose_at(self.times)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pta_core.data.synthetic.geometry import path_dirs
+from pta_core.data.synthetic.geometry import normalize, path_dirs
 
 LEFT, RIGHT = 0, 1
 HANG = (0.03, 0.13, -0.99)  # left wrist hanging beside the thigh (mirror y for the right)
@@ -80,6 +80,16 @@ def draw_variation(rng: np.random.Generator) -> Variation:
         sway=float(rng.uniform(0.005, 0.02)),
         style=tuple(float(x) for x in rng.uniform(0.0, 1.0, 8)),
     )
+
+
+def personal(v: Variation, rng: np.random.Generator) -> Variation:
+    """Apply a person's habitual tempo (0.85-1.15) and range of motion (0.9-1.1) to a sequence's draw.
+
+    ``rng`` is keyed by the person, so every sequence of a subject shares the habit: what a
+    cross-subject split has to generalise over.
+    """
+    tempo, reach = rng.uniform(0.85, 1.15), rng.uniform(0.9, 1.1)
+    return dataclasses.replace(v, speed=float(v.speed * tempo), amp=float(v.amp * reach))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,11 +200,39 @@ def arm_path(
     c.wrist[:, side] = np.asarray(reach)[..., None] * path_dirs(mirrored_keys, w)
 
 
+def arc_blend(start: np.ndarray, goal: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Wrist targets between ``start`` and ``goal`` (arm lengths, from the shoulder) along the arc
+    around the shoulder: directions interpolated on the sphere, reach linearly. (A straight line
+    from a hanging hand to a raised one passes through the shoulder: the arm would fold up and
+    the elbow swing round.) Shapes broadcast to (T, 3); w: (T,).
+    """
+    w = np.asarray(w, dtype=np.float64)[..., None]
+    start, goal = np.broadcast_arrays(np.asarray(start, dtype=np.float64), np.asarray(goal, dtype=np.float64))
+    r0 = np.linalg.norm(start, axis=-1, keepdims=True)
+    r1 = np.linalg.norm(goal, axis=-1, keepdims=True)
+    direction = normalize((1 - w) * start / np.maximum(r0, 1e-9) + w * goal / np.maximum(r1, 1e-9))
+    return direction * ((1 - w) * r0 + w * r1)
+
+
+def approach(c: Controls, side: int, goal, w: np.ndarray) -> None:
+    """Move one wrist from its current target towards ``goal`` (absolute torso frame) by weight w, on the arc."""
+    c.wrist[:, side] = arc_blend(c.wrist[:, side], goal, w)
+
+
 def blend_wrist(c: Controls, side: int, target: tuple[float, float, float], w: np.ndarray) -> None:
-    """Linearly blend one wrist from its current target to a left-side ``target`` (mirrored for right)."""
-    goal = np.asarray(side_dir(*target, side))
-    w = np.asarray(w)[..., None]
-    c.wrist[:, side] = (1 - w) * c.wrist[:, side] + w * goal
+    """Blend one wrist towards a left-side ``target`` (mirrored for the right) by weight w, on the arc."""
+    approach(c, side, side_dir(*target, side), w)
+
+
+def blend_pole(c: Controls, side: int, pole: tuple[float, float, float], w: np.ndarray) -> None:
+    """Turn one elbow's bend direction from its current one towards ``pole`` (torso frame) with weight w.
+
+    Blending the pole together with the wrist target keeps the bend direction away from the
+    shoulder-wrist axis during the transition; a fixed pole that the axis sweeps across would make
+    the elbow swing round in an instant.
+    """
+    w = np.asarray(w, dtype=np.float64)[..., None]
+    c.elbow_pole[:, side] = (1 - w) * c.elbow_pole[:, side] + w * np.asarray(pole)
 
 
 def hang_in_torso(pitch: np.ndarray, side: int) -> np.ndarray:
@@ -233,3 +271,12 @@ def keyframes(u: np.ndarray, knots: list[float], values: list) -> np.ndarray:
     x = x * x * (3 - 2 * x)
     x = x.reshape(x.shape + (1,) * (vals.ndim - 1))
     return vals[idx] + x * (vals[idx + 1] - vals[idx])
+
+
+def arc_keyframes(u: np.ndarray, knots: list[float], keys: list) -> np.ndarray:
+    """:func:`keyframes` for wrist targets: each segment follows the arc around the shoulder."""
+    knot_arr = np.asarray(knots, dtype=np.float64)
+    vals = np.asarray(keys, dtype=np.float64)
+    idx = np.clip(np.searchsorted(knot_arr, u, side="right") - 1, 0, len(knot_arr) - 2)
+    x = np.clip((u - knot_arr[idx]) / (knot_arr[idx + 1] - knot_arr[idx]), 0.0, 1.0)
+    return arc_blend(vals[idx], vals[idx + 1], x * x * (3 - 2 * x))

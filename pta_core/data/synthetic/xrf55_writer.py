@@ -18,7 +18,7 @@ from pta_core.data.synthetic.actions_xrf55 import SAMPLE_SECONDS
 from pta_core.data.synthetic.body import BodyShape, Placement, capsules, draw_body, forward_kinematics
 from pta_core.data.synthetic.jobs import GenerationSummary, run_jobs
 from pta_core.data.synthetic.manifest import ensure_manifest
-from pta_core.data.synthetic.motions import draw_variation
+from pta_core.data.synthetic.motions import draw_variation, personal
 from pta_core.data.synthetic.rig import xrf55_rig
 from pta_core.data.synthetic.spec import TAG_XRF_BODY, TAG_XRF_SAMPLE, XRF55_SCENES, XRF55Spec, seed_sequence
 from pta_core.data.synthetic.xrf55_classes import XRF55_ACTIONS
@@ -48,7 +48,8 @@ def sample_arrays(spec: XRF55Spec, scene: str, volunteer: int, cls: int, rep: in
         float(motion_rng.uniform(*rig.spot_y)),
         float(np.pi + motion_rng.uniform(-0.3, 0.3)),
     )
-    variation = draw_variation(motion_rng)
+    habit = np.random.default_rng(seed_sequence(spec.seed, TAG_XRF_BODY, ids[0], volunteer, 1))
+    variation = personal(draw_variation(motion_rng), habit)
     motion = XRF55_ACTIONS[cls].motion
 
     def body_at(times: np.ndarray):
