@@ -18,9 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_node_lib import (
     ALL,
     Observer,
+    add_node_param_flag,
     add_priority_flag,
     apply_priority,
     load_average,
+    node_params,
     start_node,
     stop,
     temporary_model,
@@ -39,11 +41,13 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--modalities", nargs="+", default=list(ALL))
     add_priority_flag(parser)
+    add_node_param_flag(parser)
     args = parser.parse_args()
     niceness = apply_priority(args.nice)
 
     model = args.model or temporary_model()
-    node = start_node(model, device=args.device)
+    params = node_params(args.param)
+    node = start_node(model, device=args.device, **params)
     observer = Observer()
     try:
         observer.wait_node_ready()
@@ -58,6 +62,7 @@ def main() -> int:
                 "node_step_p50_ms": pipeline.get("latency_p50_ms"),
                 "node_step_p99_ms": pipeline.get("latency_p99_ms"),
                 "niceness": niceness,
+                "node_params": params,
                 "load_avg_1min": load_average(),
             }
             print(json.dumps(result), flush=True)

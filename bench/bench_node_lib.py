@@ -267,6 +267,27 @@ def add_priority_flag(parser) -> None:
     )
 
 
+def add_node_param_flag(parser) -> None:
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="extra node parameter, e.g. --param executor_threads:=4 (repeatable)",
+    )
+
+
+def node_params(items: list[str]) -> dict[str, str]:
+    """``["a:=1", "b:=x"]`` → ``{"a": "1", "b": "x"}`` (values as the ROS command line takes them)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition(":=")
+        if not sep:
+            raise SystemExit(f"--param {item!r}: expected NAME:=VALUE")
+        out[name] = value
+    return out
+
+
 def apply_priority(increment: int) -> int:
     """Apply ``--nice`` (inherited by the node and sensor processes); returns the resulting niceness."""
     return os.nice(increment)

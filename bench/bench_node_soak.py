@@ -19,9 +19,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_node_lib import (
     Observer,
+    add_node_param_flag,
     add_priority_flag,
     apply_priority,
     load_average,
+    node_params,
     start_node,
     stop,
     temporary_model,
@@ -40,11 +42,13 @@ def main() -> int:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--device", default="cpu")
     add_priority_flag(parser)
+    add_node_param_flag(parser)
     args = parser.parse_args()
     niceness = apply_priority(args.nice)
 
     model = args.model or temporary_model()
-    node = start_node(model, device=args.device)
+    params = node_params(args.param)
+    node = start_node(model, device=args.device, **params)
     observer = Observer()
     try:
         observer.wait_node_ready()
@@ -70,6 +74,7 @@ def main() -> int:
         "rss_slope_mb_per_min": round(slope, 3),
         "samples": int(len(samples)),
         "niceness": niceness,
+        "node_params": params,
         "load_avg_1min": load_average(),
     }
     print(json.dumps(result), flush=True)

@@ -21,9 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_node_lib import (
     ALL,
     Observer,
+    add_node_param_flag,
     add_priority_flag,
     apply_priority,
     load_average,
+    node_params,
     start_node,
     stop,
     temporary_model,
@@ -51,11 +53,13 @@ def main() -> int:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--device", default="cpu")
     add_priority_flag(parser)
+    add_node_param_flag(parser)
     args = parser.parse_args()
     niceness = apply_priority(args.nice)
 
     model = args.model or temporary_model()
-    node = start_node(model, device=args.device)
+    params = node_params(args.param)
+    node = start_node(model, device=args.device, **params)
     observer = Observer()
     best: dict[str, float] = {}
     try:
@@ -73,7 +77,7 @@ def main() -> int:
                     "sustained": ok,
                     **summary,
                 }
-                record.update(niceness=niceness, load_avg_1min=load_average())
+                record.update(niceness=niceness, node_params=params, load_avg_1min=load_average())
                 print(json.dumps(record), flush=True)
                 observer.spin_for(1.5)  # inputs go stale: the next run starts clean
                 if not ok:

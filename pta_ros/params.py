@@ -57,6 +57,15 @@ SPECS: tuple[ParamSpec, ...] = (
         256,
         read_only=True,
     ),
+    ParamSpec(
+        "executor_threads",
+        1,
+        "1: single-threaded executor (inputs wait for the running inference step; lowest latency under "
+        "CPython's GIL); N > 1: MultiThreadedExecutor with N threads, inputs handled during inference",
+        1,
+        64,
+        read_only=True,
+    ),
     ParamSpec("autostart", True, "configure and activate the lifecycle node at start-up", read_only=True),
     ParamSpec(
         "modalities_enabled",
@@ -149,6 +158,7 @@ class NodeParams:
     model_path: str
     device: str
     torch_threads: int
+    executor_threads: int
     autostart: bool
     modalities_enabled: tuple[str, ...]
     rate_hz: float

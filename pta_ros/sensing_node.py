@@ -5,15 +5,21 @@ Inputs (relative, remappable; sensor-data QoS, overridable with ``qos_overrides.
 (lidar), ``wifi/csi`` (wifi-csi). Outputs: ``~/skeleton``, ``~/markers``, ``~/activity``,
 ``~/activity/scores``, ``/diagnostics`` (1 Hz).
 
-Threading (a MultiThreadedExecutor, see :func:`main`):
-- one *mutually exclusive* callback group per sensor: a sensor's messages are decoded and
-  preprocessed in arrival order (no self-inflicted out-of-order drops), different sensors in
-  parallel, and never behind inference. Callbacks only convert, validate, preprocess and buffer.
-- one mutually exclusive group for inference, entered from the ``rate_hz`` timer and from a
-  guard condition the subscriptions trigger (``event_driven``), so a frame is processed as soon
+Callbacks and threads (:func:`make_executor`):
+- input callbacks only decode, validate, preprocess (the shared training path) and buffer. Each
+  sensor has its own *mutually exclusive* callback group, so a sensor's messages are handled in
+  arrival order (no self-inflicted out-of-order drops) and different sensors may run in parallel.
+- inference has its own mutually exclusive group, entered from the ``rate_hz`` timer and from a
+  guard condition the input callbacks trigger (``event_driven``), so a frame is processed as soon
   as it is complete. Each entry runs at most one inference, on the newest ready frame (older
-  ready frames are dropped as ``superseded``): the work per tick is bounded and no backlog grows.
-- one group for the 1 Hz diagnostics, so reports keep flowing while inference runs.
+  ready frames are dropped as ``superseded``): the work per entry is bounded, no backlog grows.
+- the 1 Hz diagnostics have a group of their own.
+- ``executor_threads`` > 1 runs these groups on a MultiThreadedExecutor: inputs are handled while
+  inference runs. The default, 1, is a SingleThreadedExecutor: inputs wait in their DDS queues
+  (QoS depth) for at most one inference step. Measured on the shared 2-core CPU (docs/BENCHMARKS.md,
+  ``## ROS node``): with CPython's GIL the parallel executor makes inference *slower*, as each
+  torch op re-acquires the GIL behind the other callback threads (a convoy): at 30 Hz its p99
+  latency was 2-11× higher and it dropped 5-35 % of the frames; the single-threaded one kept all.
 
 Lifecycle (``rclpy.lifecycle``): configure loads the model, publishers and the synchroniser;
 activate creates subscriptions and timers; deactivate drops them and frees the model. With
@@ -37,7 +43,7 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -59,8 +65,6 @@ from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
 from pta_ros.sync import Match, Synchronizer, SyncPolicy
-
-EXECUTOR_THREADS = 4  # sensors + inference + diagnostics overlap; the GIL is released in torch and DDS
 
 
 def _logged_transition(method):
@@ -464,6 +468,18 @@ def _fmt(modalities: tuple[str, ...] | None) -> str:
     return "+".join(modalities) if modalities else "none"
 
 
+def make_executor(node: SensingNode) -> Executor:
+    """The executor ``executor_threads`` asks for, with ``node`` added (see the module docstring)."""
+    threads = node.get_parameter("executor_threads").value
+    executor = (
+        SingleThreadedExecutor(context=node.context)
+        if threads <= 1
+        else MultiThreadedExecutor(num_threads=threads, context=node.context)
+    )
+    executor.add_node(node)
+    return executor
+
+
 def main(args: list[str] | None = None) -> int:
     """``ros2 run pta_ros sensing_node`` / ``sensing_node``: spin the node until shutdown.
 
@@ -478,8 +494,7 @@ def main(args: list[str] | None = None) -> int:
         except Exception as err:  # invalid parameter values from the command line or a YAML file
             rclpy.logging.get_logger("sensing_node").error(f"cannot start: {err}")
             return 1
-        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
-        executor.add_node(node)
+        executor = make_executor(node)
         if node.get_parameter("autostart").value and not node.start():
             return 1
         executor.spin()

@@ -1,5 +1,5 @@
 """Helpers for the sensing-node tests: a tiny real checkpoint, sensor messages, and a harness that
-runs the real node on a MultiThreadedExecutor thread (its own rclpy context, so its own DDS
+runs the real node on an executor thread (the one ``main()`` would build; its own rclpy context, so its own DDS
 participant) while test publishers and subscribers spin in another context."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseArray  # noqa: E402
 from rclpy.context import Context  # noqa: E402
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor  # noqa: E402
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
@@ -34,7 +34,7 @@ from pta_ros.conversions import (  # noqa: E402
 )
 from pta_ros.inputs import SENSOR_BY_MODALITY, SENSORS  # noqa: E402
 from pta_ros.params import SENSOR_FRAMES  # noqa: E402
-from pta_ros.sensing_node import SensingNode  # noqa: E402
+from pta_ros.sensing_node import SensingNode, make_executor  # noqa: E402
 
 ACTIVITIES = tuple(f"A{i:02d}" for i in range(1, 28))
 RELIABLE = QoSProfile(depth=50)
@@ -121,8 +121,7 @@ class Harness:
             context=self.node_context,
             parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()],
         )
-        self.node_executor = MultiThreadedExecutor(num_threads=4, context=self.node_context)
-        self.node_executor.add_node(self.node)
+        self.node_executor = make_executor(self.node)  # as main() does: executor_threads decides
         self._thread = threading.Thread(target=self._spin_node, daemon=True)
         self.spin_error: BaseException | None = None
 

@@ -1,6 +1,6 @@
 """The real sensing node over DDS: publishers → node → subscribers, checked against the Predictor.
 
-The node runs on its own MultiThreadedExecutor thread and rclpy context (its own DDS participant);
+The node runs on its own executor thread and rclpy context (its own DDS participant);
 the test's publishers and subscribers live in another context. No part of the pipeline is mocked.
 """
 
@@ -109,7 +109,9 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
     }
     model = make_checkpoint(tmp_path / "model.pt", validation=table)
     predictor = Predictor.from_checkpoint(model, "cpu")
-    h = Harness(model, extra={"max_age_s": 0.5, "input_timeout_s": 0.8, "marker_lifetime_s": 0.0}).start()
+    # On the MultiThreadedExecutor (the other tests use the default single-threaded one).
+    extra = {"max_age_s": 0.5, "input_timeout_s": 0.8, "marker_lifetime_s": 0.0, "executor_threads": 4}
+    h = Harness(model, extra=extra).start()
     try:
         frames: dict[int, dict] = {}
         phases: dict[str, list[int]] = {"all": [], "no_depth": [], "back": []}
