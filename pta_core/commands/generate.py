@@ -27,10 +27,11 @@ knobs per modality:
 
 _MMFI_EPILOG = f"""\
 Default: a demo set of 4 subjects (S01, S11, S21, S31: one per environment) x 27 actions x 30 frames
-(3,240 frames, about 0.6 GB; 30-50 s on 2 cores). Sizes: about 0.18 MB per frame with all modalities
+(3,240 frames, 0.59 GB; measured 48-58 s with 2 workers on a 2-core machine that was also running
+two training jobs; one process renders about 60-70 frames/s). Sizes: about 0.18 MB per frame with all modalities
 (depth 0.10, wifi-csi 0.055, lidar 0.02), i.e. 55 MB per 297-frame sequence. A full-length,
-benchmark-size set like MM-Fi (the official toolbox's frame mode needs 297 frames; about 59 GB and
-1.5-2 h on 2 cores at 50-70 frames/s):
+benchmark-size set like MM-Fi (the official toolbox's frame mode needs 297 frames; about 59 GB and,
+at 50-70 frames/s, 1.5-2 h):
   pta generate mmfi --out data/mmfi_full --num-subjects 40 --frames 297
 A quicker training-size set, e.g. 16 subjects x 27 actions x 297 frames without depth:
   pta generate mmfi --out data/mmfi_16 --num-subjects 16 --frames 297 --modalities rgb,mmwave,lidar,wifi-csi
