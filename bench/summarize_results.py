@@ -44,6 +44,27 @@ def mean(values) -> float:
     return statistics.fmean(values) if values else math.nan
 
 
+def reference_errors(work: Path, config: str) -> str:
+    """Context for the absolute numbers: predicting the training split's mean pose for every test frame."""
+    import numpy as np
+
+    from pta_core.config import load_config
+    from pta_core.data import open_split
+    from pta_core.metrics import mpjpe, pa_mpjpe
+
+    cfg = load_config(config, [f"data.root={work}/mmfi", f"data.cache_dir={work}/cache"])
+    train, test = open_split(cfg.data, "train", progress=False), open_split(cfg.data, "test", progress=False)
+    mean_pose = np.asarray(train.pose).mean(axis=0, keepdims=True)
+    truth = np.asarray(test.pose)
+    guess = np.repeat(mean_pose, len(truth), axis=0)
+    classes = np.bincount(np.asarray(train.activity), minlength=len(train.activity_classes))
+    majority = float((np.asarray(test.activity) == classes.argmax()).mean())
+    return (f"Reference on the test split ({len(truth)} frames): the training mean pose for every frame gives MPJPE "
+            f"{mpjpe(guess, truth):.1f} mm, PA-MPJPE {pa_mpjpe(guess, truth):.1f} mm; the majority class gives "
+            f"{100 * majority:.1f} % accuracy (chance 1/{len(train.activity_classes)} = "
+            f"{100 / len(train.activity_classes):.1f} %).\n")
+
+
 def summarize(work: Path, seed: int) -> str:
     suffix = "" if seed == 3407 else f"_s{seed}"
     table = read_results(work / f"eval{suffix}" / "results.csv")
@@ -101,9 +122,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default="out/results")
     parser.add_argument("--seeds", nargs="+", type=int, default=[3407])
+    parser.add_argument("--config", default="config/results_mmfi.yaml")
     args = parser.parse_args()
     work = Path(args.work)
-    text = "\n".join(summarize(work, seed) for seed in args.seeds)
+    text = reference_errors(work, args.config) + "\n" + "\n".join(summarize(work, seed) for seed in args.seeds)
     (work / "summary.md").write_text(text)
     print(text)
     return 0

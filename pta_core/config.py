@@ -118,6 +118,10 @@ class AlignConfig:
     ae_channels: int = 0  # 0: dim // 2
     sharing: Literal["shared", "per_modality"] = "shared"
     aggregate: Literal["sum", "mean"] = "sum"
+    # What the heads see in training when |S| ≥ 2: "refined" = the mean of the AE-decoded refined
+    # students (the reference code); "fused" = head(Σ w̃ F_m), the inference path, with Align's KD as
+    # an auxiliary loss only (a deviation that removes the train/serve mismatch of the head's input).
+    head_input: Literal["refined", "fused"] = "refined"
     dist_beta: float = 1.0
     dist_gamma: float = 1.0
     dist_tau: float = 1.0

@@ -139,3 +139,23 @@ def test_presence_sampler_masks_batches_and_respects_the_data():
     subset = PresenceSampler(("a", "b", "c"), {}, "subset_size", generator)
     sizes = torch.stack([subset.draw(1)[0].sum() for _ in range(300)])
     assert set(sizes.tolist()) == {1, 2, 3}
+
+
+def test_pta_head_input_flag():
+    """refined (reference code): the heads train on decoded refined students; fused: on the inference path."""
+    torch.manual_seed(4)
+    targets = Targets(pose=torch.randn(4, 17, 3), activity=torch.randint(0, 27, (4,)))
+    present = torch.tensor([[True, True, False, True, False]] * 4)
+    losses = {}
+    for head_input in ("refined", "fused"):
+        cfg = _cfg(f"align.head_input={head_input}")
+        torch.manual_seed(5)
+        model = build_model(cfg, 27)
+        objective = build_objective(cfg, model).train()
+        inputs = random_inputs(model, cfg.data.preprocess, 4, torch.Generator().manual_seed(0))
+        out = objective(inputs, present, targets)
+        assert out.terms["kd"] > 0  # Align runs either way
+        inference = torch.nn.functional.mse_loss(model(inputs, present).pose, targets.pose)
+        losses[head_input] = (out.terms["pose"].item(), inference.item())
+    assert losses["fused"][0] == pytest.approx(losses["fused"][1], rel=1e-6)
+    assert losses["refined"][0] != pytest.approx(losses["refined"][1], rel=1e-3)

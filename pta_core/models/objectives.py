@@ -89,19 +89,20 @@ class PTAObjective(Objective):
     def __init__(self, model: PTAModel, cfg: Config):
         super().__init__(model, cfg.train)
         self.lambda_kd = cfg.align.lambda_kd
+        self.head_input = cfg.align.head_input
         # Training only: a sibling of .model, so model.pt (model's state dict) never carries it.
         self.align = Align(model.modalities, cfg.model.dim, cfg.align) if cfg.align.enabled else None
 
     def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets) -> LossOutput:
         model: PTAModel = self.model
         features = model.encode(inputs, present)
+        fused = model.fuse(features, present)
         if self.align is None:
-            tokens = model.fuse(features, present)
-            kd = None
+            tokens, kd = fused, None
         else:
-            teacher = model.fuse(features, present).detach()  # T = sg(Σ w̃_m F_m): φ gets no gradient here
-            aligned = self.align(features, present, teacher, self.generator)
-            tokens, kd = aligned.head_tokens, aligned
+            teacher = fused.detach()  # T = sg(Σ w̃_m F_m): φ gets no gradient from the KD terms
+            kd = self.align(features, present, teacher, self.generator)
+            tokens = kd.head_tokens if self.head_input == "refined" else fused
         total, terms = task_loss(model.heads(tokens), targets, self.train_cfg)
         if kd is not None:
             total = total + self.lambda_kd * kd.kd_loss
