@@ -19,8 +19,12 @@ from collections import defaultdict
 from pathlib import Path
 
 MODALITIES = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
-RUN_DIRS = {"PTA": "pta", "PTA-lookahead": "pta_lookahead", "PTA-no-Purify": "pta_no_purify",
+RUN_DIRS = {"PTA": "pta", "PTA-lookahead": "pta_lookahead", "PTA-fused-head": "pta_fused_head",
+            "PTA-no-Purify": "pta_no_purify",
             "PTA-no-Align": "pta_no_align", "X-Fi": "xfi", **{f"single-{m}": f"single_{m}" for m in MODALITIES}}
+
+
+PURIFIED = ("PTA", "PTA-lookahead", "PTA-fused-head", "PTA-no-Align")  # runs with learned weights
 
 
 def read_results(path: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -98,17 +102,18 @@ def summarize(work: Path, seed: int) -> str:
         lines.append(f"| {m} | {fmt(pta['mpjpe_mm'])} | {fmt(alone['mpjpe_mm'])} | {fmt(pta['pa_mpjpe_mm'])} | "
                      f"{fmt(alone['pa_mpjpe_mm'])} | {fmt(pta['accuracy'])} | {fmt(alone['accuracy'])} |")
     lines += ["", "Purify weights (softmax of φ at the end of training) against each modality's stand-alone "
-              "test MPJPE (single-modality baseline; lower = more informative):", "",
-              "| modality | single MPJPE | rank | " + " | ".join(
-                  f"{r} w (rank)" for r in ("PTA", "PTA-lookahead")) + " |", "|---|---|---|---|---|"]
+              "test MPJPE (single-modality baseline; lower = more informative):", ""]
     alone = {m: table[f"single-{m}"][m]["mpjpe_mm"] for m in MODALITIES}
     rank_alone = {m: i + 1 for i, m in enumerate(sorted(MODALITIES, key=lambda m: alone[m]))}
     weights = {}
-    for r in ("PTA", "PTA-lookahead"):
+    for r in PURIFIED:
         path = work / "runs" / f"{RUN_DIRS[r]}{suffix}" / "purify_weights.jsonl"
-        records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-        weights[r] = records[-1]["weights"]
+        if path.is_file():
+            records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+            weights[r] = records[-1]["weights"]
     ranks = {r: {m: i + 1 for i, m in enumerate(sorted(MODALITIES, key=lambda m: -weights[r][m]))} for r in weights}
+    lines += ["| modality | single MPJPE | rank | " + " | ".join(f"{r} w (rank)" for r in weights) + " |",
+              "|---|---|---|" + "---|" * len(weights)]
     for m in MODALITIES:
         lines.append(f"| {m} | {fmt(alone[m])} | {rank_alone[m]} | " + " | ".join(
             f"{weights[r][m]:.3f} ({ranks[r][m]})" for r in weights) + " |")
