@@ -61,6 +61,7 @@ for seed in $SEEDS; do
   run_bg pta "$seed"
   run_bg pta_no_purify "$seed" --set purify.enabled=false
   run_bg pta_lookahead "$seed" --set purify.mode=lookahead
+  run_bg pta_fused_head "$seed" --set align.head_input=fused
   run_bg xfi "$seed" --set train.method=xfi --set train.optimizer=adamw --set train.lr=0.001
   run_bg pta_no_align "$seed" --set align.enabled=false
   for m in "${MODALITIES[@]}"; do
@@ -70,7 +71,7 @@ done
 wait
 for seed in $SEEDS; do
   suffix=""; [ "$seed" != 3407 ] && suffix="_s$seed"
-  for name in pta pta_no_purify pta_lookahead xfi pta_no_align "${MODALITIES[@]/#/single_}"; do
+  for name in pta pta_no_purify pta_lookahead pta_fused_head xfi pta_no_align "${MODALITIES[@]/#/single_}"; do
     [ -f "$WORK/runs/$name$suffix/DONE" ] || { log "run $name$suffix failed: see $WORK/logs/$name$suffix.txt"; exit 1; }
   done
   # 3. Late fusion: the five single-modality models averaged (no extra training).
@@ -80,15 +81,21 @@ for seed in $SEEDS; do
     --set train.method=late_fusion --from-singles "${singles[@]}" > "$WORK/logs/late_fusion$suffix.txt" 2>&1
 
   # 4. Test-split evaluation over all 31 combinations, every run in one table.
-  names=(PTA "PTA-lookahead" "PTA-no-Purify" "PTA-no-Align" "X-Fi" "late-fusion")
+  names=(PTA "PTA-lookahead" "PTA-fused-head" "PTA-no-Purify" "PTA-no-Align" "X-Fi" "late-fusion")
   ckpts=("$WORK/runs/pta$suffix/model.pt" "$WORK/runs/pta_lookahead$suffix/model.pt" \
-         "$WORK/runs/pta_no_purify$suffix/model.pt" "$WORK/runs/pta_no_align$suffix/model.pt" \
-         "$WORK/runs/xfi$suffix/model.pt" "$WORK/runs/late_fusion$suffix/model.pt")
+         "$WORK/runs/pta_fused_head$suffix/model.pt" "$WORK/runs/pta_no_purify$suffix/model.pt" \
+         "$WORK/runs/pta_no_align$suffix/model.pt" "$WORK/runs/xfi$suffix/model.pt" \
+         "$WORK/runs/late_fusion$suffix/model.pt")
   for m in "${MODALITIES[@]}"; do names+=("single-$m"); ckpts+=("$WORK/runs/single_$m$suffix/model.pt"); done
   $PY -m pta_core.cli eval --checkpoint "${ckpts[@]}" --names "${names[@]}" --config "$CONFIG" \
     --set "data.root=$WORK/mmfi" --set "data.cache_dir=$WORK/cache" --out "$WORK/eval$suffix" --no-progress \
     --title "MM-Fi synthetic, rgb+depth contaminated, seed $seed" > "$WORK/logs/eval$suffix.txt"
-  log "tables: $WORK/eval$suffix/results.md"
+  # The same, restricted to each modality alone and all five together (the figure in docs/RESULTS.md).
+  $PY -m pta_core.cli eval --checkpoint "${ckpts[@]}" --names "${names[@]}" --config "$CONFIG" \
+    --set "data.root=$WORK/mmfi" --set "data.cache_dir=$WORK/cache" --out "$WORK/eval_focus$suffix" --no-progress \
+    --combinations "${MODALITIES[@]}" "$(IFS=+; echo "${MODALITIES[*]}")" \
+    --title "single modalities and all five, seed $seed" > "$WORK/logs/eval_focus$suffix.txt"
+  log "tables: $WORK/eval$suffix/results.md, $WORK/eval_focus$suffix/results.md"
 done
 $PY bench/summarize_results.py --work "$WORK" --seeds $SEEDS
 log "uptime: $(uptime)"
