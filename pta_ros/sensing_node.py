@@ -19,8 +19,9 @@ Callbacks and threads (:func:`make_executor`):
   inference runs. The default, 1, is a SingleThreadedExecutor: inputs wait in their DDS queues
   (QoS depth) for at most one inference step. Measured on the shared 2-core CPU (docs/BENCHMARKS.md,
   ``## ROS node``): with CPython's GIL the parallel executor makes inference *slower*, as each
-  torch op re-acquires the GIL behind the other callback threads (a convoy): at 30 Hz its p99
-  latency was 2-11× higher and it dropped 5-35 % of the frames; the single-threaded one kept all.
+  torch op re-acquires the GIL behind the other callback threads (a convoy): at 30 Hz with all
+  five inputs it kept up with 27 % of the frames (p99 1.5 s); the single-threaded one with all of
+  them (p99 34 ms).
 
 Lifecycle (``rclpy.lifecycle``): configure loads the model, publishers and the synchroniser;
 activate creates subscriptions and timers; deactivate drops them and frees the model. With
