@@ -1,4 +1,8 @@
-"""The sensing node's outputs: one prediction → skeleton, activity, scores and markers messages.
+"""The sensing node's outputs: one prediction → skeleton, activity, scores, markers and inference messages.
+
+``~/inference`` (DiagnosticArray, one per output, same header as the skeleton) says which modality
+set produced that output and how long the step took: what an online evaluator needs to score each
+chosen set (``pta_ros.online_eval``) without guessing which output came from which set.
 
 Publishers are lifecycle publishers (silent while the node is inactive), reliable, depth 10.
 """
@@ -6,6 +10,7 @@ Publishers are lifecycle publishers (silent while the node is inactive), reliabl
 from __future__ import annotations
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseArray
 from rclpy.lifecycle import LifecycleNode
 from rclpy.qos import QoSProfile
@@ -28,8 +33,18 @@ def scores_msg(probs: np.ndarray) -> Float32MultiArray:
     return msg
 
 
+def inference_msg(node_name: str, modalities: tuple[str, ...], header: Header, step_s: float | None) -> DiagnosticArray:
+    """One output's provenance: the modality set used (``a+b``) and the step time (ms)."""
+    values = [KeyValue(key="modalities", value="+".join(modalities))]
+    if step_s is not None:
+        values.append(KeyValue(key="step_ms", value=f"{step_s * 1e3:.3f}"))
+    status = DiagnosticStatus(level=DiagnosticStatus.OK, name=f"{node_name}: inference", message="+".join(modalities),
+                              hardware_id=node_name, values=values)
+    return DiagnosticArray(header=header, status=[status])
+
+
 class OutputPublishers:
-    """``~/skeleton``, ``~/markers``, ``~/activity`` and ``~/activity/scores`` of one node."""
+    """``~/skeleton``, ``~/markers``, ``~/activity``, ``~/activity/scores`` and ``~/inference`` of one node."""
 
     def __init__(self, node: LifecycleNode) -> None:
         self._node = node
@@ -37,6 +52,7 @@ class OutputPublishers:
         self._markers = node.create_lifecycle_publisher(MarkerArray, "~/markers", OUTPUT_QOS)
         self._activity = node.create_lifecycle_publisher(String, "~/activity", OUTPUT_QOS)
         self._scores = node.create_lifecycle_publisher(Float32MultiArray, "~/activity/scores", OUTPUT_QOS)
+        self._inference = node.create_lifecycle_publisher(DiagnosticArray, "~/inference", OUTPUT_QOS)
         self.markers_shown = False  # markers in RViz that a DELETEALL should clear
 
     def publish(
@@ -45,6 +61,7 @@ class OutputPublishers:
         header: Header,
         activity_classes: tuple[str, ...],
         marker_style: MarkerStyle | None,
+        step_s: float | None = None,
     ) -> None:
         """Publish one frame's outputs (``header``: newest input stamp, output frame).
 
@@ -62,6 +79,7 @@ class OutputPublishers:
             if marker_style is not None:
                 self._markers.publish(skeleton_markers(prediction.joints, header, label, marker_style))
                 self.markers_shown = True
+        self._inference.publish(inference_msg(self._node.get_name(), prediction.modalities, header, step_s))
 
     def clear_markers(self, header: Header) -> None:
         """One DELETEALL if markers are shown (RViz keeps a marker with lifetime 0 forever)."""
@@ -70,5 +88,5 @@ class OutputPublishers:
             self.markers_shown = False
 
     def destroy(self) -> None:
-        for publisher in (self._skeleton, self._markers, self._activity, self._scores):
+        for publisher in (self._skeleton, self._markers, self._activity, self._scores, self._inference):
             self._node.destroy_lifecycle_publisher(publisher)

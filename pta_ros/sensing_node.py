@@ -390,9 +390,10 @@ class SensingNode(LifecycleNode):
         style = (
             MarkerStyle(lifetime_s=self._params.marker_lifetime_s) if self._params.publish_markers else None
         )
-        self._outputs_pub.publish(prediction, header, predictor.activity_classes, style)
+        step_s = time.perf_counter() - started
+        self._outputs_pub.publish(prediction, header, predictor.activity_classes, style, step_s)
         self._outputs += 1
-        self._processing.add(time.perf_counter() - started)
+        self._processing.add(step_s)
         self._output_delay.add((self._clock_ns() - match.stamp_ns) / 1e9)
 
     def _clear_markers(self) -> None:

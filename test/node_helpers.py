@@ -93,6 +93,7 @@ class Outputs:
     activity: list = field(default_factory=list)
     scores: list = field(default_factory=list)
     diagnostics: list = field(default_factory=list)
+    inference: list = field(default_factory=list)
 
 
 class Harness:
@@ -144,6 +145,7 @@ class Harness:
         self.client.create_subscription(
             DiagnosticArray, "/diagnostics", self.out.diagnostics.append, RELIABLE
         )
+        self.client.create_subscription(DiagnosticArray, f"{ns}/inference", self.out.inference.append, RELIABLE)
 
     def _spin_node(self) -> None:
         try:

@@ -52,6 +52,7 @@ def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
         h.wait_for(lambda: h.node.chosen_modalities == MMFI_MODALITIES, 5, "all five modalities chosen")
         h.spin_for(0.3)
         h.out.skeleton.clear(), h.out.scores.clear(), h.out.activity.clear(), h.out.markers.clear()
+        h.out.inference.clear()
 
         frames = {}
         for k in range(6):
@@ -62,7 +63,13 @@ def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
         h.wait_for(lambda: len(h.out.skeleton) >= 6, 5, "six skeletons")
         h.spin_for(0.2)
 
-        assert len(h.out.skeleton) == len(h.out.scores) == len(h.out.activity) == 6
+        h.wait_for(lambda: len(h.out.inference) >= 6, 2, "six inference records")
+        assert len(h.out.skeleton) == len(h.out.scores) == len(h.out.activity) == len(h.out.inference) == 6
+        # ~/inference: one record per output, same stamp, naming the modality set used.
+        assert [i.header.stamp for i in h.out.inference] == [s.header.stamp for s in h.out.skeleton]
+        for record in h.out.inference:
+            values = status_values(record.status[0])
+            assert values["modalities"] == "+".join(MMFI_MODALITIES) and float(values["step_ms"]) > 0
         for skeleton, scores, activity in zip(h.out.skeleton, h.out.scores, h.out.activity):
             stamp = stamp_to_ns(skeleton.header.stamp)
             assert stamp in frames, "the output stamp is the newest input stamp of its frame"
@@ -142,6 +149,9 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
             t = phases[phase][-1]
             joints, _ = expected(predictor, frames[t], subset)
             np.testing.assert_allclose(outputs[t], joints, atol=1e-5)
+        used = {stamp_to_ns(i.header.stamp): status_values(i.status[0])["modalities"] for i in h.out.inference}
+        for phase, subset in (("all", "rgb+depth"), ("no_depth", "rgb"), ("back", "rgb+depth")):
+            assert used[phases[phase][-1]] == subset
         chosen = [
             status_values(s)["chosen_modalities"]
             for d in h.out.diagnostics

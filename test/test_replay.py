@@ -13,7 +13,7 @@ from rosbags.typesys import Stores, get_typestore
 
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import PoseArray  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 
 from pta_ros.replay import BagPlayback, DropWindow  # noqa: E402
@@ -65,8 +65,9 @@ def test_replay_node_publishes_paced_messages_and_clock(tmp_path, storage):
         node = rclpy.create_node("replay_sink")
         got: list[tuple[float, PoseArray]] = []
         clocks: list[int] = []
+        # Reliable (the replay publishes reliably): a best-effort reader may lose messages on a busy machine.
         node.create_subscription(PoseArray, "camera/keypoints", lambda m: got.append((time.perf_counter(), m)),
-                                 qos_profile_sensor_data)
+                                 QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         node.create_subscription(Clock, "/clock", lambda m: clocks.append(m.clock.sec * 10**9 + m.clock.nanosec), 10)
         executor = rclpy.executors.SingleThreadedExecutor()
         executor.add_node(node)
