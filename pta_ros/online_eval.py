@@ -45,6 +45,8 @@ class OnlineEvaluator:
         self.latencies_s: list[float] = []
         self.output_times: list[float] = []
         self.set_sequence: list[tuple[int, tuple[str, ...]]] = []  # (first stamp, set) at each switch
+        # The latest scored frame per set (stamp, prediction, truth): for pictures of the outputs.
+        self.examples: dict[tuple[str, ...], tuple[int, np.ndarray, np.ndarray]] = {}
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -85,6 +87,7 @@ class OnlineEvaluator:
             truth = self._truth.pop(stamp_ns)
             pred, _ = self._pred.pop(stamp_ns)
             modalities = self._sets.pop(stamp_ns)
+            self.examples[modalities] = (stamp_ns, pred, truth)
             score = self.scores.setdefault(modalities, SetScore())
             score.frames += 1
             score.metrics.update("mpjpe_mm", mpjpe(pred[None], truth[None], per_sample=True))
