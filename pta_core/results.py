@@ -79,6 +79,7 @@ def plot_runs(runs: Runs, order: Sequence[str], path: Path, title: str = "") -> 
     width = 0.8 / max(len(runs), 1)
     fig_width = min(24.0, max(8.0, 0.25 * len(combos) * max(1, len(runs)) ** 0.5 + 3.0))
     fig, axes = plt.subplots(len(metrics), 1, figsize=(fig_width, 3.0 * len(metrics) + 0.8), squeeze=False)
+    colors = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20").colors
     for ax, metric in zip(axes[:, 0], metrics):
         for k, name in enumerate(runs):
             xs, ys = [], []
@@ -88,7 +89,7 @@ def plot_runs(runs: Runs, order: Sequence[str], path: Path, title: str = "") -> 
                 if value is not None and math.isfinite(value):
                     xs.append(i - 0.4 + width * (k + 0.5))
                     ys.append(value)
-            ax.bar(xs, ys, width=width, label=name)
+            ax.bar(xs, ys, width=width, label=name, color=colors[k % len(colors)])
         ax.set_ylabel(METRIC_LABELS[metric])
         ax.set_xticks(range(len(combos)))
         ax.set_xticklabels([combination_name(c) for c in combos], rotation=60, ha="right", fontsize=7)
