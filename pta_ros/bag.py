@@ -44,7 +44,7 @@ GROUND_TRUTH_TOPIC = "/ground_truth/skeleton"
 TF_STATIC_TOPIC = "/tf_static"
 DEFAULT_FRAME_PERIOD_S = 0.1  # MM-Fi is commonly quoted at 10 Hz; the toolbox documents no rate
 DEFAULT_START_NS = 1_700_000_000 * 10**9
-SEQUENCE_GAP_S = 1.0  # silence between consecutive sequences
+SEQUENCE_GAP_S = 0.5  # silence between sequences (< the node's max_age_s: sensors stay live across it)
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 # Frame ids: the node's defaults (config/sensing.yaml frame_ids) and the rig (config/rig.yaml).
 FRAME_IDS = {

@@ -1,0 +1,180 @@
+"""``pta_bringup``: what ``launch/sensing.launch.py`` starts, in one process, for machines without the
+ROS 2 launch system (e.g. a venv with the PyPI ROS wheels).
+
+Same arguments, same YAML: the sensing node reads ``--params-file`` (default config/sensing.yaml)
+with ``--model`` on top; ``--bag`` replays a rosbag2 with /clock and switches the node to sim time;
+the rig's static transforms (config/rig.yaml) are published when ``tf2_msgs`` is installed; RViz
+starts when ``rviz2`` is on the PATH. ``--evaluate`` adds the online evaluator (needs a bag with
+``/ground_truth/skeleton``, as ``mmfi_to_bag`` writes).
+
+    pta_bringup --model runs/pta/model.pt [--bag demo_out/bag] [--rviz] [--evaluate]
+        [--camera-topic T] [--depth-topic T] [--radar-topic T] [--lidar-topic T] [--csi-topic T]
+        [--namespace NS] [--params-file F] [--rate R] [--loops N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+INPUTS = {  # option → the node's relative input topic (as the launch file's arguments)
+    "camera_topic": "camera/keypoints",
+    "depth_topic": "depth/image_raw",
+    "radar_topic": "radar/points",
+    "lidar_topic": "lidar/points",
+    "csi_topic": "wifi/csi",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pta_ros.paths import share_dir
+
+    share = share_dir()
+    parser = argparse.ArgumentParser(prog="pta_bringup", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="", help="model.pt (overrides model_path of --params-file)")
+    parser.add_argument("--params-file", default=str(share / "config" / "sensing.yaml"), help="node parameters (YAML)")
+    parser.add_argument("--namespace", default="", help="namespace of the sensing node")
+    parser.add_argument("--bag", default="", help="rosbag2 to replay with /clock (the node then uses sim time)")
+    parser.add_argument("--rate", type=float, default=1.0, help="bag playback rate")
+    parser.add_argument("--loops", type=int, default=1, help="bag passes (0 = forever)")
+    parser.add_argument("--rviz", action="store_true", help="start rviz2 with config/sensing.rviz if installed")
+    parser.add_argument("--no-static-tf", action="store_true", help="do not publish config/rig.yaml")
+    parser.add_argument("--evaluate", action="store_true", help="score outputs against /ground_truth/skeleton")
+    parser.add_argument("--json", help="with --evaluate: write the summary here")
+    for option, topic in INPUTS.items():
+        parser.add_argument(f"--{option.replace('_', '-')}", default=topic, help=f"input topic for {topic}")
+    return parser
+
+
+def node_arguments(args: argparse.Namespace) -> list[str]:
+    """The sensing node's ``--ros-args``: what the launch file passes as parameters and remappings."""
+    ros_args = ["--ros-args", "--params-file", args.params_file]
+    if args.model:
+        ros_args += ["-p", f"model_path:={args.model}"]
+    if args.bag:
+        ros_args += ["-p", "use_sim_time:=true"]
+    for option, topic in INPUTS.items():
+        target = getattr(args, option)
+        if target != topic:
+            ros_args += ["-r", f"{topic}:={target}"]
+    return ros_args
+
+
+def publish_static_tf(node, rig_file: Path) -> object | None:
+    """The rig's static transforms on /tf_static (transient local), if tf2_msgs is installed."""
+    try:
+        from geometry_msgs.msg import TransformStamped
+        from tf2_msgs.msg import TFMessage
+    except ImportError:
+        node.get_logger().info("static TF skipped: tf2_msgs is not installed here (mmfi_to_bag bags carry /tf_static)")
+        return None
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from scipy.spatial.transform import Rotation
+
+    publisher = node.create_publisher(TFMessage, "/tf_static", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    transforms = []
+    for t in yaml.safe_load(rig_file.read_text())["transforms"]:
+        msg = TransformStamped()
+        msg.header.stamp = node.get_clock().now().to_msg()
+        msg.header.frame_id, msg.child_frame_id = t["parent"], t["child"]
+        msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = map(float, t["xyz"])
+        q = Rotation.from_euler("xyz", t["rpy"]).as_quat()
+        r = msg.transform.rotation
+        r.x, r.y, r.z, r.w = map(float, q)
+        transforms.append(msg)
+    publisher.publish(TFMessage(transforms=transforms))
+    return publisher
+
+
+def main(argv: list[str] | None = None) -> int:
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+    from pta_ros.paths import share_dir
+    from pta_ros.sensing_node import SensingNode, make_executor
+
+    args = build_parser().parse_args(argv)
+    rclpy.init()
+    nodes, executors, rviz, playback = [], [], None, None
+    try:
+        try:
+            sensing = SensingNode(namespace=args.namespace, cli_args=node_arguments(args))
+        except Exception as err:  # invalid parameters from the YAML or the command line
+            print(f"pta_bringup: cannot start the sensing node: {err}", file=sys.stderr)
+            return 1
+        nodes.append(sensing)
+        node_executor = make_executor(sensing)
+        executors.append(node_executor)
+        if sensing.get_parameter("autostart").value and not sensing.start():
+            return 1
+        helpers = SingleThreadedExecutor()  # /tf_static and the evaluator, beside the node's executor
+        executors.append(helpers)
+        tool_node = rclpy.create_node("pta_bringup")
+        nodes.append(tool_node)
+        helpers.add_node(tool_node)
+        if not args.no_static_tf:
+            publish_static_tf(tool_node, share_dir() / "config" / "rig.yaml")
+        evaluator = None
+        if args.evaluate:
+            from pta_ros.online_eval import OnlineEvaluator, make_node
+
+            evaluator = OnlineEvaluator()
+            node_name = f"/{args.namespace.strip('/')}/sensing_node" if args.namespace else "/sensing_node"
+            eval_node = make_node(evaluator, node_name.replace("//", "/"))
+            nodes.append(eval_node)
+            helpers.add_node(eval_node)
+        if args.rviz:
+            if shutil.which("rviz2"):
+                rviz = subprocess.Popen(["rviz2", "-d", str(share_dir() / "config" / "sensing.rviz")])
+            else:
+                tool_node.get_logger().warning("rviz2 is not installed here: no RViz")
+        threading.Thread(target=helpers.spin, daemon=True).start()
+        if not args.bag:
+            node_executor.spin()
+            return 0
+        from pta_ros.replay import BagPlayback
+        from pta_ros.replay_node import ReplayNode
+
+        playback = BagPlayback(args.bag)
+        replay = ReplayNode(playback, rate=args.rate)
+        nodes.append(replay)
+        threading.Thread(target=node_executor.spin, daemon=True).start()
+        replay.wait_for_subscribers(15.0)
+        passes = 0
+        while args.loops == 0 or passes < args.loops:
+            replay.play_once()
+            passes += 1
+        time.sleep(1.0)  # the last outputs in flight
+        replay.get_logger().info(f"replay finished: {json.dumps(replay.stats.summary())}")
+        if evaluator is not None:
+            summary = evaluator.summary()
+            print(json.dumps(summary, indent=2))
+            if args.json:
+                Path(args.json).write_text(json.dumps(summary, indent=2))
+        return 0
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    except (FileNotFoundError, ValueError) as err:
+        print(f"pta_bringup: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if rviz is not None:
+            rviz.terminate()
+        if playback is not None:
+            playback.close()
+        for executor in executors:
+            executor.shutdown(timeout_sec=2.0)
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
