@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     rclpy.init()
-    nodes, executors, rviz, playback = [], [], None, None
+    nodes, executors, threads, rviz, playback = [], [], [], None, None
     try:
         try:
             sensing = SensingNode(namespace=args.namespace, cli_args=node_arguments(args))
@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 rviz = subprocess.Popen(["rviz2", "-d", str(share_dir() / "config" / "sensing.rviz")])
             else:
                 tool_node.get_logger().warning("rviz2 is not installed here: no RViz")
-        threading.Thread(target=helpers.spin, daemon=True).start()
+        threads.append(threading.Thread(target=helpers.spin, daemon=True))
+        threads[-1].start()
         if not args.bag:
             node_executor.spin()
             return 0
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         playback = BagPlayback(args.bag)
         replay = ReplayNode(playback, rate=args.rate)
         nodes.append(replay)
-        threading.Thread(target=node_executor.spin, daemon=True).start()
+        threads.append(threading.Thread(target=node_executor.spin, daemon=True))
+        threads[-1].start()
         replay.wait_for_subscribers(15.0)
         passes = 0
         while args.loops == 0 or passes < args.loops:
@@ -171,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             playback.close()
         for executor in executors:
             executor.shutdown(timeout_sec=2.0)
+        for thread in threads:  # spin() returns once its executor is shut down
+            thread.join(timeout=5.0)
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()
