@@ -12,16 +12,16 @@ import pytest
 pytest.importorskip("launch_testing", reason="launch_testing needs a ROS 2 distribution")
 pytest.importorskip("launch_ros", reason="launch_ros needs a ROS 2 distribution")
 
-import launch  # noqa: E402
-import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
-import rclpy  # noqa: E402
-from ament_index_python.packages import get_package_share_directory  # noqa: E402
-from geometry_msgs.msg import PoseArray  # noqa: E402
-from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
-from node_helpers import make_checkpoint, raw_samples, sensor_message  # noqa: E402
+import launch
+import launch_testing.actions
+import launch_testing.asserts
+import rclpy
+from ament_index_python.packages import get_package_share_directory
+from geometry_msgs.msg import PoseArray
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from node_helpers import make_checkpoint, raw_samples, sensor_message
 
-from pta_ros.inputs import SENSOR_BY_MODALITY  # noqa: E402
+from pta_ros.inputs import SENSOR_BY_MODALITY
 
 MODEL = Path(tempfile.mkdtemp()) / "model.pt"
 REMAPPED_LIDAR = "/velodyne/points"
