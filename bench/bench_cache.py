@@ -41,7 +41,6 @@ from pta_core.data import PackedDataset, make_loader, open_split
 from pta_core.modalities import get_modality
 
 MODALITIES = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
-EXT = {"rgb": ".npy", "depth": ".png", "mmwave": ".bin", "lidar": ".bin", "wifi-csi": ".mat"}
 
 
 def toolbox_read_frame(path: str, modality: str) -> np.ndarray:
@@ -79,7 +78,7 @@ class ToolboxFrames(Dataset):
         sample = {"output": gt[frame]}
         for m in MODALITIES:
             sample["input_" + m] = toolbox_read_frame(
-                os.path.join(folder, m, f"frame{frame + 1:03d}{EXT[m]}"), m
+                os.path.join(folder, m, f"frame{frame + 1:03d}{get_modality(m).extension}"), m
             )
         return sample
 
@@ -110,7 +109,7 @@ class RawPreprocessed(Dataset):
         sample = {"pose": np.load(os.path.join(folder, "ground_truth.npy"))[frame].astype(np.float32)}
         for m in MODALITIES:
             modality = get_modality(m)
-            raw = modality.read_file(Path(folder) / m / f"frame{frame + 1:03d}{EXT[m]}")
+            raw = modality.read_file(Path(folder) / m / f"frame{frame + 1:03d}{get_modality(m).extension}")
             sample[m] = modality.preprocess(raw, self.cfg.preprocess)
         return sample
 

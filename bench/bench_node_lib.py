@@ -28,13 +28,6 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
 os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_shm.xml"))
 
 ALL = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
-FRAME_IDS = {
-    "rgb": "camera_color_optical_frame",
-    "depth": "camera_depth_optical_frame",
-    "mmwave": "radar_link",
-    "lidar": "lidar_link",
-    "wifi-csi": "wifi_rx_link",
-}
 
 
 def mmfi_sized_raws(seed: int = 0) -> dict[str, np.ndarray]:
@@ -141,8 +134,9 @@ def publish(rate_hz: float, duration_s: float, modalities: list[str]) -> dict:
 
 def _message(modality: str, raw: np.ndarray):
     from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, numpy_to_posearray
+    from pta_ros.inputs import SENSOR_BY_MODALITY
 
-    header = make_header(0, FRAME_IDS[modality])
+    header = make_header(0, SENSOR_BY_MODALITY[modality].frame_id)
     if modality == "rgb":
         return numpy_to_posearray(raw, header)
     if modality == "depth":

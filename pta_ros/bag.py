@@ -36,7 +36,7 @@ from pta_core.data.records import ReadStats
 from pta_core.data.synthetic import RIG_FILENAME
 from pta_core.modalities.wifi_csi import ANTENNAS, PACKETS, SUBCARRIERS
 from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, numpy_to_posearray
-from pta_ros.inputs import LIDAR_FIELDS, RADAR_FIELDS, SENSOR_BY_MODALITY
+from pta_ros.inputs import LIDAR_FIELDS, RADAR_FIELDS, SENSOR_BY_MODALITY, SENSORS
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +46,8 @@ DEFAULT_FRAME_PERIOD_S = 0.1  # MM-Fi is commonly quoted at 10 Hz; the toolbox d
 DEFAULT_START_NS = 1_700_000_000 * 10**9
 SEQUENCE_GAP_S = 0.5  # silence between sequences (< the node's max_age_s: sensors stay live across it)
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-# Frame ids: the node's defaults (config/sensing.yaml frame_ids) and the rig (config/rig.yaml).
-FRAME_IDS = {
-    "rgb": "camera_color_optical_frame",
-    "depth": "camera_depth_optical_frame",
-    "mmwave": "radar_link",
-    "lidar": "lidar_link",
-    "wifi-csi": "wifi_rx_link",
-}
+# Frame ids: the node's defaults (config/sensing.yaml frame_ids), as the rig names them (config/rig.yaml).
+FRAME_IDS = {spec.modality: spec.frame_id for spec in SENSORS}
 GROUND_TRUTH_FRAME = "camera_depth_optical_frame"
 # Frame names of a generated tree's rig file → the ROS frames above.
 SYNTHETIC_FRAME_NAMES = {"rig": "sensor_rig", "lidar": "lidar_link", "radar": "radar_link"}

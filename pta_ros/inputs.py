@@ -75,13 +75,14 @@ class SensorSpec:
     topic: str  # relative, remappable
     msg_type: type
     decode: Callable[[Any, DecodeOptions], np.ndarray]
+    frame_id: str  # the conventional frame (config/rig.yaml); the node's default expectation
 
 
 SENSORS: tuple[SensorSpec, ...] = (
-    SensorSpec("camera", "rgb", "camera/keypoints", PoseArray, decode_keypoints),
-    SensorSpec("depth", "depth", "depth/image_raw", Image, decode_depth),
-    SensorSpec("radar", "mmwave", "radar/points", PointCloud2, decode_radar),
-    SensorSpec("lidar", "lidar", "lidar/points", PointCloud2, decode_lidar),
-    SensorSpec("wifi", "wifi-csi", "wifi/csi", Image, decode_csi),
+    SensorSpec("camera", "rgb", "camera/keypoints", PoseArray, decode_keypoints, "camera_color_optical_frame"),
+    SensorSpec("depth", "depth", "depth/image_raw", Image, decode_depth, "camera_depth_optical_frame"),
+    SensorSpec("radar", "mmwave", "radar/points", PointCloud2, decode_radar, "radar_link"),
+    SensorSpec("lidar", "lidar", "lidar/points", PointCloud2, decode_lidar, "lidar_link"),
+    SensorSpec("wifi", "wifi-csi", "wifi/csi", Image, decode_csi, "wifi_rx_link"),
 )
 SENSOR_BY_MODALITY = {spec.modality: spec for spec in SENSORS}

@@ -16,17 +16,12 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from pta_core.modalities import MMFI_MODALITIES
+from pta_ros.inputs import SENSORS
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 CSI_LAYOUTS = ("antenna_major", "subcarrier_major")
 # Input sensors: parameter key → (modality, default frame id). Keys are parameter-name friendly.
-SENSOR_FRAMES = {
-    "camera": "camera_color_optical_frame",
-    "depth": "camera_depth_optical_frame",
-    "radar": "radar_link",
-    "lidar": "lidar_link",
-    "wifi": "wifi_rx_link",
-}
+SENSOR_FRAMES = {spec.key: spec.frame_id for spec in SENSORS}
 
 
 @dataclass(frozen=True)

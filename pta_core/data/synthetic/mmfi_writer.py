@@ -22,15 +22,6 @@ from pta_core.data.synthetic.spec import MMFiSpec, environment_of
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = {
-    "rgb": ".npy",
-    "infra1": ".npy",
-    "infra2": ".npy",
-    "depth": ".png",
-    "lidar": ".bin",
-    "mmwave": ".bin",
-    "wifi-csi": ".mat",
-}
 
 
 def write_sequence(root: Path, spec: MMFiSpec, subject: str, action: str) -> dict:
