@@ -123,6 +123,70 @@ def summarize(work: Path, seed: int) -> str:
     return "\n".join(lines)
 
 
+def _seed_data(work: Path, seed: int):
+    suffix = "" if seed == 3407 else f"_s{seed}"
+    table = read_results(work / f"eval{suffix}" / "results.csv")
+    weights = {}
+    for r in PURIFIED:
+        path = work / "runs" / f"{RUN_DIRS[r]}{suffix}" / "purify_weights.jsonl"
+        if path.is_file():
+            weights[r] = json.loads(path.read_text().splitlines()[-1])["weights"]
+    return table, weights
+
+
+def _ranks(values: dict[str, float], reverse: bool) -> dict[str, int]:
+    order = sorted(values, key=lambda m: -values[m] if reverse else values[m])
+    return {m: order.index(m) + 1 for m in values}
+
+
+def _run_means(rows: dict[str, dict[str, float]]) -> list[float]:
+    """MPJPE over all, single and multi combinations, all five, PA-MPJPE and accuracy over all."""
+    return [
+        mean(v["mpjpe_mm"] for v in rows.values()),
+        mean(rows[m]["mpjpe_mm"] for m in MODALITIES),
+        mean(v["mpjpe_mm"] for c, v in rows.items() if "+" in c),
+        rows["+".join(MODALITIES)]["mpjpe_mm"],
+        mean(v["pa_mpjpe_mm"] for v in rows.values()),
+        mean(v["accuracy"] for v in rows.values()),
+    ]
+
+
+def doc_tables(work: Path, seeds: list[int]) -> str:
+    """The tables of docs/RESULTS.md: every cell 'seed A / seed B' (in --seeds order)."""
+    data = [_seed_data(work, seed) for seed in seeds]
+    joined = lambda values: " / ".join(values)  # noqa: E731
+    multi = [r for r in data[0][0] if not r.startswith("single-")]
+    lines = ["| run | MPJPE, all 31 | MPJPE, 5 single | MPJPE, 26 multi | all five together | PA-MPJPE, all 31 | "
+             "accuracy, all 31 |", "|---|---|---|---|---|---|---|"]
+    for r in multi:
+        per_seed = [_run_means(table[r]) for table, _ in data]
+        cells = [joined(fmt(values[i]) for values in per_seed) for i in range(6)]
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    lines += ["", "| modality | PTA MPJPE | single MPJPE | PTA PA-MPJPE | single PA-MPJPE | PTA acc. | single acc. |",
+              "|---|---|---|---|---|---|---|"]
+    for m in MODALITIES:
+        cells = [joined(fmt(t[run][m][metric]) for t, _ in data)
+                 for metric in ("mpjpe_mm", "pa_mpjpe_mm", "accuracy") for run in ("PTA", f"single-{m}")]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    runs = [r for r in PURIFIED if all(r in w for _, w in data)]
+    lines += ["", "| modality | single MPJPE (rank) | " + " | ".join(runs) + " |", "|---|---|" + "---|" * len(runs)]
+    for seed, (table, weights) in zip(seeds, data):
+        lines.append(f"| seed {seed} | |" + " |" * len(runs))
+        alone = {m: table[f"single-{m}"][m]["mpjpe_mm"] for m in MODALITIES}
+        rank_alone = _ranks(alone, reverse=False)
+        ranks = {r: _ranks(weights[r], reverse=True) for r in runs}
+        for m in MODALITIES:
+            lines.append(f"| {m} | {fmt(alone[m])} ({rank_alone[m]}) | " + " | ".join(
+                f"{weights[r][m]:.3f} ({ranks[r][m]})" for r in runs) + " |")
+    table = data[0][0]
+    lines += ["", f"MPJPE per combination, seed {seeds[0]}:", "",
+              "| combination | n | " + " | ".join(multi) + " |", "|---|---|" + "---|" * len(multi)]
+    for combo in table[multi[0]]:
+        n = int(table[multi[0]][combo]["samples"])
+        lines.append(f"| {combo} | {n} | " + " | ".join(fmt(table[r][combo]["mpjpe_mm"]) for r in multi) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default="out/results")
@@ -132,6 +196,7 @@ def main() -> int:
     work = Path(args.work)
     text = reference_errors(work, args.config) + "\n" + "\n".join(summarize(work, seed) for seed in args.seeds)
     (work / "summary.md").write_text(text)
+    (work / "doc_tables.md").write_text(doc_tables(work, args.seeds))
     print(text)
     return 0
 
