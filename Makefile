@@ -42,7 +42,7 @@ colcon-test: venv
 	  set +u && source $(COLCON_WS)/install/setup.bash && \
 	  colcon --log-base $(COLCON_WS)/log test --base-paths . --build-base $(COLCON_WS)/build \
 	    --install-base $(COLCON_WS)/install --event-handlers console_direct+ \
-	    --return-code-on-test-failure --pytest-args -m "not slow" && \
+	    --return-code-on-test-failure && \
 	  colcon --log-base $(COLCON_WS)/log test-result --test-result-base $(COLCON_WS)/build --all
 
 lint: venv
