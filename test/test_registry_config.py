@@ -50,3 +50,16 @@ def test_overrides_do_not_mutate_input():
     data = {"train": {"lr": 1.0}}
     out = apply_overrides(data, ["train.lr=2"])
     assert data["train"]["lr"] == 1.0 and out["train"]["lr"] == 2
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from pta_core.io import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    plain = tmp_path / "b.txt"
+    plain.write_text("x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "a.txt").st_mode)
+    assert mode == stat.S_IMODE(os.stat(plain).st_mode)
