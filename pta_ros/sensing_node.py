@@ -4,7 +4,7 @@ Inputs (relative, remappable; sensor-data QoS with a queue of 1, see :func:`inpu
 with ``qos_overrides./<topic>.subscription.*`` parameters):
 ``camera/keypoints`` (rgb), ``depth/image_raw`` (depth), ``radar/points`` (mmwave), ``lidar/points``
 (lidar), ``wifi/csi`` (wifi-csi). Outputs: ``~/skeleton``, ``~/markers``, ``~/activity``,
-``~/activity/scores``, ``/diagnostics`` (1 Hz).
+``~/activity/scores``, ``~/inference`` (the modality set of each output), ``/diagnostics`` (1 Hz).
 
 Callbacks and threads (:func:`make_executor`):
 - input callbacks only decode, validate, preprocess (the shared training path) and buffer. Each
@@ -489,12 +489,36 @@ def make_executor(node: SensingNode) -> Executor:
     return executor
 
 
+def usage() -> str:
+    """``sensing_node --help``: how to run it and every parameter (no ROS graph needed)."""
+    lines = [
+        "usage: sensing_node --ros-args [--params-file config/sensing.yaml] -p model_path:=MODEL.pt [-p NAME:=VALUE ...]",
+        "                    [-r camera/keypoints:=TOPIC ...]",
+        "",
+        __doc__.splitlines()[0],
+        "inputs: " + ", ".join(f"{s.topic} ({s.msg_type.__name__}, {s.modality})" for s in SENSORS),
+        "outputs: ~/skeleton, ~/markers, ~/activity, ~/activity/scores, ~/inference, /diagnostics",
+        "",
+        "parameters (RO = read-only after start):",
+    ]
+    for spec in node_params.SPECS:
+        bounds = f" [{spec.low:g}, {spec.high:g}]" if spec.low is not None and spec.high is not None else ""
+        flag = " RO" if spec.read_only else ""
+        lines.append(f"  {spec.name} = {spec.default!r}{bounds}{flag}\n      {spec.description}")
+    return "\n".join(lines)
+
+
 def main(args: list[str] | None = None) -> int:
     """``ros2 run pta_ros sensing_node`` / ``sensing_node``: spin the node until shutdown.
 
     Exit status 0 on a clean shutdown (Ctrl-C, external shutdown), 1 when the node cannot start
     (one error line says why: missing/corrupt model, invalid parameter).
     """
+    argv = sys.argv[1:] if args is None else list(args)
+    user_args = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
+    if "-h" in user_args or "--help" in user_args:
+        print(usage())
+        return 0
     rclpy.init(args=args)
     node = None
     try:

@@ -106,3 +106,15 @@ def test_serves_another_process_and_exits_cleanly_on_ctrl_c(repo_root, tmp_path)
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output
     assert "Traceback" not in output, output
+
+
+def test_help_lists_parameters_without_a_ros_graph():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "pta_ros.sensing_node", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    assert "usage: sensing_node --ros-args" in result.stdout
+    for name in ("model_path", "slop_s", "max_age_s", "output_frame", "frame_ids.lidar"):
+        assert f"  {name} = " in result.stdout
