@@ -158,7 +158,9 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
             for s in d.status
             if s.name.endswith(": pipeline")
         ]
-        assert "rgb" in chosen and "rgb+depth" in chosen
+        # /diagnostics (1 Hz) reports the chosen set; the short rgb-only phase may fall between two reports,
+        # which is why each output's own set is checked exactly on ~/inference above.
+        assert "rgb+depth" in chosen
 
         # All inputs stop: the markers are cleared once and diagnostics report the silence as ERROR.
         h.wait_for(
