@@ -46,9 +46,8 @@ def convert_all(root: Path, work: Path, sequences) -> list[dict]:
 
 def replay_timing(bag_dir: Path, work: Path) -> dict:
     import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
     from geometry_msgs.msg import PoseArray
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     from pta_ros.bag import GROUND_TRUTH_TOPIC
     from pta_ros.inputs import SENSORS
