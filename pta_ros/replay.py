@@ -121,7 +121,8 @@ class Pacer:
 
 @dataclass
 class TimingStats:
-    """How late each message went out relative to its schedule (seconds)."""
+    """How late each message started going out relative to its schedule (seconds; messages of one
+    frame share a bag time, so later ones in the frame also wait for the earlier ones' publish calls)."""
 
     lateness_s: list[float] = field(default_factory=list)
     published: dict[str, int] = field(default_factory=dict)
