@@ -49,7 +49,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 bench: venv
-	$(PY) -m bench.run_all
+	bash bench/run_all.sh
 
 clean:
 	rm -rf build install log $(DEMO_OUT) .pytest_cache .ruff_cache *.egg-info
