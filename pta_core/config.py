@@ -71,6 +71,10 @@ class ModelConfig:
     dim: int = 512  # D: channels per token
     encoder_width: int = 64  # base width of the from-scratch encoders
     freeze_backbones: bool = False  # true: encoders get no gradient and stay in eval mode
+    # Layer layouts (models/heads.py, models/projector.py): the defaults fit far better than the
+    # reference code's, which stays available as head=mean_ln, projector=bn_relu.
+    head: Literal["flatten", "mean_ln"] = "flatten"
+    projector: Literal["linear", "bn_relu"] = "linear"
     dropout: float = 0.0
     # X-Fi baseline (method=xfi, pta-method.md §11.1): X-Fusion blocks and attention heads.
     fusion_depth: int = 4
@@ -141,6 +145,7 @@ class TrainConfig:
     lr: float = 5e-4
     weight_decay: float = 0.0
     lr_schedule: Literal["none", "poly", "cosine"] = "none"
+    warmup_steps: int = 0  # linear learning-rate warm-up from lr/warmup_steps, then lr_schedule
     grad_clip: float = 0.0
     pose_loss_weight: float = 1.0
     activity_loss_weight: float = 0.1

@@ -33,9 +33,12 @@ class SkipSampler(Sampler[int]):
         return len(self.base) - self.skip
 
 
-def lr_factor(schedule: str, step: int, total: int, power: float) -> float:
-    """Multiplier of the base learning rate at ``step`` of ``total``."""
-    progress = min(step / max(total, 1), 1.0)
+def lr_factor(schedule: str, step: int, total: int, power: float, warmup: int = 0) -> float:
+    """Multiplier of the base learning rate at ``step`` of ``total``: a linear warm-up over the first
+    ``warmup`` steps (from 1/warmup to 1), then ``schedule`` over the remaining steps."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
     if schedule == "poly":
         return (1.0 - progress) ** power
     if schedule == "cosine":

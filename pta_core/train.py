@@ -153,6 +153,7 @@ class Trainer:
     def _build(self) -> None:
         cfg = self.cfg
         self.model = build_model(cfg, len(self.split.activity_classes))
+        self._init_mean_pose()
         self.objective: Objective = build_objective(cfg, self.model).to(self.device)
         self.modalities: tuple[str, ...] = tuple(self.model.modalities)
         if cfg.model.freeze_backbones:
@@ -187,7 +188,9 @@ class Trainer:
         total = self.steps_per_epoch * cfg.train.epochs
         self.total_steps = min(total, cfg.train.max_steps) if cfg.train.max_steps > 0 else total
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(cfg.train.lr_schedule, s, self.total_steps, cfg.train.poly_power)
+            self.optimizer, lambda s: lr_factor(
+                cfg.train.lr_schedule, s, self.total_steps, cfg.train.poly_power, cfg.train.warmup_steps
+            ),
         )
         self.meta: MetaUpdater | None = None
         if phi is not None:
@@ -204,6 +207,13 @@ class Trainer:
             # Absent modalities leave encoders without gradient, so unused parameters are expected.
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.trained = DistributedDataParallel(self.objective, device_ids=device_ids, find_unused_parameters=True)
+
+    def _init_mean_pose(self) -> None:
+        """Start the pose head(s) at the mean training pose (models/heads.py says why)."""
+        if "pose" not in self.cfg.train.tasks or self.split.pose is None or not hasattr(self.model, "init_mean_pose"):
+            return
+        pose = np.asarray(self.split.pose[self.train_positions], dtype=np.float64)  # (N, 17, 3) metres
+        self.model.init_mean_pose(torch.from_numpy(pose.mean(axis=0)).float())
 
     def _phi(self) -> torch.nn.Parameter | None:
         """Purify's φ when it is learned (PTA with purify.enabled)."""

@@ -15,9 +15,8 @@ from torch import nn
 
 from pta_core.config import ModelConfig, PreprocessConfig, PurifyConfig
 from pta_core.modalities import get_modality
-from pta_core.models.heads import ActivityHead, PoseHead
 from pta_core.models.projector import Projector
-from pta_core.models.pta import Inputs, ModelOutput, PTAModel
+from pta_core.models.pta import Inputs, ModelOutput, PTAModel, build_heads, encode_present
 
 # ---------------------------------------------------------------------------------------------
 # Late fusion
@@ -52,13 +51,18 @@ class LateFusionModel(nn.Module):
             }
         )
 
+    def init_mean_pose(self, mean_pose: torch.Tensor) -> None:
+        """Start every member's pose head at the training mean pose (17, 3) metres."""
+        for member in self.members.values():
+            member.init_mean_pose(mean_pose)
+
     def member_outputs(self, inputs: Inputs, present: torch.Tensor) -> dict[str, ModelOutput]:
         """Each present member's prediction for the whole batch (rows where it is absent are unused)."""
         outputs = {}
         for index, name in enumerate(self.modalities):
             column = present[:, index : index + 1]
             if bool(column.any()):
-                outputs[name] = self.members[name]({name: inputs[name]}, torch.ones_like(column))
+                outputs[name] = self.members[name]({name: inputs[name]}, column)
         return outputs
 
     def forward(self, inputs: Inputs, present: torch.Tensor) -> ModelOutput:
@@ -193,20 +197,23 @@ class XFiModel(nn.Module):
         for name in self.modalities:
             encoder = get_modality(name).build_encoder(model_cfg, preprocess_cfg)
             self.encoders[name] = encoder
-            self.projectors[name] = Projector(encoder.num_tokens, encoder.out_channels, model_cfg.tokens, dim)
+            self.projectors[name] = Projector(
+                encoder.num_tokens, encoder.out_channels, model_cfg.tokens, dim, model_cfg.projector
+            )
         self.initial = CrossModalTransformer(dim, model_cfg.fusion_heads)
         self.blocks = nn.ModuleList(
             [XFusionBlock(self.modalities, dim, model_cfg.fusion_heads) for _ in range(model_cfg.fusion_depth)]
         )
-        self.pose_head = PoseHead(dim) if "pose" in tasks else None
-        self.activity_head = ActivityHead(dim, num_classes) if "activity" in tasks else None
+        self.pose_head, self.activity_head = build_heads(model_cfg, tasks, num_classes)
+
+    def init_mean_pose(self, mean_pose: torch.Tensor) -> None:
+        """Start the pose head's output at the training mean pose (17, 3) metres."""
+        if self.pose_head is not None:
+            self.pose_head.init_mean_pose(mean_pose)
 
     def forward(self, inputs: Inputs, present: torch.Tensor) -> ModelOutput:
         present = present.bool()
-        features = {}
-        for index, name in enumerate(self.modalities):
-            if bool(present[:, index].any()):
-                features[name] = self.projectors[name](self.encoders[name](inputs[name]))
+        features = encode_present(self.encoders, self.projectors, self.modalities, inputs, present)
         if not features:
             raise ValueError("no modality is present in the batch")
         reference = next(iter(features.values()))

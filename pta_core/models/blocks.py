@@ -55,7 +55,8 @@ class AttentionPool(nn.Module):
     """Pools a masked set of features into ``num_queries`` tokens with learned queries.
 
     Permutation-invariant over the set. A learned null key/value is always attendable, so an
-    all-padding set (an empty point cloud) still yields finite tokens.
+    all-padding set (an empty point cloud) still yields finite tokens. No LayerNorm on the output:
+    it would divide away each token's scale, which carries how strongly the set matches the query.
     """
 
     def __init__(self, channels: int, num_queries: int, heads: int = 4):
@@ -63,7 +64,6 @@ class AttentionPool(nn.Module):
         self.queries = nn.Parameter(torch.randn(num_queries, channels) * 0.02)
         self.null = nn.Parameter(torch.zeros(1, channels))
         self.attn = nn.MultiheadAttention(channels, heads, batch_first=True)
-        self.norm = nn.LayerNorm(channels)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """features (B, N, C), mask (B, N) True = valid → (B, num_queries, C)."""
@@ -72,4 +72,4 @@ class AttentionPool(nn.Module):
         padding = torch.cat([mask.new_zeros(batch, 1), ~mask.bool()], dim=1)  # True = ignore
         queries = self.queries.expand(batch, -1, -1)
         pooled, _ = self.attn(queries, keys, keys, key_padding_mask=padding, need_weights=False)
-        return self.norm(pooled + queries)
+        return pooled + queries
