@@ -168,6 +168,9 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
         )
         h.wait_for(lambda: pipeline_status(h).level == DiagnosticStatus.ERROR, 4, "diagnostics ERROR")
         assert "no valid input" in pipeline_status(h).message
-        assert sum(m.markers[0].action == Marker.DELETEALL for m in h.out.markers) == 1
+        # Exactly one clear after the last skeleton (a stall of a loaded machine may clear earlier too).
+        actions = [m.markers[0].action for m in h.out.markers]
+        last_shown = max(i for i, a in enumerate(actions) if a != Marker.DELETEALL)
+        assert actions[last_shown + 1 :].count(Marker.DELETEALL) == 1
     finally:
         h.close()
