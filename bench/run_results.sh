@@ -66,6 +66,7 @@ for seed in $SEEDS; do
   run_bg pta_fused_head "$seed" --set align.head_input=fused
   run_bg xfi "$seed" --set train.method=xfi --set train.optimizer=adamw --set train.lr=0.001
   run_bg pta_no_align "$seed" --set align.enabled=false
+  run_bg pta_reference_layers "$seed" --set model.head=mean_ln --set model.projector=bn_relu
   for m in "${MODALITIES[@]}"; do
     run_bg "single_$m" "$seed" --set train.method=single --set "train.single_modality=$m"
   done
@@ -73,7 +74,7 @@ done
 wait
 for seed in $SEEDS; do
   suffix=""; [ "$seed" != 3407 ] && suffix="_s$seed"
-  for name in pta pta_no_purify pta_lookahead pta_fused_head xfi pta_no_align "${MODALITIES[@]/#/single_}"; do
+  for name in pta pta_no_purify pta_lookahead pta_fused_head xfi pta_no_align pta_reference_layers "${MODALITIES[@]/#/single_}"; do
     [ -f "$WORK/runs/$name$suffix/DONE" ] || { log "run $name$suffix failed: see $WORK/logs/$name$suffix.txt"; exit 1; }
   done
   # 3. Late fusion: the five single-modality models averaged (no extra training).
@@ -83,10 +84,11 @@ for seed in $SEEDS; do
     --set train.method=late_fusion --from-singles "${singles[@]}" > "$WORK/logs/late_fusion$suffix.txt" 2>&1
 
   # 4. Test-split evaluation over all 31 combinations, every run in one table.
-  names=(PTA "PTA-lookahead" "PTA-fused-head" "PTA-no-Purify" "PTA-no-Align" "X-Fi" "late-fusion")
+  names=(PTA "PTA-lookahead" "PTA-fused-head" "PTA-no-Purify" "PTA-no-Align" "PTA-reference-layers" "X-Fi" "late-fusion")
   ckpts=("$WORK/runs/pta$suffix/model.pt" "$WORK/runs/pta_lookahead$suffix/model.pt" \
          "$WORK/runs/pta_fused_head$suffix/model.pt" "$WORK/runs/pta_no_purify$suffix/model.pt" \
-         "$WORK/runs/pta_no_align$suffix/model.pt" "$WORK/runs/xfi$suffix/model.pt" \
+         "$WORK/runs/pta_no_align$suffix/model.pt" "$WORK/runs/pta_reference_layers$suffix/model.pt" \
+         "$WORK/runs/xfi$suffix/model.pt" \
          "$WORK/runs/late_fusion$suffix/model.pt")
   for m in "${MODALITIES[@]}"; do names+=("single-$m"); ckpts+=("$WORK/runs/single_$m$suffix/model.pt"); done
   $PY -m pta_core.cli eval --checkpoint "${ckpts[@]}" --names "${names[@]}" --config "$CONFIG" \

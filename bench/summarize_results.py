@@ -21,10 +21,10 @@ from pathlib import Path
 MODALITIES = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
 RUN_DIRS = {"PTA": "pta", "PTA-lookahead": "pta_lookahead", "PTA-fused-head": "pta_fused_head",
             "PTA-no-Purify": "pta_no_purify",
-            "PTA-no-Align": "pta_no_align", "X-Fi": "xfi", **{f"single-{m}": f"single_{m}" for m in MODALITIES}}
+            "PTA-no-Align": "pta_no_align", "PTA-reference-layers": "pta_reference_layers", "X-Fi": "xfi", **{f"single-{m}": f"single_{m}" for m in MODALITIES}}
 
 
-PURIFIED = ("PTA", "PTA-lookahead", "PTA-fused-head", "PTA-no-Align")  # runs with learned weights
+PURIFIED = ("PTA", "PTA-lookahead", "PTA-fused-head", "PTA-no-Align", "PTA-reference-layers")  # runs with learned weights
 
 
 def read_results(path: Path) -> dict[str, dict[str, dict[str, float]]]:
