@@ -7,12 +7,11 @@
   and ReLU.
 
 Why the default drops BatchNorm and both ReLUs (docs/RESULTS.md): the ReLU after the token map
-clips every fused feature at zero, and BatchNorm's statistics mix whatever rows a batch holds
-(under per-batch presence masks, batches of one modality alone and of all five). With the flatten
-head, LiDAR alone on the results set reached 81.6 / 61.4 mm test MPJPE / PA-MPJPE with the linear
-projector and 91.6 / 66.8 mm with the reference one (same encoder and budget); with the reference
-mean-pooled head, dropping them took the lead engineer's rgb-keypoint run from 134.7 / 103.9 to
-about 105–114 / 76–80 mm on its training set.
+clips every fused feature at zero, and BatchNorm's statistics mix whatever rows a batch holds.
+Together with the head's layout it is what the results suite's PTA-reference-layers run compares
+(see heads.py). In development runs (LiDAR alone on the results set, flatten head, one seed) test
+MPJPE / PA-MPJPE was 81.6 / 61.4 mm with the linear projector and 91.6 / 66.8 mm with the reference
+one.
 """
 from __future__ import annotations
 
