@@ -244,6 +244,14 @@ def print_summary(summary: dict, out: Path) -> None:
     if "latency_ms" in online:
         lat = online["latency_ms"]
         print(f"end-to-end latency (last input arrival -> skeleton arrival): p50 {lat['p50']} ms, p99 {lat['p99']} ms")
+    # Why inputs of the sets used did not become outputs, from the node's last /diagnostics (≤ 1 s old);
+    # sensors outside the chosen set count every message as superseded, so they are left out.
+    used = {m for name in online["set_sequence"] for m in name.split("+")}
+    losses = {
+        f"{part}:{key}": n for part, counters in online.get("node_counters", {}).items() if part in used
+        for key, n in counters.items() if n and key.startswith(("rejected.", "dropped."))
+    }
+    print(f"node's counters for the sensors used (last /diagnostics): {losses or 'nothing rejected or dropped'}")
     print(f"modality sets used, in order: {' -> '.join(online['set_sequence'])} ({online['set_switches']} switches)")
     print("online error per modality set:")
     for name, row in online["per_set"].items():

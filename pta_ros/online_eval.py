@@ -47,6 +47,8 @@ class OnlineEvaluator:
         self.set_sequence: list[tuple[int, tuple[str, ...]]] = []  # (first stamp, set) at each switch
         # The latest scored frame per set (stamp, prediction, truth): for pictures of the outputs.
         self.examples: dict[tuple[str, ...], tuple[int, np.ndarray, np.ndarray]] = {}
+        # The node's latest /diagnostics counters: why inputs did not become outputs.
+        self.node_counters: dict[str, dict[str, int]] = {}
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -93,6 +95,16 @@ class OnlineEvaluator:
             score.metrics.update("mpjpe_mm", mpjpe(pred[None], truth[None], per_sample=True))
             score.metrics.update("pa_mpjpe_mm", pa_mpjpe(pred[None], truth[None], per_sample=True))
 
+    def on_node_status(self, part: str, values: dict[str, str]) -> None:
+        """One status of the node's /diagnostics (``part``: "pipeline" or a modality); keeps the
+        outputs, accepted, rejected.* and dropped.* counters of the latest report."""
+        counters = {
+            k: int(v) for k, v in values.items()
+            if (k in ("outputs", "accepted") or k.startswith(("rejected.", "dropped."))) and v.isdigit()
+        }
+        if counters:
+            self.node_counters[part] = counters
+
     # -- report ---------------------------------------------------------------------------------
 
     def summary(self) -> dict:
@@ -112,6 +124,7 @@ class OnlineEvaluator:
             "overall": {k: round(v, 2) for k, v in overall.compute().items()},
             "set_switches": max(0, len(self.set_sequence) - 1),
             "set_sequence": ["+".join(s) for _, s in self.set_sequence],
+            "node_counters": self.node_counters,
         }
         if len(self.output_times) > 1:
             span = self.output_times[-1] - self.output_times[0]
@@ -157,6 +170,15 @@ def make_node(evaluator: OnlineEvaluator, node_ns: str = "/sensing_node", truth_
                 evaluator.on_modality_set(_stamp_ns(msg.header), tuple(values["modalities"].split("+")))
 
     node.create_subscription(DiagnosticArray, f"{node_ns}/inference", on_inference, reliable)
+    node_name = node_ns.rsplit("/", 1)[-1]
+
+    def on_diagnostics(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            owner, _, part = status.name.partition(": ")
+            if owner == node_name and part:
+                evaluator.on_node_status(part, {kv.key: kv.value for kv in status.values})
+
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, reliable)
     for spec in SENSORS:
         node.create_subscription(spec.msg_type, "/" + spec.topic,
                                  lambda m: evaluator.on_input(_stamp_ns(m.header), time.perf_counter()),

@@ -43,3 +43,15 @@ def test_unmatched_outputs_are_counted_not_scored():
     summary = ev.summary()
     assert summary["frames_out"] == 1 and summary["frames_in"] == 1 and summary["frames_scored"] == 0
     assert summary["per_set"] == {} and "latency_ms" not in summary
+
+
+def test_node_counters_keep_the_latest_report_of_each_part():
+    ev = OnlineEvaluator()
+    ev.on_node_status("lidar", {"topic": "lidar/points", "accepted": "10", "dropped.superseded": "1"})
+    ev.on_node_status("lidar", {"accepted": "20", "dropped.superseded": "3", "rejected.stale": "2", "rate_hz": "9.5"})
+    ev.on_node_status("pipeline", {"outputs": "18", "chosen_modalities": "lidar"})
+    ev.on_node_status("depth", {"topic": "depth/image_raw", "age_s": "none"})  # no counter: nothing kept
+    assert ev.summary()["node_counters"] == {
+        "lidar": {"accepted": 20, "dropped.superseded": 3, "rejected.stale": 2},
+        "pipeline": {"outputs": 18},
+    }
