@@ -19,6 +19,10 @@ Policy (all times are the node's clock, i.e. sim time under ``use_sim_time``):
   live sensor has delivered a stamp ≥ ``pivot - slop_s`` (it either belongs to the match or has
   moved past it), or once ``max_wait_s`` has passed since the pivot stamp: a stopped sensor
   delays a frame by at most ``max_wait_s`` and drops out of the live set after ``max_age_s``.
+  **Start-up**: for ``max_age_s`` after the first accepted message (at start and after a reset),
+  sensors that have not delivered anything yet are waited for too (again ≤ ``max_wait_s`` per
+  frame), so the first outputs do not use whichever sensor happened to arrive first; after that
+  window a sensor that never spoke delays nothing.
   Among ready pivots the one with the most members wins, ties to the newest.
 - **Committing** an output advances the pivot floor (outputs are strictly increasing in stamp)
   and evicts entries that no later pivot can use; unused ones are counted as dropped.
@@ -103,6 +107,7 @@ class Synchronizer:
         self._lock = threading.Lock()
         self._last_now: int | None = None
         self._floor_ns: int | None = None  # stamp of the last committed match
+        self._first_accept_ns: int | None = None  # clock at the first accepted message (start-up window)
         self.resets = 0
 
     # -- configuration ------------------------------------------------------------------------
@@ -142,6 +147,8 @@ class Synchronizer:
                 return reason
             state.buffer.append(Entry(stamp_ns, item, now))
             state.last_stamp_ns = stamp_ns
+            if self._first_accept_ns is None:
+                self._first_accept_ns = now
             state.accepted += 1
             if len(state.buffer) > self._policy.buffer_size:
                 self._drop(state, state.buffer.popleft(), "overflow")
@@ -172,13 +179,16 @@ class Synchronizer:
             slop = round(self._policy.slop_s * NS)
             wait = round(self._policy.max_wait_s * NS)
             newest = [self._state[s].last_stamp_ns for s in live]
+            unheard = self._unheard_at_start(sensors, now)
             pivots = sorted(
                 {e.stamp_ns for s in live for e in self._state[s].buffer if self._above_floor(e.stamp_ns)},
                 reverse=True,
             )
             best: Match | None = None
             for pivot in pivots:
-                ready = now - pivot >= wait or all(stamp >= pivot - slop for stamp in newest)
+                ready = now - pivot >= wait or (
+                    not unheard and all(stamp >= pivot - slop for stamp in newest)
+                )
                 if not ready:
                     continue
                 entries = {}
@@ -243,6 +253,7 @@ class Synchronizer:
             state.buffer.clear()
             state.last_stamp_ns = None
         self._floor_ns = None
+        self._first_accept_ns = None
 
     def _admit(self, state: _SensorState, stamp_ns: int, now: int) -> str | None:
         policy = self._policy
@@ -282,6 +293,14 @@ class Synchronizer:
             and self._state[s].last_stamp_ns is not None
             and self._state[s].last_stamp_ns >= oldest
         )
+
+    def _unheard_at_start(self, sensors: Iterable[str] | None, now: int) -> bool:
+        """Inside the start-up window, has some wanted sensor not delivered anything yet?"""
+        start = self._first_accept_ns
+        if start is None or now - start >= round(self._policy.max_age_s * NS):
+            return False
+        wanted = self._order if sensors is None else set(sensors)
+        return any(self._state[s].last_stamp_ns is None for s in self._order if s in wanted)
 
     def _above_floor(self, stamp_ns: int) -> bool:
         return self._floor_ns is None or stamp_ns > self._floor_ns

@@ -90,6 +90,7 @@ def test_a_stopped_sensor_delays_by_max_wait_then_drops_out():
 def test_sensor_that_comes_back_rejoins():
     sync, clock = make(max_age_s=0.2)
     sync.add("a", clock.ns, "a0")
+    clock.advance(100)  # start-up: b and c, never heard, are awaited for max_wait
     assert emit(sync).sensors == ("a",)
     clock.advance(100)
     sync.add("a", clock.ns, "a1")
@@ -145,6 +146,7 @@ def test_duplicate_and_out_of_order_are_rejected_and_counted():
     assert sync.add("a", clock.ns - 20 * MS, "late") == "out_of_order"
     assert sync.check("a", clock.ns - 10 * MS) == "duplicate"
     assert sync.rejected()["a"] == {"duplicate": 1, "out_of_order": 1}
+    clock.advance(100)  # start-up wait for b and c
     assert emit(sync).entries["a"].item == "first"
 
 
@@ -165,7 +167,33 @@ def test_clock_jumping_backwards_resets_buffers():
     assert sync.newest_stamp("a") is None
     # Stamps of the restarted bag are accepted (they would be out_of_order without the reset).
     assert sync.add("a", clock.ns, "new") is None
+    assert sync.match() is None  # start-up again: the other sensors are awaited for max_wait
+    clock.advance(100)
     assert emit(sync).entries["a"].item == "new"
+
+
+def test_first_frames_wait_for_sensors_not_heard_yet_only_at_start_up():
+    sync, clock = make(max_wait_s=0.1, max_age_s=0.5)
+    # The first message alone does not make a frame: b and c may be a few ms behind.
+    sync.add("a", clock.ns, "a0")
+    clock.advance(5)
+    assert sync.match() is None
+    sync.add("b", clock.ns - 5 * MS, "b0")
+    sync.add("c", clock.ns - 4 * MS, "c0")
+    assert emit(sync).sensors == ("a", "b", "c")
+    # A sensor that never speaks delays the first frames by at most max_wait ...
+    sync2, clock2 = make(max_wait_s=0.1, max_age_s=0.5)
+    sync2.add("a", clock2.ns, "a0")
+    sync2.add("b", clock2.ns, "b0")
+    clock2.advance(99)
+    assert sync2.match() is None
+    clock2.advance(1)
+    assert emit(sync2).sensors == ("a", "b")
+    # ... and nothing once the start-up window (max_age after the first message) is over.
+    clock2.advance(400)
+    sync2.add("a", clock2.ns, "a1")
+    sync2.add("b", clock2.ns, "b1")
+    assert emit(sync2).sensors == ("a", "b")
 
 
 def test_expired_and_overflow_drops_are_counted():
