@@ -81,7 +81,12 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("slop_s", 0.05, "largest stamp spread inside one synchronised set (s)", 0.0, 1.0),
     ParamSpec("max_age_s", 1.0, "inputs older than this (vs the node clock) are not used (s)", 0.05, 30.0),
     ParamSpec(
-        "max_wait_s", 0.1, "how long a frame waits for a live sensor that has not delivered (s)", 0.0, 5.0
+        "max_wait_s",
+        0.1,
+        "how long a frame waits for a live sensor that has not delivered, and in the first max_age_s"
+        " for a sensor not heard yet (s)",
+        0.0,
+        5.0,
     ),
     ParamSpec(
         "future_tolerance_s", 0.5, "stamps further ahead of the node clock are rejected (s)", 0.0, 60.0
