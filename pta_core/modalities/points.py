@@ -72,11 +72,10 @@ class PointEncoder(Encoder):
     mean) plus its other channels; attention pooling with learned queries gives ``num_tokens``
     tokens, a masked max over the points one more; the centroid's embedding is added to every token.
 
-    Why centred coordinates and an explicit centroid: where the person stands is most of the pose
-    error (the root's spread is ~0.3 m, the joints' spread around it ~0.08 m), and a set of raw
-    coordinates pooled by attention recovers it poorly. On the results set (LiDAR alone, width 64,
-    same head and budget) test MPJPE / PA-MPJPE was 118.9 / 107.0 mm with raw coordinates and
-    81.6 / 61.4 mm centred with the centroid added; the max-pool token then gave 79.5 / 60.1 mm.
+    Why centred coordinates and an explicit centroid: poses are absolute, so where the person stands
+    is a large part of the pose error, and a set of raw coordinates pooled by attention recovered it
+    poorly in development runs of LiDAR alone (the results suite of docs/RESULTS.md does not isolate
+    this choice).
     """
 
     def __init__(self, in_channels: int, width: int, num_tokens: int = 32):

@@ -12,13 +12,11 @@ Why the default deviates (docs/RESULTS.md, "What changed"): the mean over tokens
 whose channel map is shared by all tokens leaves the head one pooled vector whatever L is, and
 LayerNorm then removes that vector's per-sample mean and scale. In the results suite, PTA with the
 reference head and projector had 304.3 / 300.9 mm MPJPE and 202.1 / 191.4 mm PA-MPJPE over the 31
-combinations (two seeds) against 247.5 / 292.5 and 115.8 / 122.0 mm with the defaults. (Development
-runs, LiDAR alone on the same set, one seed: 81.6 / 61.4 mm test MPJPE / PA-MPJPE with ``flatten``,
-114.1 / 87.9 mm with attention pooling of the tokens.)
+combinations (two seeds) against 247.5 / 292.5 and 115.8 / 122.0 mm with the defaults.
 
 The pose head's bias starts at the training mean pose when the trainer calls
 :meth:`PoseHead.init_mean_pose`: poses are absolute (camera frame, the root about 3 m in front),
-so a zero bias wastes the first thousands of Adam steps walking the output to the right place.
+so with a zero bias the first optimiser steps are spent moving the output to where people are.
 """
 from __future__ import annotations
 

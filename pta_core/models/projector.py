@@ -9,9 +9,7 @@
 Why the default drops BatchNorm and both ReLUs (docs/RESULTS.md): the ReLU after the token map
 clips every fused feature at zero, and BatchNorm's statistics mix whatever rows a batch holds.
 Together with the head's layout it is what the results suite's PTA-reference-layers run compares
-(see heads.py). In development runs (LiDAR alone on the results set, flatten head, one seed) test
-MPJPE / PA-MPJPE was 81.6 / 61.4 mm with the linear projector and 91.6 / 66.8 mm with the reference
-one.
+(see heads.py).
 """
 from __future__ import annotations
 
