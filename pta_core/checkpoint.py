@@ -32,6 +32,7 @@ from pta_core.models.factory import build_model, model_modalities
 from pta_core.skeleton import H36M_JOINTS
 
 FORMAT = "pta_ros.model"
+SCORES = ("mpjpe_mm", "pa_mpjpe_mm", "root_mm", "rel_mpjpe_mm", "accuracy")  # ValidationRow's score columns
 FORMAT_VERSION = 1
 
 
@@ -43,15 +44,15 @@ class ValidationRow:
     samples: int
     mpjpe_mm: float | None = None
     pa_mpjpe_mm: float | None = None
+    root_mm: float | None = None  # error of the root joint: where the person is
+    rel_mpjpe_mm: float | None = None  # MPJPE with the roots aligned: the body alone
     accuracy: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "modalities": list(self.modalities),
             "samples": int(self.samples),
-            "mpjpe_mm": self.mpjpe_mm,
-            "pa_mpjpe_mm": self.pa_mpjpe_mm,
-            "accuracy": self.accuracy,
+            **{name: getattr(self, name) for name in SCORES},
         }
 
     @classmethod
@@ -59,9 +60,7 @@ class ValidationRow:
         return cls(
             modalities=tuple(data["modalities"]),
             samples=int(data["samples"]),
-            mpjpe_mm=data.get("mpjpe_mm"),
-            pa_mpjpe_mm=data.get("pa_mpjpe_mm"),
-            accuracy=data.get("accuracy"),
+            **{name: data.get(name) for name in SCORES},
         )
 
 

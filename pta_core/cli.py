@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pack": ("pta_core.commands.pack", "pack a dataset split into memory-mapped arrays"),
     "train": ("pta_core.commands.train", "train PTA, a baseline or an ablation"),
     "eval": ("pta_core.commands.eval", "evaluate checkpoints over modality combinations"),
+    "stats": ("pta_core.commands.stats", "raw input statistics of a training split (sets the CSI scaling)"),
 }
 
 

@@ -35,12 +35,29 @@ class PreprocessConfig:
 
     image_width: int = 640  # keypoint pixel coordinates are normalised by the camera image size
     image_height: int = 480
-    depth_size: tuple[int, int] = (96, 128)  # (rows, cols) after area resize of the 480×640 depth map
+    # Depth as a model sees it (modalities/depth.py): "image", the map area-resized to depth_size (the
+    # layout X-Fi's pretrained encoders take), or "points", the map back-projected through the camera
+    # intrinsics into a 3-D cloud inside a fixed region of interest, encoded like a LiDAR cloud.
+    depth_mode: Literal["image", "points"] = "image"
+    # A fixed region of interest of the depth map (top, left, height, width) in pixels, cut first:
+    # the area where people are, as a deployed camera is set up. (0, 0, 0, 0): the whole map.
+    depth_crop: tuple[int, int, int, int] = (0, 0, 0, 0)
+    depth_size: tuple[int, int] = (96, 128)  # image: (rows, cols) after area resize of the (cropped) map
+    depth_intrinsics: tuple[float, float, float, float] = (420.0, 420.0, 319.5, 239.5)  # points: fx, fy, cx, cy (px)
+    depth_stride: int = 4  # points: back-project every stride-th pixel of every stride-th row
+    # points: region of interest in the camera's optical frame (x right, y down, z forward), metres:
+    # x_min, x_max, y_min, y_max, z_min, z_max. The default keeps everything up to depth_max_m.
+    depth_roi: tuple[float, float, float, float, float, float] = (-1e3, 1e3, -1e3, 1e3, 0.0, 1e3)
+    depth_points: int = 256  # points: the cloud is sampled or padded to this many points (+ mask)
     depth_scale: float = 0.001  # uint16 depth units → metres (MM-Fi stores millimetres)
     depth_max_m: float = 6.0  # depth beyond this is clipped; the image is scaled to [0, 1] by it
     mmwave_points: int = 64  # radar clouds are sampled or padded to this many points (+ validity mask)
     lidar_points: int = 256
     max_input_points: int = 100_000  # bound on work per cloud: larger clouds are rejected, not processed
+    # Wi-Fi CSI amplitude standardisation, in the files' units (the synthetic generator writes dB):
+    # csi = (amplitude - csi_offset) / csi_scale. `pta stats` measures both on a training split.
+    csi_offset: float = 30.0
+    csi_scale: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,7 @@ class DataConfig:
     scenes: tuple[str, ...] = ("Scene1",)
     train_repetitions: int = 14  # repetitions 1..N train, the rest test
     lenient: bool = False  # skip and count corrupt files instead of raising
+    frame_period: float = 0.1  # s between consecutive frames of a sequence (MM-Fi: 10 Hz); windows use it
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
 
@@ -73,9 +91,10 @@ class ModelConfig:
     freeze_backbones: bool = False  # true: encoders get no gradient and stay in eval mode
     # Layer layouts (models/heads.py, models/projector.py): the defaults fit far better than the
     # reference code's, which stays available as head=mean_ln, projector=bn_relu.
-    head: Literal["flatten", "mean_ln"] = "flatten"
+    head: Literal["mlp", "flatten", "mean_ln"] = "mlp"
+    head_hidden: int = 256  # head=mlp: width of the hidden layer (the per-frame embedding)
     projector: Literal["linear", "bn_relu"] = "linear"
-    dropout: float = 0.0
+    dropout: float = 0.0  # head=mlp: dropout on the hidden layer (training only)
     # X-Fi baseline (method=xfi, pta-method.md §11.1): X-Fusion blocks and attention heads.
     fusion_depth: int = 4
     fusion_heads: int = 8
@@ -98,6 +117,9 @@ class PurifyConfig:
     # false: one Adam step per meta-val batch (HAR code).
     meta_accumulate: bool = True
     meta_val_fraction: float = 0.2
+    # Meta-val holds out whole groups, never single frames: "subject" (the strictest: model selection
+    # then measures what the test split measures) or "sequence" (when there are few subjects).
+    meta_group: Literal["subject", "sequence"] = "subject"
     meta_seed: int = 0
     lookahead_lr: float = 1e-3  # virtual SGD step size of the lookahead mode
     log_every: int = 1  # meta steps between lines of the run's purify_weights.jsonl
@@ -121,15 +143,39 @@ class AlignConfig:
     lambda_kd: float = 0.1
     ae_channels: int = 0  # 0: dim // 2
     sharing: Literal["shared", "per_modality"] = "shared"
-    aggregate: Literal["sum", "mean"] = "sum"
+    aggregate: Literal["sum", "mean"] = "mean"  # mean: KD does not grow with the number of modalities
     # What the heads see in training when |S| ≥ 2: "refined" = the mean of the AE-decoded refined
     # students (the reference code); "fused" = head(Σ w̃ F_m), the inference path, with Align's KD as
     # an auxiliary loss only (a deviation that removes the train/serve mismatch of the head's input).
-    head_input: Literal["refined", "fused"] = "refined"
+    head_input: Literal["refined", "fused"] = "fused"
     dist_beta: float = 1.0
     dist_gamma: float = 1.0
     dist_tau: float = 1.0
     ddim: DDIMConfig = field(default_factory=DDIMConfig)
+
+
+@dataclass(frozen=True)
+class ActivityConfig:
+    """Activity over time (models/temporal.py): a window of per-frame embeddings → class.
+
+    With ``window`` > 0 (MM-Fi) the activity head reads the last ``window`` frames, spaced by
+    ``data.frame_period``; it is trained after the pose network, on that network's frozen
+    embeddings (``steps`` more optimiser steps on windows of the training split, with sampled
+    presence). With 0 (XRF55, whose samples are already 5-s sequences) a per-sample head trains
+    jointly with the network (``train.activity_loss_weight``).
+    """
+
+    window: int = 0  # frames per window (0: one sample)
+    width: int = 128  # channels of the temporal convolutions
+    layers: int = 2
+    dropout: float = 0.1
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    # Frame features kept in memory while the window head trains (MB); beyond it a random subset of
+    # the training windows is used (the whole training split fits at benchmark sizes).
+    bank_mb: int = 1024
 
 
 @dataclass(frozen=True)
@@ -148,6 +194,10 @@ class TrainConfig:
     warmup_steps: int = 0  # linear learning-rate warm-up from lr/warmup_steps, then lr_schedule
     grad_clip: float = 0.0
     pose_loss_weight: float = 1.0
+    root_loss_weight: float = 1.0  # pose loss = root_loss_weight · MSE(root) + MSE(relative), standardised units
+    # PTA: task loss of each present modality's own readout head(F_m), averaged over the modalities,
+    # on samples with two or more (models/objectives.py). 0: the reference code (fused loss only).
+    student_loss_weight: float = 1.0
     activity_loss_weight: float = 0.1
     presence_probs: dict[str, float] = field(default_factory=dict)  # empty: every modality 0.7
     # independent: one Bernoulli draw per modality (presence_probs), one mask per batch (MM-Fi code);
@@ -165,6 +215,9 @@ class TrainConfig:
     eval_every: int = 0  # steps between meta-val evaluations (model selection); 0: after every epoch
     selection: Literal["best", "last"] = "best"  # model.pt: best mean meta-val score, or the last step
     out_dir: str = "runs/pta"
+    # Single-modality model files (method=single runs of the same data and model config) whose
+    # encoders and projectors start this network's: the pretrained backbones PTA and X-Fi fine-tune.
+    init_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,7 +235,13 @@ class Config:
     purify: PurifyConfig = field(default_factory=PurifyConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    activity: ActivityConfig = field(default_factory=ActivityConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def activity_window(cfg: Config) -> int:
+    """Frames per activity window of the network ``cfg`` trains (0: no windowed activity head)."""
+    return cfg.activity.window if "activity" in cfg.train.tasks and "pose" in cfg.train.tasks else 0
 
 
 # ---------------------------------------------------------------------------------------------

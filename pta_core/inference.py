@@ -5,6 +5,7 @@ Uses the checkpoint's own preprocessing parameters, so serving preprocesses exac
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from pta_core.checkpoint import Checkpoint, ValidationRow, load_checkpoint
-from pta_core.config import PreprocessConfig
+from pta_core.config import PreprocessConfig, activity_window
 from pta_core.errors import CheckpointError
 from pta_core.modalities import empty_sample, get_modality
 
@@ -25,8 +26,52 @@ Sample = dict[str, np.ndarray]
 @dataclass(frozen=True)
 class Prediction:
     joints: np.ndarray | None  # (17, 3) float32 metres, H36M order
-    activity_probs: np.ndarray | None  # (K,) float32, checkpoint class order
+    activity_probs: np.ndarray | None  # (K,) float32, checkpoint class order; None until a window is full enough
     modalities: tuple[str, ...]  # the modalities the prediction used
+
+
+class ActivityWindow:
+    """The recent per-frame embeddings of a stream, resampled to the training frame period.
+
+    A windowed activity head was trained on ``length`` frames ``period`` seconds apart. A live
+    stream runs at its own rate (and drops frames), so :meth:`frames` takes, for each of the
+    ``length`` instants t_k = t_newest − k·period, the embedding stamped nearest to t_k within half
+    a period; instants without one are invalid (masked by the head). Stamps going backwards (a bag
+    replayed from its start) clear the window.
+    """
+
+    def __init__(self, length: int, period_s: float):
+        if length < 1 or period_s <= 0:
+            raise ValueError(f"an activity window needs length >= 1 and period > 0, got {length}, {period_s}")
+        self.length, self.period = length, period_s
+        self._stamps: deque[float] = deque()
+        self._embeddings: deque[np.ndarray] = deque()
+
+    def push(self, stamp_s: float, embedding: np.ndarray) -> None:
+        if self._stamps and stamp_s < self._stamps[-1]:
+            self.clear()
+        self._stamps.append(stamp_s)
+        self._embeddings.append(embedding)
+        horizon = stamp_s - (self.length - 0.5) * self.period
+        while self._stamps and self._stamps[0] < horizon:  # older than the window's first instant
+            self._stamps.popleft()
+            self._embeddings.popleft()
+
+    def clear(self) -> None:
+        self._stamps.clear()
+        self._embeddings.clear()
+
+    def frames(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(length, E) embeddings oldest first and (length,) validity; None when empty."""
+        if not self._stamps:
+            return None
+        stamps = np.asarray(self._stamps)
+        instants = stamps[-1] - self.period * np.arange(self.length - 1, -1, -1)
+        nearest = np.abs(stamps[None, :] - instants[:, None]).argmin(axis=1)
+        valid = np.abs(stamps[nearest] - instants) <= self.period / 2
+        embeddings = np.stack([self._embeddings[i] for i in nearest])
+        embeddings[~valid] = 0.0
+        return embeddings, valid
 
 
 def resolve_device(device: str) -> torch.device:
@@ -50,6 +95,8 @@ class Predictor:
         self.activity_classes = checkpoint.activity_classes
         self.validation: list[ValidationRow] = list(checkpoint.validation)
         self._metric, self._lower_is_better = checkpoint.selection_metric
+        window = activity_window(checkpoint.config)
+        self.window = ActivityWindow(window, checkpoint.config.data.frame_period) if window else None
         # Zero inputs for absent modalities, built once (absent modalities are masked, not computed).
         self._empty = {
             name: {k: torch.from_numpy(v)[None].to(self.device) for k, v in empty_sample(get_modality(name), self.preprocess_config).items()}
@@ -88,8 +135,13 @@ class Predictor:
         return get_modality(modality).preprocess(raw, self.preprocess_config)
 
     @torch.inference_mode()
-    def predict(self, samples: dict[str, Sample]) -> Prediction:
-        """Predict one frame from preprocessed samples of any non-empty subset of the model's modalities."""
+    def predict(self, samples: dict[str, Sample], stamp_s: float | None = None) -> Prediction:
+        """Predict one frame from preprocessed samples of any non-empty subset of the model's modalities.
+
+        With a windowed activity head, the frame's embedding joins the activity window at ``stamp_s``
+        (seconds; None: it does not), and the activity comes from the window once at least half of
+        its instants have a frame (:class:`ActivityWindow`).
+        """
         unknown = set(samples) - set(self.modalities)
         if unknown:
             raise ValueError(f"modalities {sorted(unknown)} are not in the model ({list(self.modalities)})")
@@ -105,5 +157,22 @@ class Predictor:
         output = self.model(inputs, present)
         joints = output.pose[0].float().cpu().numpy() if output.pose is not None else None
         probs = torch.softmax(output.activity[0].float(), 0).cpu().numpy() if output.activity is not None else None
+        if self.window is not None and output.embedding is not None and stamp_s is not None:
+            self.window.push(stamp_s, output.embedding[0].float().cpu().numpy())
+            probs = self._window_probs()
         used = tuple(m for m in self.modalities if m in samples)
         return Prediction(joints=joints, activity_probs=probs, modalities=used)
+
+    def _window_probs(self) -> np.ndarray | None:
+        frames = self.window.frames()
+        if frames is None or 2 * int(frames[1].sum()) < self.window.length:
+            return None
+        embeddings = torch.from_numpy(frames[0])[None].to(self.device)
+        valid = torch.from_numpy(frames[1])[None].to(self.device)
+        logits = self.model.window_activity(embeddings, valid)
+        return torch.softmax(logits[0].float(), 0).cpu().numpy()
+
+    def reset(self) -> None:
+        """Forget the activity window (a new stream, a jump in time)."""
+        if self.window is not None:
+            self.window.clear()

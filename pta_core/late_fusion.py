@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from pta_core.checkpoint import Checkpoint, inference_state_dict, load_checkpoint, save_checkpoint
-from pta_core.config import Config, dump_config, to_dict
+from pta_core.config import Config, activity_window, dump_config, to_dict
 from pta_core.data import PackedDataset, open_split
+from pta_core.data.sequences import sample_groups
 from pta_core.evaluate import evaluate_combinations, selection_score
 from pta_core.inference import resolve_device
 from pta_core.metrics import modality_combinations
@@ -41,8 +42,8 @@ def assemble_late_fusion(cfg: Config, members: list[Path], *, progress: bool = T
         name = member.train.single_modality
         for section in ("model", "purify"):
             if section == "purify":
-                same = (member.purify.meta_val_fraction, member.purify.meta_seed) == (
-                    cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+                same = (member.purify.meta_val_fraction, member.purify.meta_seed, member.purify.meta_group) == (
+                    cfg.purify.meta_val_fraction, cfg.purify.meta_seed, cfg.purify.meta_group)
             else:
                 same = to_dict(getattr(member, section)) == to_dict(getattr(cfg, section))
             if not same:
@@ -64,11 +65,11 @@ def assemble_late_fusion(cfg: Config, members: list[Path], *, progress: bool = T
     device = resolve_device(cfg.train.device)
     model.to(device)
     split = open_split(cfg.data, "train", progress=progress)
-    _, meta_positions = meta_split(len(split), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    _, meta_positions = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
     rows = evaluate_combinations(
         model, PackedDataset(split, meta_positions), modalities=tuple(model.modalities),
         combinations=modality_combinations(tuple(model.modalities)), batch_size=cfg.train.eval_batch_size,
-        device=device, progress=progress,
+        window=activity_window(cfg), device=device, progress=progress,
     )
     metric, _ = selection_metric(cfg)
     score = selection_score(rows, metric)

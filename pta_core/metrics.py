@@ -56,6 +56,22 @@ def mpjpe(pred: ArrayLike, gt: ArrayLike, *, per_sample: bool = False) -> Any:
     return _finish(errors, numpy_in, per_sample)
 
 
+def root_error(pred: ArrayLike, gt: ArrayLike, *, per_sample: bool = False) -> Any:
+    """Euclidean error of the root joint (joint 0, the pelvis): where the person is. mm, as :func:`mpjpe`."""
+    p, g, numpy_in = _poses(pred, gt)
+    errors = torch.linalg.vector_norm(p[:, 0] - g[:, 0], dim=-1) * MM_PER_M
+    return _finish(errors, numpy_in, per_sample)
+
+
+def relative_mpjpe(pred: ArrayLike, gt: ArrayLike, *, per_sample: bool = False) -> Any:
+    """MPJPE after moving the predicted root onto the true root: the body's shape and pose, without
+    where it is (no rotation or scale alignment, unlike PA-MPJPE). mm, as :func:`mpjpe`."""
+    p, g, numpy_in = _poses(pred, gt)
+    p = p - p[:, :1] + g[:, :1]
+    errors = torch.linalg.vector_norm(p - g, dim=-1).mean(dim=-1) * MM_PER_M
+    return _finish(errors, numpy_in, per_sample)
+
+
 def procrustes_align(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     """Similarity-align each predicted pose onto its ground truth (the toolbox's
     ``compute_similarity_transform(X=gt, Y=pred, compute_optimal_scale=True)``, batched).

@@ -42,20 +42,28 @@ log = logging.getLogger(__name__)
 PHI = "weights.logits"
 
 
-def meta_split(num_samples: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded split of training-split positions into (meta-train, meta-val), both sorted.
+def meta_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of training-split positions into (meta-train, meta-val), both sorted, by group:
+    ``round(fraction · groups)`` whole groups (at least one) go to meta-val.
 
-    The reference code shuffles with an unseeded global RNG (pta-method.md §10); here the seed is explicit.
+    The reference code shuffles frames with an unseeded global RNG (pta-method.md §10), so its
+    meta-val holds near-copies of training frames; here whole subjects or sequences are held out.
     """
+    groups = np.asarray(groups)
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"purify.meta_val_fraction must be in [0, 1), got {fraction}")
-    order = np.random.default_rng(seed).permutation(num_samples)
-    count = int(round(num_samples * fraction))
-    if fraction > 0 and count == 0 and num_samples > 1:
+    names = np.unique(groups)
+    count = int(round(len(names) * fraction))
+    if fraction > 0 and count == 0 and len(names) > 1:
         count = 1
-    if count >= num_samples:
-        raise ValueError(f"meta_val_fraction {fraction} leaves no training sample out of {num_samples}")
-    return np.sort(order[count:]), np.sort(order[:count])
+    if count >= len(names):
+        raise ValueError(
+            f"meta_val_fraction {fraction} of {len(names)} group(s) leaves none for training: "
+            "use purify.meta_group=sequence or more data"
+        )
+    held = np.random.default_rng(seed).permutation(names)[:count]
+    is_meta = np.isin(groups, held)
+    return np.flatnonzero(~is_meta), np.flatnonzero(is_meta)
 
 
 class MetaBatches:
@@ -118,7 +126,7 @@ def fused_task_loss(
         output = model(batch.inputs, present)
     else:
         output = functional_call(model, params, (batch.inputs, present))
-    return task_loss(output, batch.targets, train_cfg)[0]
+    return task_loss(output, batch.targets, train_cfg, model.pose_scale)[0]
 
 
 @contextlib.contextmanager
@@ -223,7 +231,7 @@ class MetaUpdater:
             with torch.no_grad():  # frozen network: features carry no graph, only φ does
                 features = self.model.encode(batch.inputs, present)
             output = self.model.heads(self.model.fuse(features, present))
-            return task_loss(output, batch.targets, self.train_cfg)[0]
+            return task_loss(output, batch.targets, self.train_cfg, self.model.pose_scale)[0]
         return fused_task_loss(self.model, batch, present, self.train_cfg, params)
 
     def state_dict(self) -> dict[str, Any]:

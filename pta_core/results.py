@@ -14,7 +14,13 @@ from pta_core.checkpoint import ValidationRow
 from pta_core.io import atomic_write_bytes, atomic_write_text
 from pta_core.metrics import combination_name, rows_to_csv, rows_to_markdown
 
-METRIC_LABELS = {"mpjpe_mm": "MPJPE (mm)", "pa_mpjpe_mm": "PA-MPJPE (mm)", "accuracy": "accuracy (%)"}
+METRIC_LABELS = {
+    "mpjpe_mm": "MPJPE (mm)",
+    "pa_mpjpe_mm": "PA-MPJPE (mm)",
+    "root_mm": "root error (mm)",
+    "rel_mpjpe_mm": "root-relative MPJPE (mm)",
+    "accuracy": "accuracy (%)",
+}
 
 Runs = Mapping[str, Sequence[ValidationRow]]
 

@@ -33,10 +33,18 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from pta_core import __version__
+from pta_core.activity_training import train_window_head
 from pta_core.batching import ModelBatch, model_batch
-from pta_core.checkpoint import Checkpoint, ValidationRow, inference_state_dict, save_checkpoint
-from pta_core.config import Config, dump_config, load_config, to_dict
+from pta_core.checkpoint import (
+    Checkpoint,
+    ValidationRow,
+    inference_state_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
+from pta_core.config import Config, activity_window, dump_config, load_config, to_dict
 from pta_core.data import PackedDataset, PackedSplit, collate, open_split
+from pta_core.data.sequences import sample_groups
 from pta_core.distributed import World, barrier, gather_means, init_distributed
 from pta_core.evaluate import evaluate_combinations, selection_score
 from pta_core.inference import resolve_device
@@ -57,6 +65,7 @@ from pta_core.runstate import (
     set_global_rng_state,
 )
 from pta_core.schedule import (
+    STREAM_ACTIVITY,
     STREAM_DIFFUSION,
     STREAM_LOADER,
     STREAM_META,
@@ -136,13 +145,13 @@ class Trainer:
         if cfg.purify.meta_val_fraction <= 0:
             raise ValueError("purify.meta_val_fraction must be > 0: the meta-val part serves Purify and model selection")
         self.train_positions, self.meta_positions = meta_split(
-            len(split), cfg.purify.meta_val_fraction, cfg.purify.meta_seed
+            sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed
         )
         self.train_set = PackedDataset(split, self.train_positions)
         self.meta_set = PackedDataset(split, self.meta_positions)
         log.info(
-            "training split: %d samples → %d train, %d meta-val (seed %d)",
-            len(split), len(self.train_set), len(self.meta_set), cfg.purify.meta_seed,
+            "training split: %d samples → %d train, %d meta-val (whole %ss, seed %d)",
+            len(split), len(self.train_set), len(self.meta_set), cfg.purify.meta_group, cfg.purify.meta_seed,
         )
 
     def _generator(self, seed: int, stream: int, device: torch.device | None = None) -> torch.Generator:
@@ -153,7 +162,8 @@ class Trainer:
     def _build(self) -> None:
         cfg = self.cfg
         self.model = build_model(cfg, len(self.split.activity_classes))
-        self._init_mean_pose()
+        self._fit_pose_targets()
+        self._init_from_singles()
         self.objective: Objective = build_objective(cfg, self.model).to(self.device)
         self.modalities: tuple[str, ...] = tuple(self.model.modalities)
         if cfg.model.freeze_backbones:
@@ -208,12 +218,18 @@ class Trainer:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.trained = DistributedDataParallel(self.objective, device_ids=device_ids, find_unused_parameters=True)
 
-    def _init_mean_pose(self) -> None:
-        """Start the pose head(s) at the mean training pose (models/heads.py says why)."""
-        if "pose" not in self.cfg.train.tasks or self.split.pose is None or not hasattr(self.model, "init_mean_pose"):
+    def _fit_pose_targets(self) -> None:
+        """Fit the pose head(s)' target statistics to the training poses (models/heads.py says why)."""
+        if "pose" not in self.cfg.train.tasks or self.split.pose is None or not hasattr(self.model, "fit_pose_targets"):
             return
         pose = np.asarray(self.split.pose[self.train_positions], dtype=np.float64)  # (N, 17, 3) metres
-        self.model.init_mean_pose(torch.from_numpy(pose.mean(axis=0)).float())
+        self.model.fit_pose_targets(torch.from_numpy(pose))
+
+    def _init_from_singles(self) -> None:
+        """Start encoders and projectors from single-modality models (``train.init_from``)."""
+        if self.cfg.train.init_from and not self.resume:
+            loaded = init_from_singles(self.model, self.cfg, self.cfg.train.init_from)
+            log.info("encoders and projectors of %s start from %s", loaded, list(self.cfg.train.init_from))
 
     def _phi(self) -> torch.nn.Parameter | None:
         """Purify's φ when it is learned (PTA with purify.enabled)."""
@@ -321,13 +337,38 @@ class Trainer:
             self.weights_log.write({"step": self.step, "epoch": self.epoch, "meta_step": self.meta.steps,
                                     "weights": self.model.weights.as_dict(), **result})
 
-    def _evaluate(self, combinations: list[tuple[str, ...]] | None = None) -> list[ValidationRow]:
+    def _evaluate(self, window: int = 0) -> list[ValidationRow]:
         return evaluate_combinations(
             self.model, self.meta_set, modalities=self.modalities,
-            combinations=combinations or modality_combinations(self.modalities),
-            batch_size=self.cfg.train.eval_batch_size, device=self.device, world=self.world, amp=self.amp,
-            progress=False,
+            combinations=modality_combinations(self.modalities), batch_size=self.cfg.train.eval_batch_size,
+            window=window, device=self.device, world=self.world, amp=self.amp, progress=False,
         )
+
+    def _train_activity(self) -> None:
+        """Stage 2 (pta_core.activity_training): the window head, on the selected network's frozen
+        embeddings; then model.pt is written again with the activity column of the validation table.
+
+        Every rank runs the same seeded stage (rank 0's stream), so all keep identical weights.
+        """
+        window = activity_window(self.cfg)
+        if window == 0 or not hasattr(self.model, "task"):
+            return
+        model_path = self.run_dir / MODEL_FILE
+        barrier()
+        if self.cfg.train.selection == "best" and model_path.exists():
+            self.model.load_state_dict(load_checkpoint(model_path).state_dict, strict=False)
+        generator = torch.Generator().manual_seed(stream_seed(self.cfg.train.seed, STREAM_ACTIVITY, 0))
+        stats = train_window_head(self.model, self.cfg, self.split, self.train_positions, device=self.device,
+                                  generator=generator, progress=self.progress and sys.stderr.isatty())
+        rows = self._evaluate(window)
+        metric, _ = selection_metric(self.cfg)
+        score = selection_score(rows, metric)
+        self.metrics.write({"step": self.step, "epoch": self.epoch, "event": "activity", **stats,
+                            "rows": [r.to_dict() for r in rows]})
+        log.info("activity head: meta-val accuracy %.3f over the combinations (%d training windows)",
+                 selection_score(rows, "accuracy"), stats["windows"])
+        self.best_score, self.best_rows = score, rows
+        self._export(rows, score)
 
     def _select(self, final: bool) -> None:
         """Evaluate on meta-val; write model.pt if this is the best (or, with selection=last, the final) model."""
@@ -431,8 +472,9 @@ class Trainer:
                 else:
                     # 3. The epoch ran to its end: per-epoch meta step and evaluation.
                     self._end_of_epoch(last)
-            # 4. The final evaluation (export with selection=last) and resumable state.
+            # 4. The final evaluation (export with selection=last), the window head, resumable state.
             self._select(final=True)
+            self._train_activity()
             self._save_state()
         finally:
             bar.close()
@@ -441,6 +483,39 @@ class Trainer:
             raise RuntimeError(f"no model was exported to {model_path} (every meta-val score was NaN?)")
         score = math.nan if self.best_score is None else float(self.best_score)
         return TrainResult(self.run_dir, model_path, self.step, score, self.best_rows)
+
+
+def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...]) -> list[str]:
+    """Copy ``encoders.<m>`` and ``projectors.<m>`` of single-modality model files into ``model``.
+
+    Each file must be a ``method=single`` model of a modality ``model`` has, with the same model and
+    preprocessing settings (so the layers match). Returns the modalities loaded.
+
+    Raises:
+        ValueError: a file that does not fit, or two files for one modality.
+    """
+    loaded = []
+    state = model.state_dict()
+    for path in paths:
+        single = load_checkpoint(path)
+        name = single.config.train.single_modality
+        if single.config.train.method != "single" or name not in getattr(model, "modalities", ()):
+            raise ValueError(f"train.init_from: {path} is not a single-modality model of one of {list(model.modalities)}")
+        if name in loaded:
+            raise ValueError(f"train.init_from: two models for {name!r}")
+        layers = ("tokens", "dim", "encoder_width", "projector")  # what shapes the copied layers
+        if any(getattr(single.config.model, k) != getattr(cfg.model, k) for k in layers) or (
+            single.config.data.preprocess != cfg.data.preprocess
+        ):
+            raise ValueError(f"train.init_from: {path} has other encoder or preprocessing settings than this run "
+                             f"(model.{'/'.join(layers)}, data.preprocess)")
+        prefixes = (f"encoders.{name}.", f"projectors.{name}.")
+        for key, value in single.state_dict.items():
+            if key.startswith(prefixes):
+                state[key] = value
+        loaded.append(name)
+    model.load_state_dict(state)
+    return loaded
 
 
 def _encoders(model: torch.nn.Module) -> list[torch.nn.Module]:

@@ -86,6 +86,7 @@ def train_model(cfg) -> Path:
 
 def evaluate(cfg, model_path: Path, out: Path) -> dict[str, Path]:
     from pta_core.checkpoint import load_checkpoint
+    from pta_core.config import activity_window
     from pta_core.data import PackedDataset, open_split
     from pta_core.evaluate import evaluate_combinations
     from pta_core.metrics import modality_combinations
@@ -96,7 +97,7 @@ def evaluate(cfg, model_path: Path, out: Path) -> dict[str, Path]:
     rows = evaluate_combinations(
         model, PackedDataset(open_split(cfg.data, "test", progress=False)),
         modalities=checkpoint.modalities, combinations=modality_combinations(checkpoint.modalities),
-        batch_size=cfg.eval.batch_size,
+        batch_size=cfg.eval.batch_size, window=activity_window(checkpoint.config),
     )
     return write_report({"PTA": rows}, checkpoint.modalities, out, f"PTA demo: held-out subject {TEST_SUBJECT}")
 

@@ -376,7 +376,7 @@ class SensingNode(LifecycleNode):
         if subset != self._chosen:
             self.get_logger().info(f"modality set: {_fmt(self._chosen)} -> {_fmt(subset)}")
             self._chosen = subset
-        prediction = predictor.predict({m: match.entries[m].item for m in subset})
+        prediction = predictor.predict({m: match.entries[m].item for m in subset}, stamp_s=match.stamp_ns / 1e9)
         self._sync.commit(match)
         finite = all(
             out is None or np.isfinite(out).all() for out in (prediction.joints, prediction.activity_probs)

@@ -90,15 +90,16 @@ def test_packed_arrays_shapes_dtypes_units_and_values(tree, tmp_path):
     assert len(test) == FRAMES and set(np.asarray(test.meta["subject"])) == {5}
 
 
-def _toolbox_csi(data):
-    """mmfi.py read_frame's wifi-csi branch, transcribed."""
+def _toolbox_csi(data, offset=30.0, scale=6.0):
+    """mmfi.py read_frame's wifi-csi hole filling, transcribed; then the project's standardisation
+    with dataset statistics (PreprocessConfig.csi_offset / csi_scale) where the toolbox min–max scales."""
     data = data.copy()
     data[np.isinf(data)] = np.nan
     for i in range(10):
         temp_col = data[:, :, i]
         if np.count_nonzero(temp_col != temp_col):
             temp_col[np.isnan(temp_col)] = temp_col[temp_col == temp_col].mean()
-    return (data - np.min(data)) / (np.max(data) - np.min(data))
+    return (data - offset) / scale
 
 
 def test_quirks_become_absent_modalities_counted_by_reason(tree, tmp_path, caplog):

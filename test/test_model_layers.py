@@ -11,12 +11,13 @@ from train_helpers import TINY_MODEL, one_thread, random_inputs  # noqa: F401  (
 from pta_core.config import load_config
 from pta_core.modalities.points import PointEncoder
 from pta_core.models.factory import build_model
-from pta_core.models.heads import PoseHead
+from pta_core.models.heads import PoseHead, PoseScale
 from pta_core.models.projector import Projector
+from pta_core.models.temporal import WindowActivityHead
 from pta_core.schedule import lr_factor
 
 
-@pytest.mark.parametrize("head", ["flatten", "mean_ln"])
+@pytest.mark.parametrize("head", ["mlp", "flatten", "mean_ln"])
 @pytest.mark.parametrize("projector", ["linear", "bn_relu"])
 def test_every_layout_builds_and_predicts(head, projector):
     torch.manual_seed(0)
@@ -45,12 +46,49 @@ def test_flatten_head_keeps_each_token_apart():
     torch.testing.assert_close(pooled(tokens), pooled(swapped))
 
 
+def test_mlp_head_is_not_linear_in_the_fused_tokens():
+    # head(a F1 + b F2) ≠ a head(F1) + b head(F2): the modalities combine features, not predictions.
+    torch.manual_seed(0)
+    head = PoseHead(4, 8, "mlp")
+    f1, f2 = torch.randn(3, 4, 8), torch.randn(3, 4, 8)
+    assert not torch.allclose(head(0.3 * f1 + 0.7 * f2), 0.3 * head(f1) + 0.7 * head(f2), atol=1e-4)
+
+
+def test_pose_scale_round_trips_and_standardises_root_and_body():
+    torch.manual_seed(0)
+    root = torch.tensor([0.1, 0.9, 3.0]) + torch.randn(500, 1, 3) * torch.tensor([0.3, 0.05, 0.4])
+    poses = root + torch.randn(500, 17, 3) * 0.2
+    poses[:, 0] = root[:, 0]
+    scale = PoseScale()
+    scale.fit(poses)
+    units = scale.normalise(poses)
+    torch.testing.assert_close(scale.denormalise(units), poses, atol=1e-5, rtol=0)
+    # Root and root-relative coordinates each come out centred with unit spread.
+    assert units[:, 0].mean(0).abs().max() < 1e-4 and (units[:, 0].std(0) - 1).abs().max() < 1e-3
+    assert units[:, 1:].mean().abs() < 1e-4 and abs(float(units[:, 1:].std()) - 1) < 1e-2
+
+
 def test_pose_head_starts_at_the_mean_pose():
-    mean_pose = torch.randn(17, 3)
+    torch.manual_seed(0)
+    poses = torch.randn(100, 17, 3) * 0.1 + torch.tensor([0.0, 0.5, 3.0])
     head = PoseHead(4, 8)
+    head.fit_targets(poses)
     torch.nn.init.zeros_(head.fc.weight)
-    head.init_mean_pose(mean_pose)
-    torch.testing.assert_close(head(torch.randn(5, 4, 8)), mean_pose.expand(5, 17, 3))
+    expected = poses.mean(0, keepdim=True).expand(5, 17, 3)
+    torch.testing.assert_close(head(torch.randn(5, 4, 8)), expected, atol=1e-5, rtol=0)
+
+
+def test_window_head_ignores_invalid_frames():
+    torch.manual_seed(0)
+    head = WindowActivityHead(6, 5, width=8).eval()
+    frames = torch.randn(2, 4, 6)
+    valid = torch.tensor([[True, True, False, True], [False, False, False, False]])
+    with torch.no_grad():
+        logits = head(frames, valid)
+        changed = frames.clone()
+        changed[0, 2] = 100.0  # an invalid frame's content must not matter
+        assert torch.allclose(head(changed, valid)[0], logits[0])
+    assert logits.shape == (2, 5) and torch.isfinite(logits).all()  # an all-invalid window stays finite
 
 
 def test_absent_rows_stay_out_of_batchnorm_statistics():

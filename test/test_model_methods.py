@@ -10,7 +10,7 @@ from pta_core.checkpoint import inference_state_dict
 from pta_core.config import load_config
 from pta_core.models.baselines import LateFusionModel, XFiModel, late_fusion_state_dict
 from pta_core.models.factory import build_model
-from pta_core.models.objectives import Targets, build_objective
+from pta_core.models.objectives import Targets, build_objective, pose_loss
 from pta_core.models.pta import PTAModel
 from pta_core.presence import PresenceSampler
 
@@ -77,7 +77,7 @@ def test_late_fusion_averages_its_members_over_present_modalities():
     state = late_fusion_state_dict({m: model.members[m].state_dict() for m in model.modalities if m != "lidar"}
                                    | {"lidar": single.state_dict()})
     model.load_state_dict(state, strict=True)
-    torch.testing.assert_close(model.members["lidar"].pose_head.fc.weight, single.pose_head.fc.weight)
+    torch.testing.assert_close(model.members["lidar"].task.pose_head.fc.weight, single.task.pose_head.fc.weight)
 
 
 def test_xfi_uses_standard_attention_scaling():
@@ -105,8 +105,8 @@ def test_align_modules_stay_out_of_the_exported_state_dict():
     exported = inference_state_dict(objective.model)
     assert not any("diffkd" in k or "align" in k or "noise_adapter" in k for k in exported)
     assert set(exported) == set(PTAModel(model.modalities, model_cfg=cfg.model, purify_cfg=cfg.purify,
-                                         preprocess_cfg=cfg.data.preprocess, tasks=cfg.train.tasks,
-                                         num_classes=27).state_dict())
+                                         preprocess_cfg=cfg.data.preprocess, activity_cfg=cfg.activity,
+                                         tasks=cfg.train.tasks, num_classes=27).state_dict())
     # Without Align (ablation) there is no training-only module at all.
     plain = build_objective(_cfg("align.enabled=false"), build_model(_cfg("align.enabled=false"), 27))
     assert plain.align is None and not any(k.startswith("align.") for k in plain.state_dict())
@@ -155,7 +155,7 @@ def test_pta_head_input_flag():
         inputs = random_inputs(model, cfg.data.preprocess, 4, torch.Generator().manual_seed(0))
         out = objective(inputs, present, targets)
         assert out.terms["kd"] > 0  # Align runs either way
-        inference = torch.nn.functional.mse_loss(model(inputs, present).pose, targets.pose)
+        inference = pose_loss(model(inputs, present).pose, targets.pose, model.pose_scale)[0]
         losses[head_input] = (out.terms["pose"].item(), inference.item())
     assert losses["fused"][0] == pytest.approx(losses["fused"][1], rel=1e-6)
     assert losses["refined"][0] != pytest.approx(losses["refined"][1], rel=1e-3)

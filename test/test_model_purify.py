@@ -167,11 +167,13 @@ def test_per_batch_meta_steps_and_resumable_batch_stream():
 
 
 def test_meta_split_is_seeded_disjoint_and_complete():
-    train, meta = meta_split(1000, 0.2, seed=7)
+    groups = np.repeat(np.arange(50), 20)  # 50 recordings of 20 frames
+    train, meta = meta_split(groups, 0.2, seed=7)
     assert len(meta) == 200 and len(train) == 800
     assert not set(train) & set(meta) and sorted([*train, *meta]) == list(range(1000))
-    again_train, again_meta = meta_split(1000, 0.2, seed=7)
+    assert not set(groups[train]) & set(groups[meta])  # whole groups only
+    again_train, again_meta = meta_split(groups, 0.2, seed=7)
     assert np.array_equal(meta, again_meta)
-    assert not np.array_equal(meta, meta_split(1000, 0.2, seed=8)[1])
+    assert not np.array_equal(meta, meta_split(groups, 0.2, seed=8)[1])
     with pytest.raises(ValueError, match="meta_val_fraction"):
-        meta_split(10, 1.0, 0)
+        meta_split(groups, 1.0, 0)

@@ -50,18 +50,19 @@ def _data_config(args, checkpoint):
 
 def _dataset(cfg, split_name: str, progress: bool):
     from pta_core.data import PackedDataset, open_split
+    from pta_core.data.sequences import sample_groups
     from pta_core.purify import meta_split
 
     if split_name == "test":
         return PackedDataset(open_split(cfg.data, "test", progress=progress))
     split = open_split(cfg.data, "train", progress=progress)
-    _, meta = meta_split(len(split), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    _, meta = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
     return PackedDataset(split, meta)
 
 
 def run(args: argparse.Namespace) -> int:
     from pta_core.checkpoint import load_checkpoint
-    from pta_core.config import ConfigError
+    from pta_core.config import ConfigError, activity_window
     from pta_core.errors import CheckpointError
     from pta_core.evaluate import evaluate_combinations
     from pta_core.inference import resolve_device
@@ -96,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
             split_name = args.split or cfg.eval.split
             runs[name] = evaluate_combinations(
                 model, _dataset(cfg, split_name, progress), modalities=modalities, combinations=combos,
-                batch_size=args.batch_size or cfg.eval.batch_size, device=device, progress=progress,
+                batch_size=args.batch_size or cfg.eval.batch_size, window=activity_window(checkpoint.config),
+                device=device, progress=progress,
             )
         written = write_report(runs, order, Path(args.out), args.title)
     except (OSError, ValueError, ConfigError, CheckpointError) as err:

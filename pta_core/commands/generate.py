@@ -50,12 +50,20 @@ Arrays are float32: WiFi (270, 1000) amplitude, RFID (23, 148) phase, mmWave (1,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pta_core.data.synthetic.benchmarks import BENCHMARKS
+
     sub = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
     mmfi = sub.add_parser(
         "mmfi", help="MM-Fi layout: E0x/Syy/Azz/<modality>/frameNNN.*", epilog=_MMFI_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter, description="Write a synthetic MM-Fi tree.",
     )  # fmt: skip
     mmfi.add_argument("--out", default="data/mmfi", help="dataset root (default: %(default)s)")
+    mmfi.add_argument(
+        "--benchmark",
+        choices=list(BENCHMARKS),
+        help="one of the fixed benchmarks (config/bench_*.yaml): sets subjects, actions, frames, frame "
+        "period, modalities and contamination, which may then not be given",
+    )
     who = mmfi.add_mutually_exclusive_group()
     who.add_argument(
         "--subjects",
@@ -133,10 +141,29 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
 
 
+def _benchmark_spec(args: argparse.Namespace):
+    from pta_core.data.synthetic.benchmarks import benchmark
+    from pta_core.data.synthetic.spec import SpecError
+
+    given = [flag for flag, value, default in (
+        ("--subjects", args.subjects, None), ("--num-subjects", args.num_subjects, None),
+        ("--actions", args.actions, "all"), ("--frames", args.frames, 30), ("--frame-period", args.frame_period, 0.1),
+        ("--modalities", args.modalities, None), ("--contaminate", args.contaminate, []),
+        ("--contamination-file", args.contamination_file, None),
+    ) if value != default]  # fmt: skip
+    if given:
+        raise SpecError(f"--benchmark {args.benchmark} fixes the set: drop {', '.join(given)}")
+    return benchmark(args.benchmark).spec(args.seed)
+
+
 def _run_mmfi(args: argparse.Namespace) -> int:
     from pta_core.data.synthetic import MMFI_MODALITIES, MMFiSpec, generate_mmfi
     from pta_core.data.synthetic.spec import parse_actions, parse_subjects, subjects_round_robin
 
+    if args.benchmark:
+        summary = generate_mmfi(args.out, _benchmark_spec(args), workers=args.workers, progress=not args.no_progress)
+        _report(summary, "sequences", "frames")
+        return 0
     subjects = (
         parse_subjects(args.subjects)
         if args.subjects

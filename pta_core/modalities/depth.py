@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from pta_core.config import PreprocessConfig
 from pta_core.errors import DataFormatError, InvalidInput
 from pta_core.modalities.base import Encoder, InputField, Modality, Sample, register
+from pta_core.modalities.points import PointEncoder, cloud_fields, preprocess_cloud
 from pta_core.models.blocks import ResidualBlock, conv_out, conv_stem, feature_map_to_tokens
 
 _STAGES = 4  # stride-2 stages in the encoder
@@ -37,18 +38,24 @@ def read_depth_png(path: Path) -> np.ndarray:
     return array
 
 
-def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
-    """Depth map → ``image`` (1, *depth_size) in [0, 1] (metres / depth_max_m, area-resized).
+def depth_metres(raw: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+    """A depth map → float32 metres inside ``depth_crop``; 0 where there is no reading.
 
     Integer input is in sensor units (× ``depth_scale`` → metres); float input is metres. Zero,
-    negative and non-finite pixels mean "no reading" and stay 0.
+    negative and non-finite pixels mean "no reading".
 
     Raises:
-        InvalidInput: ``shape`` (not a non-empty 2-D map), ``empty`` (no valid pixel).
+        InvalidInput: ``shape`` (not a non-empty 2-D map, or smaller than the crop), ``empty`` (no
+            valid pixel).
     """
     depth = np.asarray(raw)
     if depth.ndim != 2 or depth.size == 0:
         raise InvalidInput("shape", f"expected a non-empty 2-D depth map, got shape {depth.shape}")
+    top, left, height, width = cfg.depth_crop
+    if height > 0 and width > 0:
+        if top + height > depth.shape[0] or left + width > depth.shape[1]:
+            raise InvalidInput("shape", f"depth map {depth.shape} is smaller than the region of interest {cfg.depth_crop}")
+        depth = depth[top : top + height, left : left + width]
     if np.issubdtype(depth.dtype, np.integer):
         metres = depth.astype(np.float32) * np.float32(cfg.depth_scale)
     else:
@@ -57,6 +64,41 @@ def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
     metres[metres < 0] = 0.0
     if not (metres > 0).any():
         raise InvalidInput("empty", "the depth map has no valid pixel")
+    return metres
+
+
+def depth_points(metres: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+    """Back-project every ``depth_stride``-th pixel of a (cropped) map → (N, 3) points in the camera's
+    optical frame, inside ``depth_roi`` and closer than ``depth_max_m``."""
+    stride = cfg.depth_stride
+    top, left = cfg.depth_crop[:2]
+    z = metres[::stride, ::stride]
+    v, u = np.mgrid[0 : metres.shape[0] : stride, 0 : metres.shape[1] : stride].astype(np.float32)
+    fx, fy, cx, cy = cfg.depth_intrinsics
+    x = (u + left - cx) * z / fx
+    y = (v + top - cy) * z / fy
+    x0, x1, y0, y1, z0, z1 = cfg.depth_roi
+    keep = (z > 0) & (z <= cfg.depth_max_m) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1) & (z >= z0) & (z <= z1)
+    return np.stack([x[keep], y[keep], z[keep]], axis=-1)
+
+
+def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
+    """Depth map → model input, by ``depth_mode``:
+
+    - ``image``: ``image`` (1, *depth_size) in [0, 1] (metres / depth_max_m, area-resized);
+    - ``points``: ``points`` (depth_points, 3) metres and ``mask``, the back-projected cloud
+      (:func:`depth_points`) sampled or padded as a LiDAR cloud is.
+
+    Raises:
+        InvalidInput: ``shape``, ``empty`` (see :func:`depth_metres`; ``points``: also no pixel in
+            the region of interest).
+    """
+    metres = depth_metres(raw, cfg)
+    if cfg.depth_mode == "points":
+        cloud = depth_points(metres, cfg)
+        if len(cloud) == 0:
+            raise InvalidInput("empty", "no depth pixel inside the region of interest")
+        return preprocess_cloud(cloud, 3, cfg.depth_points, cfg.max_input_points)
     scaled = np.minimum(metres, cfg.depth_max_m) / np.float32(cfg.depth_max_m)
     tensor = torch.from_numpy(scaled)[None, None]
     resized = F.interpolate(tensor, size=tuple(cfg.depth_size), mode="area")
@@ -97,8 +139,12 @@ DEPTH = register(
         extension=".png",
         read_file=read_depth_png,
         preprocess=preprocess,
-        input_fields=lambda cfg: {"image": InputField((1, *cfg.depth_size))},
-        build_encoder=lambda model, pre: DepthEncoder(model.encoder_width, pre),
-        description="depth map (m), clipped at depth_max_m, area-resized to depth_size",
+        input_fields=lambda cfg: (
+            cloud_fields(3, cfg.depth_points) if cfg.depth_mode == "points" else {"image": InputField((1, *cfg.depth_size))}
+        ),
+        build_encoder=lambda model, pre: (
+            PointEncoder(3, model.encoder_width) if pre.depth_mode == "points" else DepthEncoder(model.encoder_width, pre)
+        ),
+        description="depth map (m): area-resized image, or a back-projected cloud (depth_mode)",
     )
 )

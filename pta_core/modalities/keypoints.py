@@ -30,7 +30,9 @@ def read_keypoints(path: Path) -> np.ndarray:
 def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
     """(17, 2|3) pixels → ``keypoints`` (17, 3): x, y scaled to [-1, 1] by the image size, confidence.
 
-    A keypoint with a non-finite coordinate gets confidence 0 and coordinates 0.
+    A keypoint with a non-finite coordinate, or at exactly (0, 0) pixels (how detectors and the
+    MM-Fi files write "not detected"), gets confidence 0 and coordinates 0. A frame with no detected
+    keypoint is rejected, so a detector failure makes the modality absent, in training and serving alike.
 
     Raises:
         InvalidInput: ``shape`` (not 17 keypoints), ``empty`` (no keypoint with confidence > 0).
@@ -39,7 +41,8 @@ def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
     if kp.ndim != 2 or kp.shape[0] != NUM_KEYPOINTS or kp.shape[1] not in (2, 3):
         raise InvalidInput("shape", f"expected ({NUM_KEYPOINTS}, 2|3) keypoints, got {kp.shape}")
     conf = kp[:, 2].copy() if kp.shape[1] == 3 else np.ones(NUM_KEYPOINTS)
-    valid = np.isfinite(kp).all(axis=1) & (conf > 0)
+    undetected = (kp[:, 0] == 0.0) & (kp[:, 1] == 0.0)
+    valid = np.isfinite(kp).all(axis=1) & (conf > 0) & ~undetected
     out = np.zeros((NUM_KEYPOINTS, 3), dtype=np.float32)
     out[valid, 0] = kp[valid, 0] / cfg.image_width * 2.0 - 1.0
     out[valid, 1] = kp[valid, 1] / cfg.image_height * 2.0 - 1.0

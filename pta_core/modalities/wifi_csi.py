@@ -1,7 +1,8 @@
 """Wi-Fi CSI: MM-Fi `wifi-csi/frameNNN.mat` (MAT v5), ``CSIamp`` (3, 114, 10) = antennas × subcarriers × packets.
 
 ROS `wifi/csi` Image 32FC1, height 342 = 3 antennas × 114 subcarriers (antenna-major), width 10
-packets, raw amplitudes. Normalisation follows the official toolbox (mmfi.py ``read_frame``).
+packets, raw amplitudes. Hole filling follows the official toolbox (mmfi.py ``read_frame``);
+scaling uses dataset statistics instead of its per-frame min–max.
 """
 from __future__ import annotations
 
@@ -34,12 +35,11 @@ def read_csi_mat(path: Path) -> np.ndarray:
     return amp.astype(np.float64)
 
 
-def normalise_csi(amp: np.ndarray) -> np.ndarray:
-    """The official normalisation: ±inf → NaN; per packet, NaNs ← mean of that packet's finite
-    values; then min–max over the whole frame → [0, 1].
+def fill_csi(amp: np.ndarray) -> np.ndarray:
+    """The official hole filling: ±inf → NaN; per packet, NaNs ← mean of that packet's finite values.
 
-    Two cases the toolbox turns into NaN are decided here instead: a packet with no finite value
-    raises ``InvalidInput('non_finite')``; a constant frame maps to zeros.
+    A packet with no finite value (where the toolbox would produce NaN) raises
+    ``InvalidInput('non_finite')``.
     """
     data = np.array(amp, dtype=np.float64)
     data[~np.isfinite(data)] = np.nan
@@ -50,14 +50,16 @@ def normalise_csi(amp: np.ndarray) -> np.ndarray:
             if holes.all():
                 raise InvalidInput("non_finite", f"CSI packet {k} has no finite amplitude")
             packet[holes] = packet[~holes].mean()
-    low, high = data.min(), data.max()
-    if high == low:
-        return np.zeros_like(data, dtype=np.float32)
-    return ((data - low) / (high - low)).astype(np.float32)
+    return data
 
 
 def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
-    """CSI amplitude (3, 114, 10) → ``csi`` (3, 114, 10) in [0, 1].
+    """CSI amplitude (3, 114, 10) → ``csi`` (3, 114, 10) = (amplitude − csi_offset) / csi_scale.
+
+    Holes are filled as the official toolbox does (:func:`fill_csi`); then one affine map with
+    dataset statistics (``pta stats`` measures them on a training split). The toolbox instead
+    min–max scales every frame on its own, which throws away the amplitude level that a body in
+    the path changes.
 
     Raises:
         InvalidInput: ``shape`` (not 3×114×10), ``non_finite`` (a packet without a finite value).
@@ -65,27 +67,37 @@ def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
     amp = np.asarray(raw)
     if amp.shape != SHAPE:
         raise InvalidInput("shape", f"expected CSI amplitude {SHAPE}, got {amp.shape}")
-    return {"csi": normalise_csi(amp)}
+    data = fill_csi(amp)
+    return {"csi": ((data - cfg.csi_offset) / cfg.csi_scale).astype(np.float32)}
 
 
 class CSIEncoder(Encoder):
-    """Antennas as channels over the (subcarrier, packet) plane; one token per output cell."""
+    """1-D ResNet over the subcarriers, with the antennas × packets (30) as channels; one token per
+    output step.
+
+    Why 1-D: a frame's 10 packets span a fraction of a second, so the packet axis is short and
+    carries no spatial structure a 2-D kernel would exploit; the subcarrier axis is where the
+    multipath frequency pattern lies. It is about ten times cheaper than a 2-D stack over the
+    (subcarrier, packet) plane.
+    """
 
     def __init__(self, width: int):
         super().__init__()
         self.net = torch.nn.Sequential(
-            conv_stem(ANTENNAS, width, 3, (2, 1)),
-            ResidualBlock(width, 2 * width, (2, 1)),
-            ResidualBlock(2 * width, 2 * width, (2, 2)),
+            conv_stem(ANTENNAS * PACKETS, 2 * width, 5, 2, dims=1),
+            ResidualBlock(2 * width, 2 * width, 2, dims=1),
+            ResidualBlock(2 * width, 4 * width, 2, dims=1),
         )
-        rows, cols = SUBCARRIERS, PACKETS
-        for stride_r, stride_c in ((2, 1), (2, 1), (2, 2)):
-            rows, cols = conv_out(rows, 3, stride_r, 1), conv_out(cols, 3, stride_c, 1)
-        self.num_tokens = rows * cols
-        self.out_channels = 2 * width
+        steps = conv_out(SUBCARRIERS, 5, 2, 2)
+        for _ in range(2):
+            steps = conv_out(steps, 3, 2, 1)
+        self.num_tokens = steps
+        self.out_channels = 4 * width
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return feature_map_to_tokens(self.net(inputs["csi"]))
+        csi = inputs["csi"]  # (B, antennas, subcarriers, packets)
+        channels = csi.permute(0, 1, 3, 2).reshape(csi.shape[0], ANTENNAS * PACKETS, SUBCARRIERS)
+        return feature_map_to_tokens(self.net(channels))
 
 
 WIFI_CSI = register(
@@ -98,6 +110,6 @@ WIFI_CSI = register(
         preprocess=preprocess,
         input_fields=lambda cfg: {"csi": InputField(SHAPE)},
         build_encoder=lambda model, pre: CSIEncoder(model.encoder_width),
-        description="CSI amplitude 3 antennas × 114 subcarriers × 10 packets, min-max normalised",
+        description="CSI amplitude 3 antennas × 114 subcarriers × 10 packets, standardised with dataset statistics",
     )
 )

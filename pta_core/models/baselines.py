@@ -13,10 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pta_core.config import ModelConfig, PreprocessConfig, PurifyConfig
+from pta_core.config import ActivityConfig, ModelConfig, PreprocessConfig, PurifyConfig
 from pta_core.modalities import get_modality
+from pta_core.models.heads import PoseScale
 from pta_core.models.projector import Projector
-from pta_core.models.pta import Inputs, ModelOutput, PTAModel, build_heads, encode_present
+from pta_core.models.pta import Inputs, ModelOutput, PTAModel, TaskHeads, encode_present
 
 # ---------------------------------------------------------------------------------------------
 # Late fusion
@@ -31,6 +32,7 @@ class LateFusionModel(nn.Module):
         *,
         model_cfg: ModelConfig,
         preprocess_cfg: PreprocessConfig,
+        activity_cfg: ActivityConfig,
         tasks: tuple[str, ...],
         num_classes: int,
     ):
@@ -44,6 +46,7 @@ class LateFusionModel(nn.Module):
                     model_cfg=model_cfg,
                     purify_cfg=no_purify,
                     preprocess_cfg=preprocess_cfg,
+                    activity_cfg=activity_cfg,
                     tasks=tasks,
                     num_classes=num_classes,
                 )
@@ -51,10 +54,10 @@ class LateFusionModel(nn.Module):
             }
         )
 
-    def init_mean_pose(self, mean_pose: torch.Tensor) -> None:
-        """Start every member's pose head at the training mean pose (17, 3) metres."""
+    def fit_pose_targets(self, poses: torch.Tensor) -> None:
+        """Fit every member's pose target statistics to training poses (N, 17, 3) metres."""
         for member in self.members.values():
-            member.init_mean_pose(mean_pose)
+            member.fit_pose_targets(poses)
 
     def member_outputs(self, inputs: Inputs, present: torch.Tensor) -> dict[str, ModelOutput]:
         """Each present member's prediction for the whole batch (rows where it is absent are unused)."""
@@ -82,7 +85,30 @@ class LateFusionModel(nn.Module):
                 total = value * mask if total is None else total + value * mask
             if total is not None:
                 result[field] = total / count.to(total.dtype).view(-1, *([1] * (total.dim() - 1)))
+        embeddings = [outputs[n].embedding for n in outputs if outputs[n].embedding is not None]
+        if embeddings:
+            # The window state of late fusion: every member's embedding (zero where absent) and its presence.
+            parts = []
+            for index, name in enumerate(self.modalities):
+                flag = present[:, index : index + 1].to(embeddings[0].dtype)
+                member = outputs.get(name)
+                value = member.embedding * flag if member is not None else embeddings[0].new_zeros(embeddings[0].shape)
+                parts += [value, flag]
+            result["embedding"] = torch.cat(parts, dim=1)
         return ModelOutput(**result)
+
+    def window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """The mean of the members' window logits, over members present in some frame of the window."""
+        width = (embeddings.shape[-1] // len(self.modalities)) - 1
+        total, members = None, None
+        for index, name in enumerate(self.modalities):
+            start = index * (width + 1)
+            member_valid = valid & (embeddings[..., start + width] > 0.5)
+            logits = self.members[name].window_activity(embeddings[..., start : start + width], member_valid)
+            used = member_valid.any(dim=1, keepdim=True).to(logits.dtype)
+            total = logits * used if total is None else total + logits * used
+            members = used if members is None else members + used
+        return total / members.clamp(min=1.0)
 
 
 def late_fusion_state_dict(singles: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -186,6 +212,7 @@ class XFiModel(nn.Module):
         *,
         model_cfg: ModelConfig,
         preprocess_cfg: PreprocessConfig,
+        activity_cfg: ActivityConfig,
         tasks: tuple[str, ...],
         num_classes: int,
     ):
@@ -204,16 +231,22 @@ class XFiModel(nn.Module):
         self.blocks = nn.ModuleList(
             [XFusionBlock(self.modalities, dim, model_cfg.fusion_heads) for _ in range(model_cfg.fusion_depth)]
         )
-        self.pose_head, self.activity_head = build_heads(model_cfg, tasks, num_classes)
+        self.task = TaskHeads(model_cfg, activity_cfg, tasks, num_classes)
 
-    def init_mean_pose(self, mean_pose: torch.Tensor) -> None:
-        """Start the pose head's output at the training mean pose (17, 3) metres."""
-        if self.pose_head is not None:
-            self.pose_head.init_mean_pose(mean_pose)
+    @property
+    def pose_scale(self) -> PoseScale | None:
+        return self.task.pose_scale
 
-    def forward(self, inputs: Inputs, present: torch.Tensor) -> ModelOutput:
+    def fit_pose_targets(self, poses: torch.Tensor) -> None:
+        self.task.fit_pose_targets(poses)
+
+    def encode(self, inputs: Inputs, present: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Projected tokens per modality present in some row (they do not depend on the other modalities)."""
+        return encode_present(self.encoders, self.projectors, self.modalities, inputs, present)
+
+    def decode(self, features: dict[str, torch.Tensor], present: torch.Tensor) -> ModelOutput:
+        """X-Fusion over the present modalities' tokens, then the heads."""
         present = present.bool()
-        features = encode_present(self.encoders, self.projectors, self.modalities, inputs, present)
         if not features:
             raise ValueError("no modality is present in the batch")
         reference = next(iter(features.values()))
@@ -221,7 +254,11 @@ class XFiModel(nn.Module):
         query = self.initial(groups, present)  # (B, L, D)
         for block in self.blocks:
             query = block(query, features, present)
-        return ModelOutput(
-            pose=self.pose_head(query) if self.pose_head is not None else None,
-            activity=self.activity_head(query) if self.activity_head is not None else None,
-        )
+        return self.task(query)
+
+    def window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        return self.task.window_activity(embeddings, valid)
+
+    def forward(self, inputs: Inputs, present: torch.Tensor) -> ModelOutput:
+        present = present.bool()
+        return self.decode(self.encode(inputs, present), present)

@@ -30,7 +30,10 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
     """The network for ``cfg.train.method``."""
     modalities = model_modalities(cfg)
     method = cfg.train.method
-    common = dict(model_cfg=cfg.model, preprocess_cfg=cfg.data.preprocess, tasks=cfg.train.tasks, num_classes=num_classes)
+    common = dict(
+        model_cfg=cfg.model, preprocess_cfg=cfg.data.preprocess, activity_cfg=cfg.activity, tasks=cfg.train.tasks,
+        num_classes=num_classes,
+    )
     if method in ("pta", "single"):
         purify = cfg.purify if method == "pta" else replace(cfg.purify, enabled=False)
         return PTAModel(modalities, purify_cfg=purify, **common)

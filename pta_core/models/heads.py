@@ -1,22 +1,20 @@
 """Task heads: tokens (B, L, D) → pose (B, 17, 3) or class logits (B, K).
 
-Two layouts (``model.head``):
+Three layouts (``model.head``):
 
-- ``flatten`` (the project default): the L tokens are concatenated (L·D) and one Linear maps
-  them to the output. Every token keeps its own weights, so what the projector put in token l is
-  not averaged away.
+- ``mlp`` (the project default): the L tokens are concatenated (L·D), layer-normalised and read
+  by a two-layer MLP whose hidden vector is the frame's *embedding* (what the windowed activity
+  head reads, :mod:`pta_core.models.temporal`). The pose comes out as a root joint plus a
+  root-relative pose, each in units of its training standard deviation (:class:`PoseScale`).
+- ``flatten``: one Linear over the L·D concatenated tokens.
 - ``mean_ln`` (the reference code, pta-method.md §3.5): mean over tokens → LayerNorm → Linear.
   The reference pose head never applied its Linear (§10); this one does.
 
-Why the default deviates (docs/RESULTS.md, "What changed"): the mean over tokens of a projector
-whose channel map is shared by all tokens leaves the head one pooled vector whatever L is, and
-LayerNorm then removes that vector's per-sample mean and scale. In the results suite, PTA with the
-reference head and projector had 304.3 / 300.9 mm MPJPE and 202.1 / 191.4 mm PA-MPJPE over the 31
-combinations (two seeds) against 247.5 / 292.5 and 115.8 / 122.0 mm with the defaults.
-
-The pose head's bias starts at the training mean pose when the trainer calls
-:meth:`PoseHead.init_mean_pose`: poses are absolute (camera frame, the root about 3 m in front),
-so with a zero bias the first optimiser steps are spent moving the output to where people are.
+Why ``mlp`` is the default: with a linear projector, a head that is linear in the fused tokens
+makes PTA a weighted late fusion, head(Σ w̃ F_m) = Σ w̃ head(F_m), so the modalities never combine
+their features; the hidden layer makes the fusion a feature-level one. Why normalised root and
+relative pose: poses are absolute (the root about 3 m in front of the camera) and vary far more
+in where the person stands than in the body's shape, so an unnormalised MSE is dominated by the root.
 """
 from __future__ import annotations
 
@@ -25,43 +23,104 @@ from torch import nn
 
 from pta_core.skeleton import NUM_JOINTS
 
-HEAD_KINDS = ("flatten", "mean_ln")
+HEAD_KINDS = ("mlp", "flatten", "mean_ln")
+
+
+class PoseScale(nn.Module):
+    """Training statistics of the pose targets: root (joint 0) and root-relative pose.
+
+    ``normalise(pose)`` maps (B, 17, 3) metres to (B, 17, 3) standardised units, row 0 the root and
+    rows 1-16 the root-relative joints; ``denormalise`` inverts it. Buffers, so they travel in the
+    state dict (and in model.pt). Until :meth:`fit` is called the map is the identity.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(NUM_JOINTS, 3))
+        self.register_buffer("std", torch.ones(NUM_JOINTS, 3))
+
+    @torch.no_grad()
+    def fit(self, poses: torch.Tensor) -> None:
+        """Set the statistics from training poses (N, 17, 3) metres.
+
+        Root: per-axis mean and standard deviation. Relative joints: per-joint, per-axis mean and one
+        standard deviation shared by all relative coordinates (so no small-variance joint is inflated).
+        """
+        poses = poses.double()
+        root = poses[:, 0]
+        relative = poses[:, 1:] - root[:, None]
+        mean = torch.cat([root.mean(0, keepdim=True), relative.mean(0)])
+        std = torch.empty(NUM_JOINTS, 3, dtype=torch.float64)
+        std[0] = root.std(0).clamp(min=1e-3)
+        std[1:] = (relative - mean[1:]).std().clamp(min=1e-3)
+        self.mean.copy_(mean.to(self.mean))
+        self.std.copy_(std.to(self.std))
+
+    def normalise(self, pose: torch.Tensor) -> torch.Tensor:
+        root = pose[:, :1]
+        parts = torch.cat([root, pose[:, 1:] - root], dim=1)
+        return (parts - self.mean) / self.std
+
+    def denormalise(self, units: torch.Tensor) -> torch.Tensor:
+        parts = units * self.std + self.mean
+        root = parts[:, :1]
+        return torch.cat([root, parts[:, 1:] + root], dim=1)
 
 
 class TokenHead(nn.Module):
     """(B, L, D) → (B, out_features) with the ``kind`` layout above."""
 
-    def __init__(self, tokens: int, dim: int, out_features: int, kind: str = "flatten"):
+    def __init__(self, tokens: int, dim: int, out_features: int, kind: str = "mlp", hidden: int = 256, dropout: float = 0.0):
         super().__init__()
         if kind not in HEAD_KINDS:
             raise ValueError(f"unknown model.head {kind!r}; known: {', '.join(HEAD_KINDS)}")
         self.kind = kind
-        self.norm = nn.LayerNorm(dim) if kind == "mean_ln" else None
-        self.fc = nn.Linear(tokens * dim if kind == "flatten" else dim, out_features)
+        self.embedding_dim = {"mlp": hidden, "flatten": tokens * dim, "mean_ln": dim}[kind]
+        if kind == "mlp":
+            self.body = nn.Sequential(
+                nn.LayerNorm(tokens * dim), nn.Linear(tokens * dim, hidden), nn.GELU(), nn.Dropout(dropout)
+            )
+            self.fc = nn.Linear(hidden, out_features)
+        elif kind == "flatten":
+            self.fc = nn.Linear(tokens * dim, out_features)
+        else:
+            self.norm = nn.LayerNorm(dim)
+            self.fc = nn.Linear(dim, out_features)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The vector the output layer reads: (B, hidden) for ``mlp``, else the pooled or flat tokens."""
+        if self.kind == "mlp":
+            return self.body(tokens.flatten(1))
+        if self.kind == "flatten":
+            return tokens.flatten(1)
+        return self.norm(tokens.mean(dim=1))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        if self.norm is None:
-            return self.fc(tokens.flatten(1))  # (B, L·D)
-        return self.fc(self.norm(tokens.mean(dim=1)))
+        return self.fc(self.embed(tokens))
 
 
 class PoseHead(TokenHead):
-    """(B, L, D) → (B, 17, 3) joints in metres."""
+    """(B, L, D) → (B, 17, 3) joints in metres (via :class:`PoseScale` units)."""
 
-    def __init__(self, tokens: int, dim: int, kind: str = "flatten"):
-        super().__init__(tokens, dim, NUM_JOINTS * 3, kind)
+    def __init__(self, tokens: int, dim: int, kind: str = "mlp", hidden: int = 256, dropout: float = 0.0):
+        super().__init__(tokens, dim, NUM_JOINTS * 3, kind, hidden, dropout)
+        self.scale = PoseScale()
+
+    def from_embedding(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.scale.denormalise(self.fc(embedding).view(-1, NUM_JOINTS, 3))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return super().forward(tokens).view(-1, NUM_JOINTS, 3)
+        return self.from_embedding(self.embed(tokens))
 
     @torch.no_grad()
-    def init_mean_pose(self, mean_pose: torch.Tensor) -> None:
-        """Start the output bias at ``mean_pose`` (17, 3) metres (before training)."""
-        self.fc.bias.copy_(mean_pose.reshape(-1).to(self.fc.bias))
+    def fit_targets(self, poses: torch.Tensor) -> None:
+        """Fit :class:`PoseScale` to training poses (N, 17, 3) metres and start the output at their mean."""
+        self.scale.fit(poses)
+        nn.init.zeros_(self.fc.bias)  # units are centred: a zero output is the mean pose
 
 
 class ActivityHead(TokenHead):
-    """(B, L, D) → (B, K) class logits."""
+    """(B, L, D) → (B, K) class logits, from one sample's tokens (XRF55: a sample is a 5 s sequence)."""
 
-    def __init__(self, tokens: int, dim: int, num_classes: int, kind: str = "flatten"):
-        super().__init__(tokens, dim, num_classes, kind)
+    def __init__(self, tokens: int, dim: int, num_classes: int, kind: str = "mlp", hidden: int = 256, dropout: float = 0.0):
+        super().__init__(tokens, dim, num_classes, kind, hidden, dropout)

@@ -16,6 +16,7 @@ from torch import nn
 from pta_core.config import Config, TrainConfig
 from pta_core.models.align import Align
 from pta_core.models.baselines import LateFusionModel
+from pta_core.models.heads import PoseScale
 from pta_core.models.pta import Inputs, ModelOutput, PTAModel
 
 
@@ -37,15 +38,31 @@ class LossOutput:
     terms: dict[str, torch.Tensor] = field(default_factory=dict)  # detached scalars for logging
 
 
-def task_loss(output: ModelOutput, targets: Targets, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Weighted pose MSE + activity cross-entropy over the tasks the output carries (float32)."""
+def pose_loss(pred: torch.Tensor, target: torch.Tensor, scale: PoseScale | None, root_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Pose MSE in the head's standardised units: ``root_weight`` · MSE(root) + MSE(root-relative joints).
+
+    Without a scale (a model that has none), plain MSE in metres.
+    """
+    if scale is None:
+        loss = F.mse_loss(pred.float(), target.float())
+        return loss, {"pose": loss.detach()}
+    p, g = scale.normalise(pred.float()), scale.normalise(target.float())
+    root, relative = F.mse_loss(p[:, 0], g[:, 0]), F.mse_loss(p[:, 1:], g[:, 1:])
+    loss = root_weight * root + relative
+    return loss, {"pose": loss.detach(), "pose_root": root.detach(), "pose_rel": relative.detach()}
+
+
+def task_loss(
+    output: ModelOutput, targets: Targets, cfg: TrainConfig, scale: PoseScale | None = None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted pose loss (:func:`pose_loss`) + activity cross-entropy over the tasks the output carries (float32)."""
     total = None
     terms = {}
     if output.pose is not None:
         if targets.pose is None:
             raise ValueError("the model predicts pose but the batch has no pose targets (XRF55 has none)")
-        pose = F.mse_loss(output.pose.float(), targets.pose.float())
-        terms["pose"] = pose.detach()
+        pose, parts = pose_loss(output.pose, targets.pose, scale, cfg.root_loss_weight)
+        terms.update(parts)
         total = cfg.pose_loss_weight * pose
     if output.activity is not None:
         if targets.activity is None:
@@ -75,7 +92,7 @@ class SupervisedObjective(Objective):
     """The inference path trained with the task loss (single, X-Fi)."""
 
     def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets) -> LossOutput:
-        total, terms = task_loss(self.model(inputs, present), targets, self.train_cfg)
+        total, terms = task_loss(self.model(inputs, present), targets, self.train_cfg, self.model.pose_scale)
         return LossOutput(total, terms)
 
 
@@ -84,26 +101,51 @@ class SingleObjective(SupervisedObjective):
 
 
 class PTAObjective(Objective):
-    """PTA (pta-method.md §4): Align on samples with ≥ 2 modalities; without Align, the inference path."""
+    """PTA (pta-method.md §4, with the deviations of ``align.head_input`` and ``train.student_loss_weight``).
+
+    - The heads train on ``head_input``: ``fused`` = head(Σ w̃ F_m), what inference computes (the
+      default), or ``refined`` = the mean of the AE-decoded DiffKD-refined students (the reference code).
+    - Each present modality's own readout head(F_m) also gets the task loss, weighted by
+      ``student_loss_weight`` and averaged over the modalities, on the samples with ≥ 2 modalities
+      (for one modality it equals the fused loss): so every student stands alone at inference.
+    - Align (if enabled) adds λ_kd · KD, distilling each student towards the detached teacher
+      T = sg(Σ w̃ F_m).
+    """
 
     def __init__(self, model: PTAModel, cfg: Config):
         super().__init__(model, cfg.train)
         self.lambda_kd = cfg.align.lambda_kd
         self.head_input = cfg.align.head_input
+        self.student_weight = cfg.train.student_loss_weight
         # Training only: a sibling of .model, so model.pt (model's state dict) never carries it.
         self.align = Align(model.modalities, cfg.model.dim, cfg.align) if cfg.align.enabled else None
 
     def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets) -> LossOutput:
         model: PTAModel = self.model
+        scale = model.pose_scale
         features = model.encode(inputs, present)
         fused = model.fuse(features, present)
-        if self.align is None:
-            tokens, kd = fused, None
-        else:
+        tokens, kd = fused, None
+        if self.align is not None:
             teacher = fused.detach()  # T = sg(Σ w̃_m F_m): φ gets no gradient from the KD terms
             kd = self.align(features, present, teacher, self.generator)
-            tokens = kd.head_tokens if self.head_input == "refined" else fused
-        total, terms = task_loss(model.heads(tokens), targets, self.train_cfg)
+            if self.head_input == "refined":
+                tokens = kd.head_tokens
+        total, terms = task_loss(model.heads(tokens), targets, self.train_cfg, scale)
+        if self.student_weight > 0:
+            student, count = None, 0
+            several = present.sum(dim=1) >= 2
+            for index, name in enumerate(model.modalities):
+                rows = torch.nonzero(present[:, index] & several).squeeze(1)
+                if name not in features or rows.numel() == 0:
+                    continue
+                loss, _ = task_loss(model.heads(features[name][rows]), targets.rows(rows), self.train_cfg, scale)
+                student = loss if student is None else student + loss
+                count += 1
+            if student is not None:
+                student = student / count
+                total = total + self.student_weight * student
+                terms["students"] = student.detach()
         if kd is not None:
             total = total + self.lambda_kd * kd.kd_loss
             terms["kd"] = kd.kd_loss.detach()
@@ -128,7 +170,8 @@ class LateFusionObjective(Objective):
                 continue
             sub_inputs = {name: {k: v[rows] for k, v in inputs[name].items()}}
             ones = torch.ones(rows.numel(), 1, dtype=torch.bool, device=present.device)
-            loss, parts = task_loss(model.members[name](sub_inputs, ones), targets.rows(rows), self.train_cfg)
+            member = model.members[name]
+            loss, parts = task_loss(member(sub_inputs, ones), targets.rows(rows), self.train_cfg, member.pose_scale)
             total = loss if total is None else total + loss
             terms.update({f"{name}_{k}": v for k, v in parts.items()})
         if total is None:

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pta_core.config import ModelConfig, PreprocessConfig, PurifyConfig
+from pta_core.config import ActivityConfig, ModelConfig, PreprocessConfig, PurifyConfig
 from pta_core.modalities import get_modality
-from pta_core.models.heads import ActivityHead, PoseHead
+from pta_core.models.heads import ActivityHead, PoseHead, PoseScale
 from pta_core.models.projector import Projector
+from pta_core.models.temporal import WindowActivityHead
 from pta_core.models.weighting import ModalityWeights
 
 Inputs = dict[str, dict[str, torch.Tensor]]  # modality → field → (B, ...)
@@ -22,15 +23,56 @@ Inputs = dict[str, dict[str, torch.Tensor]]  # modality → field → (B, ...)
 @dataclass
 class ModelOutput:
     pose: torch.Tensor | None = None  # (B, 17, 3) metres
-    activity: torch.Tensor | None = None  # (B, K) logits
+    activity: torch.Tensor | None = None  # (B, K) logits of a per-sample activity head (XRF55)
+    embedding: torch.Tensor | None = None  # (B, E) the frame's embedding, for a windowed activity head
 
 
-def build_heads(model_cfg: ModelConfig, tasks: tuple[str, ...], num_classes: int) -> tuple[nn.Module | None, nn.Module | None]:
-    """The pose and activity heads ``tasks`` asks for (None where not)."""
-    tokens, dim, kind = model_cfg.tokens, model_cfg.dim, model_cfg.head
-    pose = PoseHead(tokens, dim, kind) if "pose" in tasks else None
-    activity = ActivityHead(tokens, dim, num_classes, kind) if "activity" in tasks else None
-    return pose, activity
+class TaskHeads(nn.Module):
+    """The task heads on fused tokens: pose (:class:`PoseHead`), and activity either per sample
+    (:class:`ActivityHead`, ``activity.window`` 0: XRF55) or over a window of frames
+    (:class:`WindowActivityHead`, which reads the pose head's per-frame embeddings)."""
+
+    def __init__(self, model_cfg: ModelConfig, activity_cfg: ActivityConfig, tasks: tuple[str, ...], num_classes: int):
+        super().__init__()
+        tokens, dim, kind, hidden, dropout = (
+            model_cfg.tokens, model_cfg.dim, model_cfg.head, model_cfg.head_hidden, model_cfg.dropout
+        )
+        self.pose_head = PoseHead(tokens, dim, kind, hidden, dropout) if "pose" in tasks else None
+        self.windowed = "activity" in tasks and activity_cfg.window > 0
+        self.activity_head: nn.Module | None = None
+        if self.windowed:
+            if self.pose_head is None:
+                raise ValueError("activity.window > 0 needs the pose task: the window head reads the pose head's embeddings")
+            self.activity_head = WindowActivityHead(
+                self.pose_head.embedding_dim, num_classes, activity_cfg.width, activity_cfg.layers, activity_cfg.dropout
+            )
+        elif "activity" in tasks:
+            self.activity_head = ActivityHead(tokens, dim, num_classes, kind, hidden, dropout)
+
+    def forward(self, tokens: torch.Tensor) -> ModelOutput:
+        if self.pose_head is None:
+            return ModelOutput(activity=self.activity_head(tokens) if self.activity_head is not None else None)
+        embedding = self.pose_head.embed(tokens)
+        return ModelOutput(
+            pose=self.pose_head.from_embedding(embedding),
+            activity=None if self.windowed or self.activity_head is None else self.activity_head(tokens),
+            embedding=embedding if self.windowed else None,
+        )
+
+    def window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) embeddings of a window's frames, (B, T) validity → (B, K) logits."""
+        if not self.windowed:
+            raise ValueError("this model has no windowed activity head (activity.window is 0 or no activity task)")
+        return self.activity_head(embeddings, valid)
+
+    @property
+    def pose_scale(self) -> PoseScale | None:
+        return self.pose_head.scale if self.pose_head is not None else None
+
+    def fit_pose_targets(self, poses: torch.Tensor) -> None:
+        """Fit the pose head's target statistics to training poses (N, 17, 3) metres."""
+        if self.pose_head is not None:
+            self.pose_head.fit_targets(poses)
 
 
 def encode_present(
@@ -65,6 +107,7 @@ class PTAModel(nn.Module):
         model_cfg: ModelConfig,
         purify_cfg: PurifyConfig,
         preprocess_cfg: PreprocessConfig,
+        activity_cfg: ActivityConfig,
         tasks: tuple[str, ...],
         num_classes: int,
     ):
@@ -84,7 +127,7 @@ class PTAModel(nn.Module):
             renorm_present=purify_cfg.renorm_present,
             learnable=purify_cfg.enabled,
         )
-        self.pose_head, self.activity_head = build_heads(model_cfg, tasks, num_classes)
+        self.task = TaskHeads(model_cfg, activity_cfg, tasks, num_classes)
 
     def encode(self, inputs: Inputs, present: torch.Tensor) -> dict[str, torch.Tensor]:
         """Tokens (B, L, D) for every modality present in at least one sample of the batch; zero rows
@@ -104,16 +147,22 @@ class PTAModel(nn.Module):
         return fused
 
     def heads(self, tokens: torch.Tensor) -> ModelOutput:
-        return ModelOutput(
-            pose=self.pose_head(tokens) if self.pose_head is not None else None,
-            activity=self.activity_head(tokens) if self.activity_head is not None else None,
-        )
+        return self.task(tokens)
 
-    def init_mean_pose(self, mean_pose: torch.Tensor) -> None:
-        """Start the pose head's output at the training mean pose (17, 3) metres."""
-        if self.pose_head is not None:
-            self.pose_head.init_mean_pose(mean_pose)
+    def decode(self, features: dict[str, torch.Tensor], present: torch.Tensor) -> ModelOutput:
+        """Everything after the encoders: heads(Σ w̃_m F_m)."""
+        return self.task(self.fuse(features, present))
+
+    def window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        return self.task.window_activity(embeddings, valid)
+
+    @property
+    def pose_scale(self) -> PoseScale | None:
+        return self.task.pose_scale
+
+    def fit_pose_targets(self, poses: torch.Tensor) -> None:
+        self.task.fit_pose_targets(poses)
 
     def forward(self, inputs: Inputs, present: torch.Tensor) -> ModelOutput:
         """Inference path: heads(Σ w̃_m F_m). ``present`` (B, M) bool in ``self.modalities`` order."""
-        return self.heads(self.fuse(self.encode(inputs, present), present))
+        return self.decode(self.encode(inputs, present), present)

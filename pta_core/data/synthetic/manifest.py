@@ -18,7 +18,7 @@ from pta_core.data.synthetic.spec import SpecError
 from pta_core.io import atomic_write_text
 
 RIG_FILENAME = ".synthetic_rig.yaml"
-FORMAT_VERSION = 2  # bump whenever the same settings would produce different files
+FORMAT_VERSION = 3  # bump whenever the same settings would produce different files (3: fixed LiDAR region)
 
 MMFI_CONVENTIONS = {
     "rig_frame": "x forward (away from the sensors), y left, z up; origin on the floor below the camera; metres",
@@ -32,7 +32,8 @@ MMFI_CONVENTIONS = {
         "camera_depth_optical_frame (infra1) / camera_infra2_optical_frame; (0, 0) rows = detector failure"
     ),
     "depth": "480x640 uint16 PNG, millimetres along the optical axis of camera_depth_optical_frame; 0 = no reading",
-    "lidar": "float64 N x 3 (x, y, z) metres in frame lidar, cropped to 1 m around the person; 0 bytes = empty",
+    "lidar": "float64 N x 3 (x, y, z) metres in frame lidar, cropped to a fixed region of interest around the standing area, "
+        "ground removed (returns above 0.08 m); 0 bytes = empty",
     "mmwave": (
         "float64 N x 5 in frame radar: x, y, z (m), radial velocity (m/s, + = moving away), "
         "intensity (dB, SNR-like); 0 bytes = no detection"

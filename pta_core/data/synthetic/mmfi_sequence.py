@@ -135,7 +135,6 @@ class MMFiSequence:
                     starts[f],
                     ends[f],
                     radii,
-                    self.pose.joints[f, 0, :2],
                     self.rng["lidar"],
                     contamination.lidar,
                 )

@@ -1,7 +1,9 @@
 """Point-cloud sensors: a spinning 32-beam LiDAR and an FMCW mmWave radar's detection list.
 
-LiDAR: the beam pattern is ray cast against the body and the room, then cropped to a cylinder
-around the person (MM-Fi clouds hold the person plus nearby floor: hundreds of points). Radar:
+LiDAR: the beam pattern is ray cast against the body and the room, then filtered as a deployed
+LiDAR pipeline does without knowing where the person is: a fixed region of interest (the floor area
+where people stand, from the rig, plus a margin) and ground removal by height. What remains is the
+person (hundreds of points) plus spurious returns inside the region. Radar:
 candidate scatterers are sampled on the visible body surface; a detection is kept with a
 probability that grows with the patch's area and radial speed (static-clutter removal suppresses
 zero-Doppler returns), then measured with range/angle/velocity noise; multipath ghosts (mirror
@@ -17,7 +19,8 @@ from pta_core.data.synthetic.geometry import normalize
 from pta_core.data.synthetic.raycast import capsules_range, room_range
 from pta_core.data.synthetic.rig import MMFiRig
 
-CROP_RADIUS = 1.0  # m around the pelvis (rig xy) kept in a LiDAR frame
+ROI_MARGIN = 0.9  # m added around the rig's standing area (arms and steps reach beyond the spot)
+GROUND_CLEARANCE = 0.08  # m: returns below this height are ground (removed)
 CROP_TOP = 2.4  # m
 
 
@@ -65,29 +68,32 @@ class LidarRenderer:
         self.elevation = np.deg2rad(np.linspace(-vfov_deg / 2, vfov_deg / 2, beams))
         self.columns = columns
 
+    def region(self) -> tuple[float, float, float, float]:
+        """The fixed region of interest (x_min, x_max, y_min, y_max) in the rig frame (m)."""
+        (x0, x1), (y0, y1) = self.rig.spot_x, self.rig.spot_y
+        return x0 - ROI_MARGIN, x1 + ROI_MARGIN, y0 - ROI_MARGIN, y1 + ROI_MARGIN
+
     def render(
         self,
         starts: np.ndarray,
         ends: np.ndarray,
         radii: np.ndarray,
-        centre_xy: np.ndarray,
         rng: np.random.Generator,
         knobs: LidarKnobs,
     ) -> np.ndarray:
         """One sweep: (N, 3) float64 points in the LiDAR frame (m); (0, 3) for an empty frame.
 
         Args:
-            starts, ends: (C, 3) capsules in the rig frame. radii: (C,). centre_xy: (2,) crop centre.
+            starts, ends: (C, 3) capsules in the rig frame. radii: (C,).
         """
         if rng.random() < knobs.dropout:
             return np.zeros((0, 3))
         frame = self.rig.lidar
-        centre = frame.from_rig(np.array([centre_xy[0], centre_xy[1], frame.translation[2]]))
-        dist = float(np.hypot(centre[0], centre[1]))
-        half = np.arcsin(min(1.0, (CROP_RADIUS + 0.1) / max(dist, 1e-6))) if dist > CROP_RADIUS else np.pi
+        x0, x1, y0, y1 = self.region()
+        corners = frame.from_rig(np.array([[x, y, frame.translation[2]] for x in (x0, x1) for y in (y0, y1)]))
+        bearings = np.arctan2(corners[:, 1], corners[:, 0])  # the region lies in front: no wrap-around
         step = 2 * np.pi / self.columns
-        az0 = np.arctan2(centre[1], centre[0])
-        azimuth = np.arange(np.ceil((az0 - half) / step), np.floor((az0 + half) / step) + 1) * step
+        azimuth = np.arange(np.floor(bearings.min() / step), np.ceil(bearings.max() / step) + 1) * step
         el, az = np.meshgrid(self.elevation, azimuth, indexing="ij")
         dirs = np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], -1).reshape(-1, 3)
         t_body, _ = capsules_range(dirs, frame.from_rig(starts), frame.from_rig(ends), radii)
@@ -99,20 +105,14 @@ class LidarRenderer:
         points = dirs * t[:, None]
         rig_pts = frame.to_rig(points)
         inside = (
-            (np.hypot(rig_pts[:, 0] - centre_xy[0], rig_pts[:, 1] - centre_xy[1]) < CROP_RADIUS)
-            & (rig_pts[:, 2] > -0.05)
-            & (rig_pts[:, 2] < CROP_TOP)
-        )
+            (rig_pts[:, 0] > x0) & (rig_pts[:, 0] < x1) & (rig_pts[:, 1] > y0) & (rig_pts[:, 1] < y1)
+            & (rig_pts[:, 2] > GROUND_CLEARANCE) & (rig_pts[:, 2] < CROP_TOP)
+        )  # fmt: skip
         points = points[inside & (rng.random(len(points)) >= knobs.point_dropout)]
         extra = rng.poisson(knobs.outliers)
         if extra:
-            ang, rad = rng.uniform(0, 2 * np.pi, extra), CROP_RADIUS * np.sqrt(rng.random(extra))
             spurious = np.stack(
-                [
-                    centre_xy[0] + rad * np.cos(ang),
-                    centre_xy[1] + rad * np.sin(ang),
-                    rng.uniform(0, CROP_TOP, extra),
-                ],
+                [rng.uniform(x0, x1, extra), rng.uniform(y0, y1, extra), rng.uniform(GROUND_CLEARANCE, CROP_TOP, extra)],
                 -1,
             )
             points = np.concatenate([points, frame.from_rig(spurious)])
