@@ -94,6 +94,7 @@ class ModelConfig:
     head: Literal["mlp", "flatten", "mean_ln"] = "mlp"
     head_hidden: int = 256  # head=mlp: width of the hidden layer (the per-frame embedding)
     projector: Literal["linear", "bn_relu"] = "linear"
+    feature_norm: bool = True  # standardise each modality's projected tokens before fusion (models/projector.py)
     dropout: float = 0.0  # head=mlp: dropout on the hidden layer (training only)
     # X-Fi baseline (method=xfi, pta-method.md §11.1): X-Fusion blocks and attention heads.
     fusion_depth: int = 4
@@ -359,6 +360,11 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"{path}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 5e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {value!r}")
         return float(value)

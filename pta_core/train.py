@@ -503,7 +503,7 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
             raise ValueError(f"train.init_from: {path} is not a single-modality model of one of {list(model.modalities)}")
         if name in loaded:
             raise ValueError(f"train.init_from: two models for {name!r}")
-        layers = ("tokens", "dim", "encoder_width", "projector")  # what shapes the copied layers
+        layers = ("tokens", "dim", "encoder_width", "projector", "feature_norm")  # what the copied layers compute
         if any(getattr(single.config.model, k) != getattr(cfg.model, k) for k in layers) or (
             single.config.data.preprocess != cfg.data.preprocess
         ):

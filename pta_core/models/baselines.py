@@ -225,7 +225,7 @@ class XFiModel(nn.Module):
             encoder = get_modality(name).build_encoder(model_cfg, preprocess_cfg)
             self.encoders[name] = encoder
             self.projectors[name] = Projector(
-                encoder.num_tokens, encoder.out_channels, model_cfg.tokens, dim, model_cfg.projector
+                encoder.num_tokens, encoder.out_channels, model_cfg.tokens, dim, model_cfg.projector, model_cfg.feature_norm
             )
         self.initial = CrossModalTransformer(dim, model_cfg.fusion_heads)
         self.blocks = nn.ModuleList(

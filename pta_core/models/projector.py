@@ -6,6 +6,10 @@
 - ``bn_relu`` (the reference code): the same two maps, each followed by BatchNorm (channels only)
   and ReLU.
 
+``model.feature_norm`` standardises each sample's projected (L, D) block (no learned scale), so every
+modality enters the weighted fusion at the same scale and a Purify weight is the modality's share of
+the fused features (an encoder cannot undo a small weight by growing its output).
+
 Why the default drops BatchNorm and both ReLUs (docs/RESULTS.md): the ReLU after the token map
 clips every fused feature at zero, and BatchNorm's statistics mix whatever rows a batch holds.
 Together with the head's layout it is what the results suite's PTA-reference-layers run compares
@@ -14,6 +18,7 @@ Together with the head's layout it is what the results suite's PTA-reference-lay
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 PROJECTOR_KINDS = ("linear", "bn_relu")
@@ -22,8 +27,10 @@ PROJECTOR_KINDS = ("linear", "bn_relu")
 class Projector(nn.Module):
     """(B, L_m, C_m) → (B, L, D)."""
 
-    def __init__(self, in_tokens: int, in_channels: int, tokens: int, dim: int, kind: str = "linear"):
+    def __init__(self, in_tokens: int, in_channels: int, tokens: int, dim: int, kind: str = "linear",
+                 normalize: bool = False):
         super().__init__()
+        self.normalize = normalize
         if kind not in PROJECTOR_KINDS:
             raise ValueError(f"unknown model.projector {kind!r}; known: {', '.join(PROJECTOR_KINDS)}")
         if kind == "bn_relu":
@@ -35,4 +42,7 @@ class Projector(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.channels(x.transpose(1, 2))  # (B, D, L_m)
-        return self.tokens(x).transpose(1, 2)  # (B, L, D)
+        x = self.tokens(x).transpose(1, 2)  # (B, L, D)
+        if self.normalize:  # each sample's (L, D) block to zero mean, unit variance: one scale for all modalities
+            x = F.layer_norm(x, x.shape[1:])
+        return x

@@ -119,7 +119,8 @@ class PTAModel(nn.Module):
             encoder = get_modality(name).build_encoder(model_cfg, preprocess_cfg)
             self.encoders[name] = encoder
             self.projectors[name] = Projector(
-                encoder.num_tokens, encoder.out_channels, model_cfg.tokens, model_cfg.dim, model_cfg.projector
+                encoder.num_tokens, encoder.out_channels, model_cfg.tokens, model_cfg.dim, model_cfg.projector,
+                model_cfg.feature_norm,
             )
         self.weights = ModalityWeights(
             self.modalities,
