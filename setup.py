@@ -17,6 +17,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
+        (f"share/{PACKAGE}/models", glob("models/*.pt")),
     ],
     package_data={"pta_core": ["defaults/*.yaml"]},
     include_package_data=True,

@@ -11,7 +11,8 @@ modules), on ``--batches`` meta-val batches with every modality present, this me
 - ``noise``: ‖r(s; ε) − r(s; ε′)‖ / ‖r(s)‖, its change under another noise draw (same student);
 - ``dependence`` = student / (student + noise): 1 = set by the student, 0 = set by the noise;
 - ``dist``: the DIST loss of the refined students against the teacher latent;
-- ``grad``: ‖∂ DIST / ∂ F_m‖, the KD gradient that reaches the student features.
+- ``grad``: ‖∂ DIST / ∂ F_m‖, the KD gradient that reaches the student features;
+- ``gamma``: the noise adapter's mean γ, the share of the student in the starting point.
 
     python bench/probe_align.py --run runs/pta [--starts 100 200 400 600 800] [--json out.json]
 """
@@ -69,7 +70,7 @@ def main() -> int:
     for start in args.starts:
         for module in objective.align.diffkd.values():
             module.scheduler.set_timesteps(cfg.align.ddim.num_inference_steps, start)
-        sums = {"student": [], "noise": [], "dist": [], "grad": []}
+        sums = {"student": [], "noise": [], "dist": [], "grad": [], "gamma": []}
         for b in range(args.batches):
             rows = rng.choice(full, min(args.batch_size, len(full)), replace=False)
             batch = model_batch(collate(dataset.__getitems__(list(rows))), split.modalities, model.modalities)
@@ -81,6 +82,7 @@ def main() -> int:
                 module = objective.align.module_for(name)
                 student = module.trans(feature.transpose(1, 2))
                 latent = module.ae.encoder(teacher)
+                sums["gamma"].append(float(module.noise_adapter(student).mean()))
                 base = module.refine(student, torch.Generator().manual_seed(10 + b))
                 other_noise = module.refine(student, torch.Generator().manual_seed(1000 + b))
                 other_student = module.refine(student[perm], torch.Generator().manual_seed(10 + b))
@@ -89,13 +91,14 @@ def main() -> int:
                 sums["noise"].append(float(((base - other_noise).detach().flatten(1).norm(dim=1) / norm).mean()))
                 dist = rows_dist(base, latent.detach())
                 (grad,) = torch.autograd.grad(dist, feature)
-                sums["dist"].append(float(dist))
+                sums["dist"].append(float(dist.detach()))
                 sums["grad"].append(float(grad.norm()))
         row = {k: float(np.mean(v)) for k, v in sums.items()}
         row["dependence"] = row["student"] / max(row["student"] + row["noise"], 1e-12)
         results[start] = row
         print(f"t0 {start:4d}: student {row['student']:.3f}  noise {row['noise']:.3f}  "
-              f"dependence {row['dependence']:.3f}  DIST {row['dist']:.3f}  |grad| {row['grad']:.4g}")
+              f"dependence {row['dependence']:.3f}  DIST {row['dist']:.3f}  |grad| {row['grad']:.4g}  "
+              f"gamma {row['gamma']:.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

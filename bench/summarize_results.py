@@ -1,40 +1,47 @@
 """Summaries of the results suite (bench/run_results.sh) for docs/RESULTS.md.
 
-Reads ``<work>/eval[_s<seed>]/results.csv`` (from ``pta eval``) and the runs' ``purify_weights.jsonl``
-and ``DONE`` (wall seconds), and prints Markdown: MPJPE per combination for every run, per-method
-means, PTA's single-modality students against the single-modality baselines, the learned Purify
-weights against the modalities' stand-alone errors, and the run times. Also writes it to
-``<work>/summary.md``.
+Reads ``<work>/eval/<benchmark>/seed<seed>/results.csv`` (from ``pta eval``), the runs'
+``purify_weights.jsonl``, ``model.pt`` (validation tables) and ``DONE`` (wall seconds), and writes
+``<work>/summary.md``: per benchmark the method table (every cell "seed A / seed B"), the issue
+targets checked one by one, PTA's single-modality students against the single-modality baselines,
+the Purify weights against the modalities' stand-alone errors, the node's choice of modality set,
+every combination's MPJPE, and the run times; plus ``<work>/purify_<benchmark>.png``, the Purify
+weights over training.
 
-    python bench/summarize_results.py --work out/results --seeds 3407
+    python bench/summarize_results.py --work out/results
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import math
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
 MODALITIES = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
-RUN_DIRS = {"PTA": "pta", "PTA-lookahead": "pta_lookahead", "PTA-fused-head": "pta_fused_head",
-            "PTA-no-Purify": "pta_no_purify",
-            "PTA-no-Align": "pta_no_align", "PTA-reference-layers": "pta_reference_layers", "X-Fi": "xfi", **{f"single-{m}": f"single_{m}" for m in MODALITIES}}
+ALL = "+".join(MODALITIES)
+METRICS = ("samples", "mpjpe_mm", "pa_mpjpe_mm", "root_mm", "rel_mpjpe_mm", "accuracy")
+FUSED_RUNS = ("pta", "pta_no_purify", "pta_no_align", "pta_reference", "xfi", "late_fusion")
+LABELS = {"pta": "PTA", "pta_no_purify": "PTA without Purify", "pta_no_align": "PTA without Align",
+          "pta_reference": "PTA, reference code's layout", "xfi": "X-Fi", "late_fusion": "late fusion"}
+CONTAMINATED = {"clean": (), "contaminated": ("rgb", "depth"), "contaminated-clouds": ("lidar", "mmwave")}
+
+Table = dict[str, dict[str, dict[str, float]]]  # run → combination → metric → value
 
 
-PURIFIED = ("PTA", "PTA-lookahead", "PTA-fused-head", "PTA-no-Align", "PTA-reference-layers")  # runs with learned weights
-
-
-def read_results(path: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """run → combination → metric → value."""
-    table: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+def read_results(path: Path) -> Table:
+    table: Table = defaultdict(dict)
     with path.open() as handle:
         for row in csv.DictReader(handle):
             table[row["run"]][row["combination"]] = {
-                k: float(row[k]) if row[k] not in ("", "None") else math.nan
-                for k in ("samples", "mpjpe_mm", "pa_mpjpe_mm", "accuracy")
+                k: float(row[k]) if row.get(k) not in ("", None, "None") else math.nan for k in METRICS
             }
     return table
 
@@ -48,155 +55,250 @@ def mean(values) -> float:
     return statistics.fmean(values) if values else math.nan
 
 
-def reference_errors(work: Path, config: str) -> str:
-    """Context for the absolute numbers: predicting the training split's mean pose for every test frame."""
+def joined(values) -> str:
+    return " / ".join(values)
+
+
+def run_dir(work: Path, bench: str, run: str, seed: int) -> Path:
+    return work / "runs" / bench / (run if seed == 3407 else f"{run}_s{seed}")
+
+
+def combos_of(modalities: tuple[str, ...]) -> list[str]:
+    return ["+".join(c) for r in range(1, len(modalities) + 1) for c in itertools.combinations(modalities, r)]
+
+
+def method_row(rows: dict[str, dict[str, float]]) -> list[float]:
+    """Means over the 31, the 5 single and the 26 multi combinations; all five (MPJPE, PA, root,
+    root-relative, accuracy); accuracy over the 31."""
+    every = list(rows.values())
+    return [
+        mean(v["mpjpe_mm"] for v in every),
+        mean(rows[m]["mpjpe_mm"] for m in MODALITIES),
+        mean(v["mpjpe_mm"] for c, v in rows.items() if "+" in c),
+        rows[ALL]["mpjpe_mm"], rows[ALL]["pa_mpjpe_mm"], rows[ALL]["root_mm"], rows[ALL]["rel_mpjpe_mm"],
+        rows[ALL]["accuracy"], mean(v["accuracy"] for v in every),  # pta eval's CSV has accuracy in %
+    ]
+
+
+def references(work: Path, bench: str, config: str) -> str:
+    """The mean pose, and the true root plus the mean root-relative pose, on the test split."""
     import numpy as np
 
     from pta_core.config import load_config
     from pta_core.data import open_split
     from pta_core.metrics import mpjpe, pa_mpjpe
 
-    cfg = load_config(config, [f"data.root={work}/mmfi", f"data.cache_dir={work}/cache"])
+    cfg = load_config(config, [f"data.root={work}/data/{bench}", f"data.cache_dir={work}/cache"])
     train, test = open_split(cfg.data, "train", progress=False), open_split(cfg.data, "test", progress=False)
-    mean_pose = np.asarray(train.pose).mean(axis=0, keepdims=True)
-    truth = np.asarray(test.pose)
-    guess = np.repeat(mean_pose, len(truth), axis=0)
-    classes = np.bincount(np.asarray(train.activity), minlength=len(train.activity_classes))
-    majority = float((np.asarray(test.activity) == classes.argmax()).mean())
-    return (f"Reference on the test split ({len(truth)} frames): the training mean pose for every frame gives MPJPE "
-            f"{mpjpe(guess, truth):.1f} mm, PA-MPJPE {pa_mpjpe(guess, truth):.1f} mm; the majority class gives "
-            f"{100 * majority:.1f} % accuracy (chance 1/{len(train.activity_classes)} = "
-            f"{100 / len(train.activity_classes):.1f} %).\n")
+    poses = np.asarray(train.pose, dtype=np.float64)
+    truth = np.asarray(test.pose, dtype=np.float64)
+    mean_pose = np.repeat(poses.mean(axis=0, keepdims=True), len(truth), axis=0)
+    true_root = truth[:, :1] + (poses - poses[:, :1]).mean(axis=0, keepdims=True)
+    return (f"References on the {len(truth)} test frames: the training mean pose gives MPJPE "
+            f"{mpjpe(mean_pose, truth):.1f} mm (PA-MPJPE {pa_mpjpe(mean_pose, truth):.1f}); the true root plus "
+            f"the mean root-relative pose gives {mpjpe(true_root, truth):.1f} mm (PA-MPJPE "
+            f"{pa_mpjpe(true_root, truth):.1f}). Activity chance: 1/27 = 3.7 %.")
 
 
-def summarize(work: Path, seed: int) -> str:
-    suffix = "" if seed == 3407 else f"_s{seed}"
-    table = read_results(work / f"eval{suffix}" / "results.csv")
-    runs = list(table)
-    multi = [r for r in runs if not r.startswith("single-")]
-    combos = list(table[multi[0]])
-    lines = [f"### Seed {seed}", "", "MPJPE (mm) on the test split, per combination:", ""]
-    lines.append("| combination | n | " + " | ".join(multi) + " | single |")
-    lines.append("|---|---" + "|---" * (len(multi) + 1) + "|")
-    for combo in combos:
-        single = table.get(f"single-{combo}", {}).get(combo, {}).get("mpjpe_mm", math.nan)
-        n = int(table[multi[0]][combo]["samples"])
-        cells = [fmt(table[r][combo]["mpjpe_mm"]) for r in multi]
-        lines.append(f"| {combo} | {n} | " + " | ".join(cells) + f" | {fmt(single)} |")
-    lines += ["", "Means over combinations (MPJPE, PA-MPJPE in mm; accuracy in %):", "",
-              "| run | MPJPE all 31 | MPJPE 5 singles | MPJPE 26 multi | PA-MPJPE all | accuracy all |",
-              "|---|---|---|---|---|---|"]
-    for r in multi:
-        rows = table[r]
-        singles = [rows[m]["mpjpe_mm"] for m in MODALITIES if m in rows]
-        multis = [v["mpjpe_mm"] for c, v in rows.items() if "+" in c]
-        lines.append(f"| {r} | {fmt(mean(v['mpjpe_mm'] for v in rows.values()))} | {fmt(mean(singles))} | "
-                     f"{fmt(mean(multis))} | {fmt(mean(v['pa_mpjpe_mm'] for v in rows.values()))} | "
-                     f"{fmt(mean(v['accuracy'] for v in rows.values()))} |")
-    lines += ["", "Single modality: PTA's students (one trained network, one modality present) against the "
-              "same architecture trained on that modality alone:", "",
-              "| modality | PTA MPJPE | single MPJPE | PTA PA-MPJPE | single PA-MPJPE | PTA acc. | single acc. |",
-              "|---|---|---|---|---|---|---|"]
-    for m in MODALITIES:
-        pta, alone = table["PTA"][m], table[f"single-{m}"][m]
-        lines.append(f"| {m} | {fmt(pta['mpjpe_mm'])} | {fmt(alone['mpjpe_mm'])} | {fmt(pta['pa_mpjpe_mm'])} | "
-                     f"{fmt(alone['pa_mpjpe_mm'])} | {fmt(pta['accuracy'])} | {fmt(alone['accuracy'])} |")
-    lines += ["", "Purify weights (softmax of φ at the end of training) against each modality's stand-alone "
-              "test MPJPE (single-modality baseline; lower = more informative):", ""]
-    alone = {m: table[f"single-{m}"][m]["mpjpe_mm"] for m in MODALITIES}
-    rank_alone = {m: i + 1 for i, m in enumerate(sorted(MODALITIES, key=lambda m: alone[m]))}
-    weights = {}
-    for r in PURIFIED:
-        path = work / "runs" / f"{RUN_DIRS[r]}{suffix}" / "purify_weights.jsonl"
-        if path.is_file():
-            records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-            weights[r] = records[-1]["weights"]
-    ranks = {r: {m: i + 1 for i, m in enumerate(sorted(MODALITIES, key=lambda m: -weights[r][m]))} for r in weights}
-    lines += ["| modality | single MPJPE | rank | " + " | ".join(f"{r} w (rank)" for r in weights) + " |",
-              "|---|---|---|" + "---|" * len(weights)]
-    for m in MODALITIES:
-        lines.append(f"| {m} | {fmt(alone[m])} | {rank_alone[m]} | " + " | ".join(
-            f"{weights[r][m]:.3f} ({ranks[r][m]})" for r in weights) + " |")
-    lines += ["", "Wall time per run (s): " + ", ".join(
-        f"{r} {(work / 'runs' / f'{d}{suffix}' / 'DONE').read_text().strip()}"
-        for r, d in RUN_DIRS.items() if (work / "runs" / f"{d}{suffix}" / "DONE").is_file()), ""]
-    return "\n".join(lines)
+def weights_of(work: Path, bench: str, run: str, seed: int) -> list[dict]:
+    path = run_dir(work, bench, run, seed) / "purify_weights.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
 
 
-def _seed_data(work: Path, seed: int):
-    suffix = "" if seed == 3407 else f"_s{seed}"
-    table = read_results(work / f"eval{suffix}" / "results.csv")
-    weights = {}
-    for r in PURIFIED:
-        path = work / "runs" / f"{RUN_DIRS[r]}{suffix}" / "purify_weights.jsonl"
-        if path.is_file():
-            weights[r] = json.loads(path.read_text().splitlines()[-1])["weights"]
-    return table, weights
-
-
-def _ranks(values: dict[str, float], reverse: bool) -> dict[str, int]:
-    order = sorted(values, key=lambda m: -values[m] if reverse else values[m])
+def ranks(values: dict[str, float], high_first: bool) -> dict[str, int]:
+    order = sorted(values, key=lambda m: -values[m] if high_first else values[m])
     return {m: order.index(m) + 1 for m in values}
 
 
-def _run_means(rows: dict[str, dict[str, float]]) -> list[float]:
-    """MPJPE over all, single and multi combinations, all five, PA-MPJPE and accuracy over all."""
-    return [
-        mean(v["mpjpe_mm"] for v in rows.values()),
-        mean(rows[m]["mpjpe_mm"] for m in MODALITIES),
-        mean(v["mpjpe_mm"] for c, v in rows.items() if "+" in c),
-        rows["+".join(MODALITIES)]["mpjpe_mm"],
-        mean(v["pa_mpjpe_mm"] for v in rows.values()),
-        mean(v["accuracy"] for v in rows.values()),
-    ]
+def node_choice(work: Path, bench: str, run: str, seed: int, table: Table) -> tuple[int, float, str]:
+    """For every set of live sensors: the set the node picks from the checkpoint's validation table,
+    its test MPJPE against that of the best single member (both in the run's own test table).
+    Returns (violations, worst excess mm, worst case)."""
+    from pta_core.inference import Predictor
+
+    predictor = Predictor.from_checkpoint(run_dir(work, bench, run, seed) / "model.pt", "cpu")
+    rows = table[run]
+    violations, worst, case = 0, -math.inf, ""
+    for live in combos_of(MODALITIES):
+        members = live.split("+")
+        chosen = "+".join(predictor.best_subset(members))
+        excess = rows[chosen]["mpjpe_mm"] - min(rows[m]["mpjpe_mm"] for m in members)
+        if excess > 0:
+            violations += 1
+        if excess > worst:
+            worst, case = excess, f"live {live} → {chosen}"
+    return violations, worst, case
 
 
-def doc_tables(work: Path, seeds: list[int]) -> str:
-    """The tables of docs/RESULTS.md: every cell 'seed A / seed B' (in --seeds order)."""
-    data = [_seed_data(work, seed) for seed in seeds]
-    joined = lambda values: " / ".join(values)  # noqa: E731
-    multi = [r for r in data[0][0] if not r.startswith("single-")]
-    lines = ["| run | MPJPE, all 31 | MPJPE, 5 single | MPJPE, 26 multi | all five together | PA-MPJPE, all 31 | "
-             "accuracy, all 31 |", "|---|---|---|---|---|---|---|"]
-    for r in multi:
-        per_seed = [_run_means(table[r]) for table, _ in data]
-        cells = [joined(fmt(values[i]) for values in per_seed) for i in range(6)]
-        lines.append(f"| {r} | " + " | ".join(cells) + " |")
-    lines += ["", "| modality | PTA MPJPE | single MPJPE | PTA PA-MPJPE | single PA-MPJPE | PTA acc. | single acc. |",
-              "|---|---|---|---|---|---|---|"]
-    for m in MODALITIES:
-        cells = [joined(fmt(t[run][m][metric]) for t, _ in data)
-                 for metric in ("mpjpe_mm", "pa_mpjpe_mm", "accuracy") for run in ("PTA", f"single-{m}")]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    runs = [r for r in PURIFIED if all(r in w for _, w in data)]
-    lines += ["", "| modality | single MPJPE (rank) | " + " | ".join(runs) + " |", "|---|---|" + "---|" * len(runs)]
-    for seed, (table, weights) in zip(seeds, data):
-        lines.append(f"| seed {seed} | |" + " |" * len(runs))
-        alone = {m: table[f"single-{m}"][m]["mpjpe_mm"] for m in MODALITIES}
-        rank_alone = _ranks(alone, reverse=False)
-        ranks = {r: _ranks(weights[r], reverse=True) for r in runs}
+def purify_plot(work: Path, bench: str, seeds: list[int]) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = {seed: weights_of(work, bench, "pta", seed) for seed in seeds}
+    curves = {s: c for s, c in curves.items() if c}
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.2), squeeze=False)
+    for ax, (seed, records) in zip(axes[0], curves.items()):
+        steps = [r["step"] for r in records]
         for m in MODALITIES:
-            lines.append(f"| {m} | {fmt(alone[m])} ({rank_alone[m]}) | " + " | ".join(
-                f"{weights[r][m]:.3f} ({ranks[r][m]})" for r in runs) + " |")
-    table = data[0][0]
-    lines += ["", f"MPJPE per combination, seed {seeds[0]}:", "",
-              "| combination | n | " + " | ".join(multi) + " |", "|---|---|" + "---|" * len(multi)]
-    for combo in table[multi[0]]:
-        n = int(table[multi[0]][combo]["samples"])
-        lines.append(f"| {combo} | {n} | " + " | ".join(fmt(table[r][combo]["mpjpe_mm"]) for r in multi) + " |")
-    return "\n".join(lines) + "\n"
+            ax.plot(steps, [r["weights"][m] for r in records], label=m)
+        ax.set_title(f"{bench}, seed {seed}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("Purify weight (softmax φ)")
+        ax.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize=8)
+    fig.tight_layout()
+    path = work / f"purify_{bench}.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def check(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def summarize(work: Path, bench: str, seeds: list[int], config: str) -> str:
+    tables = {seed: read_results(work / "eval" / bench / f"seed{seed}" / "results.csv") for seed in seeds}
+    first = tables[seeds[0]]
+    runs = [r for r in FUSED_RUNS if all(r in t for t in tables.values())]
+    singles = {m: f"single_{m}" for m in MODALITIES}
+    lines = [f"## Benchmark `{bench}` (seeds {', '.join(map(str, seeds))}; cells: " + " / ".join(
+        f"seed {s}" for s in seeds) + ")", "", references(work, bench, config), ""]
+    header = ("| method | MPJPE, 31 | 5 single | 26 multi | all five | PA, all five | root, all five | "
+              "relative, all five | activity, all five (%) | activity, 31 (%) |")
+    lines += [header, "|---" * 10 + "|"]
+    for run in runs:
+        values = [method_row(tables[s][run]) for s in seeds]
+        lines.append(f"| {LABELS[run]} | " + " | ".join(joined(fmt(v[i]) for v in values) for i in range(9)) + " |")
+    lines.append("| single-modality networks | " + " | ".join(joined(
+        fmt(mean(tables[s][singles[m]][m]["mpjpe_mm"] for m in MODALITIES)) for s in seeds) if i == 1 else "–"
+        for i in range(9)) + " |")
+
+    # Issue targets, PTA's numbers per seed.
+    pta = {s: tables[s]["pta"] for s in seeds}
+    alone = {s: {m: tables[s][singles[m]][m]["mpjpe_mm"] for m in MODALITIES} for s in seeds}
+    lines += ["", "Targets (PTA; each seed):", ""]
+    if bench == "clean":
+        for label, value, limit in (
+            ("all five: MPJPE ≤ 60 mm", lambda s: pta[s][ALL]["mpjpe_mm"], 60),
+            ("all five: PA-MPJPE ≤ 40 mm", lambda s: pta[s][ALL]["pa_mpjpe_mm"], 40),
+            ("LiDAR alone ≤ 70 mm", lambda s: pta[s]["lidar"]["mpjpe_mm"], 70),
+            ("mean over the 31 combinations ≤ 90 mm", lambda s: method_row(pta[s])[0], 90),
+        ):
+            got = [value(s) for s in seeds]
+            lines.append(f"- {label}: {joined(fmt(g) for g in got)} — {check(all(g <= limit for g in got))}")
+        for label, index in (("activity (window), all five", 7), ("activity (window), mean over the 31", 8)):
+            got = [method_row(pta[s])[index] for s in seeds]
+            lines.append(f"- {label} ≥ 85 %: {joined(fmt(g) for g in got)} — {check(all(g >= 85 for g in got))}")
+    else:
+        got = [method_row(pta[s])[0] for s in seeds]
+        lines.append(f"- mean over the 31 combinations ≤ 120 mm: {joined(fmt(g) for g in got)} — "
+                     f"{check(all(g <= 120 for g in got))}")
+        for s in seeds:
+            excess = {c: v["mpjpe_mm"] - min(pta[s][m]["mpjpe_mm"] for m in c.split("+")) for c, v in pta[s].items()}
+            worst = max(excess, key=excess.get)
+            lines.append(f"- seed {s}: no combination worse than its best member alone (in PTA) by > 5 mm: worst "
+                         f"{worst} {excess[worst]:+.1f} mm — {check(excess[worst] <= 5)}")
+        for label, index in (("activity (window), all five", 7), ("activity (window), mean over the 31", 8)):
+            got = [method_row(pta[s])[index] for s in seeds]
+            lines.append(f"- {label} ≥ 75 %: {joined(fmt(g) for g in got)} — {check(all(g >= 75 for g in got))}")
+        best = [min(alone[s].values()) for s in seeds]
+        teacher = [pta[s][ALL]["mpjpe_mm"] for s in seeds]
+        gain = [100 * (1 - t / b) for t, b in zip(teacher, best)]
+        lines.append(f"- the teacher (PTA, all five) beats the best single-modality network by ≥ 10 %: "
+                     f"{joined(fmt(t) for t in teacher)} mm vs {joined(fmt(b) for b in best)} mm "
+                     f"({joined(fmt(g) + ' %' for g in gain)}) — {check(all(g >= 10 for g in gain))}")
+        for run, name in (("pta_no_purify", "Purify"), ("pta_no_align", "Align")):
+            if run in runs:
+                cost = [100 * (method_row(tables[s][run])[0] / method_row(pta[s])[0] - 1) for s in seeds]
+                lines.append(f"- removing {name} costs ≥ 5 % on the mean over the 31: "
+                             f"{joined(fmt(c) + ' %' for c in cost)} — {check(all(c >= 5 for c in cost))}")
+    for s in seeds:
+        violations, worst, case = node_choice(work, bench, "pta", s, tables[s])
+        lines.append(f"- seed {s}: the node's best set (validation table) is never worse on the test split than "
+                     f"its best single member: {violations} of 31 live sets worse (worst {worst:+.1f} mm, {case}) — "
+                     f"{check(violations == 0)}")
+
+    # Students against the single-modality networks.
+    contaminated = CONTAMINATED.get(bench, ())
+    lines += ["", "Each modality alone: PTA's student (PTA's network, that modality present) against the same "
+              "architecture trained on it alone (MPJPE mm; change; PA-MPJPE mm; activity %):", "",
+              "| modality | contaminated | PTA student | single network | change | PTA PA | single PA | PTA act. | "
+              "single act. |", "|---" * 9 + "|"]
+    for m in MODALITIES:
+        student = [pta[s][m]["mpjpe_mm"] for s in seeds]
+        change = [100 * (st / alone[s][m] - 1) for st, s in zip(student, seeds)]
+        limit = "≤ −10 %" if m in contaminated else "≤ +2 %"
+        ok = all(c <= (-10 if m in contaminated else 2) for c in change)
+        lines.append(
+            f"| {m} | {'yes' if m in contaminated else 'no'} | {joined(fmt(v) for v in student)} | "
+            f"{joined(fmt(alone[s][m]) for s in seeds)} | {joined(f'{c:+.1f} %' for c in change)} "
+            f"(target {limit}: {check(ok)}) | {joined(fmt(pta[s][m]['pa_mpjpe_mm']) for s in seeds)} | "
+            f"{joined(fmt(tables[s][singles[m]][m]['pa_mpjpe_mm']) for s in seeds)} | "
+            f"{joined(fmt(pta[s][m]['accuracy']) for s in seeds)} | "
+            f"{joined(fmt(tables[s][singles[m]][m]['accuracy']) for s in seeds)} |")
+
+    # Purify weights.
+    lines += ["", "Purify weights at the end of training (rank; 1 = largest) against each modality's stand-alone "
+              "test MPJPE (rank; 1 = best):", "", "| modality | single MPJPE (rank) | " + " | ".join(
+                  f"PTA seed {s}" for s in seeds) + " |", "|---|---|" + "---|" * len(seeds)]
+    final = {s: (weights_of(work, bench, "pta", s) or [{"weights": {m: math.nan for m in MODALITIES}}])[-1]["weights"]
+             for s in seeds}
+    rank_alone = ranks(alone[seeds[0]], high_first=False)
+    for m in MODALITIES:
+        lines.append(f"| {m}{' (contaminated)' if m in contaminated else ''} | {fmt(alone[seeds[0]][m])} "
+                     f"({rank_alone[m]}) | " + " | ".join(
+                         f"{final[s][m]:.3f} ({ranks(final[s], high_first=True)[m]})" for s in seeds) + " |")
+    if contaminated:
+        for s in seeds:
+            r = ranks(final[s], high_first=True)
+            lowest = sorted(MODALITIES, key=lambda m: -r[m])[: len(contaminated)]
+            clean_informative = [m for m in MODALITIES if m not in contaminated and alone[s][m] < min(
+                alone[s][c] for c in contaminated)]
+            below = all(r[c] > r[m] for c in contaminated for m in clean_informative)
+            lines.append(f"- seed {s}: lowest weights {', '.join(lowest)}; the contaminated modalities rank below every "
+                         f"clean modality that is better alone ({', '.join(clean_informative) or 'none'}): "
+                         f"{check(below)}")
+    plot = purify_plot(work, bench, seeds)
+    if plot is not None:
+        lines += ["", f"Weights over training: `{plot.name}`."]
+
+    # Every combination, first seed.
+    lines += ["", f"MPJPE per combination (mm), seed {seeds[0]}:", "",
+              "| combination | frames | " + " | ".join(LABELS[r] for r in runs) + " | single network |",
+              "|---|---|" + "---|" * (len(runs) + 1)]
+    for combo in combos_of(MODALITIES):
+        single = first[singles[combo]][combo]["mpjpe_mm"] if combo in singles else math.nan
+        lines.append(f"| {combo} | {int(first['pta'][combo]['samples'])} | " + " | ".join(
+            fmt(first[r][combo]["mpjpe_mm"]) for r in runs) + f" | {fmt(single)} |")
+    times = []
+    for s in seeds:
+        for run in (*runs, *singles.values()):
+            done = run_dir(work, bench, run, s) / "DONE"
+            if done.is_file():
+                times.append(f"{run} (seed {s}) {int(done.read_text())} s")
+    lines += ["", "Wall time per run: " + ", ".join(times) + ".", ""]
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default="out/results")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[3407])
     parser.add_argument("--config", default="config/results_mmfi.yaml")
     args = parser.parse_args()
     work = Path(args.work)
-    text = reference_errors(work, args.config) + "\n" + "\n".join(summarize(work, seed) for seed in args.seeds)
+    parts = []
+    for bench_dir in sorted((work / "eval").iterdir(), key=lambda p: list(CONTAMINATED).index(p.name)
+                            if p.name in CONTAMINATED else 99):
+        seeds = sorted((int(p.name[4:]) for p in bench_dir.glob("seed*")), key=lambda s: (s != 3407, s))
+        if seeds:
+            parts.append(summarize(work, bench_dir.name, seeds, args.config))
+    text = "\n".join(parts)
     (work / "summary.md").write_text(text)
-    (work / "doc_tables.md").write_text(doc_tables(work, args.seeds))
     print(text)
     return 0
 

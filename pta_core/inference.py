@@ -95,8 +95,11 @@ class Predictor:
         self.activity_classes = checkpoint.activity_classes
         self.validation: list[ValidationRow] = list(checkpoint.validation)
         self._metric, self._lower_is_better = checkpoint.selection_metric
-        window = activity_window(checkpoint.config)
-        self.window = ActivityWindow(window, checkpoint.config.data.frame_period) if window else None
+        # One activity window per modality set: an embedding depends on the set it came from, and the
+        # window head was trained on windows of one set.
+        self.window_length = activity_window(checkpoint.config)
+        self.frame_period = checkpoint.config.data.frame_period
+        self._windows: dict[tuple[str, ...], ActivityWindow] = {}
         # Zero inputs for absent modalities, built once (absent modalities are masked, not computed).
         self._empty = {
             name: {k: torch.from_numpy(v)[None].to(self.device) for k, v in empty_sample(get_modality(name), self.preprocess_config).items()}
@@ -138,9 +141,9 @@ class Predictor:
     def predict(self, samples: dict[str, Sample], stamp_s: float | None = None) -> Prediction:
         """Predict one frame from preprocessed samples of any non-empty subset of the model's modalities.
 
-        With a windowed activity head, the frame's embedding joins the activity window at ``stamp_s``
-        (seconds; None: it does not), and the activity comes from the window once at least half of
-        its instants have a frame (:class:`ActivityWindow`).
+        With a windowed activity head, the frame's embedding joins the activity window of its
+        modality set at ``stamp_s`` (seconds; None: it does not), and the activity comes from that
+        window once at least half of its instants have a frame (:class:`ActivityWindow`).
         """
         unknown = set(samples) - set(self.modalities)
         if unknown:
@@ -157,22 +160,27 @@ class Predictor:
         output = self.model(inputs, present)
         joints = output.pose[0].float().cpu().numpy() if output.pose is not None else None
         probs = torch.softmax(output.activity[0].float(), 0).cpu().numpy() if output.activity is not None else None
-        if self.window is not None and output.embedding is not None and stamp_s is not None:
-            self.window.push(stamp_s, output.embedding[0].float().cpu().numpy())
-            probs = self._window_probs()
         used = tuple(m for m in self.modalities if m in samples)
+        if self.window_length and output.embedding is not None and stamp_s is not None:
+            window = self._windows.setdefault(used, ActivityWindow(self.window_length, self.frame_period))
+            window.push(stamp_s, output.embedding[0].float().cpu().numpy())
+            probs = self._window_probs(window)
         return Prediction(joints=joints, activity_probs=probs, modalities=used)
 
-    def _window_probs(self) -> np.ndarray | None:
-        frames = self.window.frames()
-        if frames is None or 2 * int(frames[1].sum()) < self.window.length:
+    def _window_probs(self, window: ActivityWindow) -> np.ndarray | None:
+        frames = window.frames()
+        if frames is None or 2 * int(frames[1].sum()) < window.length:
             return None
         embeddings = torch.from_numpy(frames[0])[None].to(self.device)
         valid = torch.from_numpy(frames[1])[None].to(self.device)
         logits = self.model.window_activity(embeddings, valid)
         return torch.softmax(logits[0].float(), 0).cpu().numpy()
 
+    @property
+    def activity_window_s(self) -> float:
+        """Seconds of motion an activity label describes (0: no windowed activity head)."""
+        return self.window_length * self.frame_period
+
     def reset(self) -> None:
-        """Forget the activity window (a new stream, a jump in time)."""
-        if self.window is not None:
-            self.window.clear()
+        """Forget the activity windows (a new stream, a jump in time)."""
+        self._windows.clear()

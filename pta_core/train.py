@@ -486,10 +486,11 @@ class Trainer:
 
 
 def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...]) -> list[str]:
-    """Copy ``encoders.<m>`` and ``projectors.<m>`` of single-modality model files into ``model``.
+    """Copy ``encoders.<m>`` (and ``projectors.<m>`` where their layout matches) of single-modality
+    model files into ``model``.
 
-    Each file must be a ``method=single`` model of a modality ``model`` has, with the same model and
-    preprocessing settings (so the layers match). Returns the modalities loaded.
+    Each file must be a ``method=single`` model of a modality ``model`` has, with the same encoder
+    width and preprocessing (so the encoder layers match). Returns the modalities loaded.
 
     Raises:
         ValueError: a file that does not fit, or two files for one modality.
@@ -503,15 +504,14 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
             raise ValueError(f"train.init_from: {path} is not a single-modality model of one of {list(model.modalities)}")
         if name in loaded:
             raise ValueError(f"train.init_from: two models for {name!r}")
-        layers = ("tokens", "dim", "encoder_width", "projector", "feature_norm")  # what the copied layers compute
-        if any(getattr(single.config.model, k) != getattr(cfg.model, k) for k in layers) or (
-            single.config.data.preprocess != cfg.data.preprocess
-        ):
-            raise ValueError(f"train.init_from: {path} has other encoder or preprocessing settings than this run "
-                             f"(model.{'/'.join(layers)}, data.preprocess)")
-        prefixes = (f"encoders.{name}.", f"projectors.{name}.")
+        if single.config.model.encoder_width != cfg.model.encoder_width or single.config.data.preprocess != cfg.data.preprocess:
+            raise ValueError(f"train.init_from: {path} has another model.encoder_width or data.preprocess than this run")
+        prefixes = [f"encoders.{name}."]
+        projector = ("tokens", "dim", "projector", "feature_norm")
+        if all(getattr(single.config.model, k) == getattr(cfg.model, k) for k in projector):
+            prefixes.append(f"projectors.{name}.")
         for key, value in single.state_dict.items():
-            if key.startswith(prefixes):
+            if key.startswith(tuple(prefixes)):
                 state[key] = value
         loaded.append(name)
     model.load_state_dict(state)

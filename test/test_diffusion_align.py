@@ -106,3 +106,21 @@ def test_align_per_modality_modules_and_mean_aggregation():
     a = summed(features, present, teacher, torch.Generator().manual_seed(0))
     b = averaged(features, present, teacher, torch.Generator().manual_seed(0))
     assert a.kd_loss.item() == pytest.approx(2 * b.kd_loss.item(), rel=1e-5)
+
+
+def test_a_shared_module_refines_every_student_in_one_pass_and_counts_the_teacher_terms_per_student():
+    modalities = ("a", "b", "c")
+    features = {m: f.requires_grad_() for m, f in _features(4, modalities).items()}
+    present = torch.ones(4, 3, dtype=torch.bool)
+    present[0, 2] = False
+    teacher = torch.randn(4, 4, 16)
+    torch.manual_seed(7)
+    summed = Align(modalities, 16, AlignConfig(aggregate="sum"))
+    averaged = Align(modalities, 16, AlignConfig(aggregate="mean"))
+    averaged.load_state_dict(summed.state_dict())
+    a = summed(features, present, teacher, torch.Generator().manual_seed(0))
+    b = averaged(features, present, teacher, torch.Generator().manual_seed(0))
+    # Σ_m (DIST_m + L_diff + L_ae) = 3 × mean_m (DIST_m) + 3 × (L_diff + L_ae) for three students.
+    assert a.kd_loss.item() == pytest.approx(3 * b.kd_loss.item(), rel=1e-5)
+    a.kd_loss.backward()
+    assert all(f.grad is not None and f.grad.abs().sum() > 0 for f in features.values())

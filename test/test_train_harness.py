@@ -31,7 +31,10 @@ def _overrides(tree, out, *extra):
 def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, repo_root):
     out = tmp_path / "run"
     args = ["train", "--config", str(repo_root / "config/train_mmfi.yaml"), "--no-progress"]
-    for item in _overrides(tree, out, "train.max_steps=2", "purify.meta_every=1"):
+    # The shipped config (depth as points, windowed activity) on tiny 64×48 depth maps and 10-frame sequences.
+    extra = ("train.max_steps=2", "purify.meta_every=1", "data.preprocess.depth_intrinsics=[40,40,32,24]",
+             "activity.window=4", "activity.steps=3", "activity.batch_size=4")
+    for item in _overrides(tree, out, *extra):
         args += ["--set", item]
     assert cli.main(args) == 0
     for name in ("config.yaml", "run_info.json", "metrics.jsonl", "purify_weights.jsonl", "state.pt", "model.pt", "train.log"):
@@ -52,9 +55,11 @@ def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, re
         "lidar": predictor.preprocess("lidar", rng.normal(size=(300, 3))),
         "wifi-csi": predictor.preprocess("wifi-csi", rng.uniform(0, 30, (3, 114, 10))),
     }
-    prediction = predictor.predict(samples)
+    prediction = predictor.predict(samples, stamp_s=0.0)
     assert prediction.joints.shape == (17, 3) and np.isfinite(prediction.joints).all()
-    assert prediction.activity_probs.shape == (27,)
+    assert prediction.activity_probs is None  # one frame is not yet a window
+    assert predictor.predict(samples, stamp_s=0.1).activity_probs.shape == (27,)  # 2 of 4 instants at 0.1 s
+    assert all(r.accuracy is not None for r in checkpoint.validation)  # windows of the meta-val sequences
     assert predictor.best_subset(["lidar", "wifi-csi"]) in {("lidar",), ("wifi-csi",), ("lidar", "wifi-csi")}
 
 

@@ -50,49 +50,83 @@ class Align(nn.Module):
         teacher: torch.Tensor,
         generator: torch.Generator | None = None,
     ) -> AlignOutput:
-        """features: modality → (B, L, D); present (B, M) bool; teacher (B, L, D), detached."""
+        """features: modality → (B, L, D); present (B, M) bool; teacher (B, L, D), detached.
+
+        With a shared DiffKD the students of every modality are refined in one batched pass (rows
+        stacked), and L_diff and L_ae, which depend on the teacher alone, are computed once and
+        counted once per student (``sum``, as the reference code adds them) or once (``mean``).
+        """
         present = present.bool()
         distil = present.sum(dim=1) >= 2  # (B,) samples that get KD
         teacher_cl = teacher.detach().transpose(1, 2)  # (B, D, L)
-        total = None
-        parts = {"dist": [], "diffusion": [], "ae": []}
+        students = []  # (modality index, name, rows that get KD)
+        for index, name in enumerate(self.modalities):
+            if name in features:
+                rows = torch.nonzero(present[:, index] & distil).squeeze(1)
+                if rows.numel() > 0:
+                    students.append((index, name, rows))
+        refined_by_name: dict[str, torch.Tensor] = {}
+        dists, diffusion, ae = [], [], []
+        groups = [students] if self.cfg.sharing == "shared" else [[s] for s in students]
+        for group in groups:
+            if not group:
+                continue
+            module = self.module_for(group[0][1])
+            rows_all = torch.cat([rows for _, _, rows in group])
+            stacked = torch.cat([features[name][rows] for _, name, rows in group]).transpose(1, 2)
+            taught = torch.unique(rows_all)
+            out = module(stacked, teacher_cl[taught], generator, teacher_rows=torch.searchsorted(taught, rows_all))
+            diffusion.append(out.diffusion_loss)
+            ae.append(out.ae_loss)
+            start = 0
+            for _, name, rows in group:
+                refined = out.refined[start : start + len(rows)]
+                target = out.teacher[start : start + len(rows)]
+                start += len(rows)
+                latent = refined.shape[1]
+                # DIST on one row per token: (b, C′, L) → (b·L, C′)
+                dists.append(dist_loss(
+                    refined.transpose(1, 2).reshape(-1, latent),
+                    target.transpose(1, 2).reshape(-1, latent),
+                    beta=self.cfg.dist_beta, gamma=self.cfg.dist_gamma, tau=self.cfg.dist_tau,
+                ))
+                refined_by_name[name] = module.decode(refined).transpose(1, 2)
+        head_tokens = self._head_tokens(features, present, students, refined_by_name)
+        calls = len(dists)
+        if calls == 0:
+            zero = head_tokens.new_zeros(())
+            return AlignOutput(head_tokens, zero, {k: zero.detach() for k in ("dist", "diffusion", "ae")})
+        dist = torch.stack(dists)
+        # Per student: DIST_m + L_diff + L_ae (the teacher terms of its DiffKD module).
+        teacher_terms = torch.stack(diffusion) + torch.stack(ae)  # one per module call
+        if self.cfg.aggregate == "sum":
+            shared_calls = calls if self.cfg.sharing == "shared" else 1  # one shared call stands for every student
+            total = dist.sum() + teacher_terms.sum() * shared_calls
+            scale = float(calls)
+        else:
+            total = dist.mean() + teacher_terms.mean()
+            scale = 1.0
+        terms = {
+            "dist": (dist.sum() if self.cfg.aggregate == "sum" else dist.mean()).detach(),
+            "diffusion": (torch.stack(diffusion).mean() * scale).detach(),
+            "ae": (torch.stack(ae).mean() * scale).detach(),
+        }
+        return AlignOutput(head_tokens=head_tokens, kd_loss=total, terms=terms)
+
+    def _head_tokens(self, features, present, students, refined_by_name) -> torch.Tensor:
+        """Per sample, the mean over its present modalities of the students, refined rows replaced by
+        their decoded refinement (the reference code's head input)."""
+        rows_of = {name: rows for _, name, rows in students}
         head_sum = None
         for index, name in enumerate(self.modalities):
             if name not in features:
                 continue
-            student = features[name]
-            column = present[:, index]
-            rows = torch.nonzero(column & distil).squeeze(1)
-            tokens = student
-            if rows.numel() > 0:
-                out = self.module_for(name)(student[rows].transpose(1, 2), teacher_cl[rows], generator)
-                latent = out.refined.shape[1]
-                # DIST on one row per token: (b, C′, L) → (b·L, C′)
-                dist = dist_loss(
-                    out.refined.transpose(1, 2).reshape(-1, latent),
-                    out.teacher.transpose(1, 2).reshape(-1, latent),
-                    beta=self.cfg.dist_beta,
-                    gamma=self.cfg.dist_gamma,
-                    tau=self.cfg.dist_tau,
-                )
-                term = dist + out.diffusion_loss + out.ae_loss
-                total = term if total is None else total + term
-                parts["dist"].append(dist.detach())
-                parts["diffusion"].append(out.diffusion_loss.detach())
-                parts["ae"].append(out.ae_loss.detach())
-                decoded = self.module_for(name).decode(out.refined).transpose(1, 2).to(student.dtype)  # (b, L, D)
-                tokens = student.index_put((rows,), decoded)  # out of place: refined rows replace F_m
-            masked = tokens * column[:, None, None].to(tokens.dtype)
+            tokens = features[name]
+            if name in refined_by_name:
+                tokens = tokens.index_put((rows_of[name],), refined_by_name[name].to(tokens.dtype))  # out of place
+            masked = tokens * present[:, index, None, None].to(tokens.dtype)
             head_sum = masked if head_sum is None else head_sum + masked
         if head_sum is None:
             raise ValueError("no modality is present in the batch")
         count = present.sum(dim=1).clamp(min=1).to(head_sum.dtype)
-        head_tokens = head_sum / count[:, None, None]
-        calls = len(parts["dist"])
-        if total is None:
-            total = head_tokens.new_zeros(())
-        elif self.cfg.aggregate == "mean":
-            total = total / calls
-        scale = 1.0 if self.cfg.aggregate == "sum" or calls == 0 else 1.0 / calls
-        terms = {k: (torch.stack(v).sum() * scale if v else head_tokens.new_zeros(()).detach()) for k, v in parts.items()}
-        return AlignOutput(head_tokens=head_tokens, kd_loss=total, terms=terms)
+        return head_sum / count[:, None, None]

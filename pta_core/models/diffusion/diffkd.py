@@ -146,16 +146,23 @@ class DiffKD(nn.Module):
         return F.mse_loss(self.model(noisy, timesteps).float(), noise.float())
 
     def forward(
-        self, student: torch.Tensor, teacher: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        student: torch.Tensor,
+        teacher: torch.Tensor,
+        generator: torch.Generator | None = None,
+        teacher_rows: torch.Tensor | None = None,
     ) -> DiffKDOutput:
-        """student, teacher (B, C, L) → :class:`DiffKDOutput`. The teacher should already be detached."""
+        """student (N, C, L), teacher (B, C, L) → :class:`DiffKDOutput`. The teacher should already be
+        detached. ``teacher_rows`` (N,) pairs each student row with its teacher row (None: N = B, in
+        order), so several students of one sample share one teacher (the AE and L_diff see each
+        teacher once)."""
         latent, reconstruction = self.ae(teacher)
         ae_loss = F.mse_loss(reconstruction.float(), teacher.float())
         latent = latent.detach()  # the AE learns only from L_ae; the denoiser trains on a fixed target
         refined = self.refine(self.trans(student), generator)
         return DiffKDOutput(
             refined=refined,
-            teacher=latent,
+            teacher=latent if teacher_rows is None else latent[teacher_rows],
             diffusion_loss=self.diffusion_loss(latent, generator),
             ae_loss=ae_loss,
         )
