@@ -53,7 +53,7 @@ def main() -> int:
         observer.wait_node_ready()
         for rate in args.rates:
             run = observer.measure(rate, args.duration, args.modalities, node_pid=node.pid)
-            pipeline = run.diagnostics.get("sensing_node: pipeline", {})
+            pipeline = run.diagnostics.get("/sensing_node: pipeline", {})
             result = {
                 "bench": "node_latency",
                 "rate_hz": rate,

@@ -3,52 +3,67 @@
 # recipe (config/results_mmfi.yaml), evaluate all of them on the held-out subjects over the 31
 # modality combinations, and write the tables, plots and Purify weight curves.
 #
-#   bash bench/run_results.sh                  # everything: about 75 min on 2 free cores
+#   bash bench/run_results.sh                  # everything (docs/RESULTS.md gives the measured time)
 #   SEEDS="3407" BENCHES="clean" bash bench/run_results.sh
 #   EXTRA="--set train.max_steps=20 --set activity.steps=20" WORK=out/smoke bash bench/run_results.sh  # smoke test
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
 # singles (stage 2); late fusion is assembled from the singles. The second contamination pattern
-# (contaminated-clouds) runs PTA with seed 3407 only, for the Purify ranking.
+# (contaminated-clouds) runs PTA with seed 3407 only, for the Purify ranking. Each benchmark is a
+# chain (data → stage 1 → stage 2 → evaluation) and the chains run side by side; at most $JOBS heavy
+# processes run at any time (one intra-op thread each).
 # Idempotent: a finished run (DONE marker) is skipped, an interrupted one resumes from its state.pt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 WORK=${WORK:-out/results}
-JOBS=${JOBS:-2}                 # training processes at a time
+JOBS=${JOBS:-2}
 SEEDS=${SEEDS:-3407 1}
 BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
 CONFIG=config/results_mmfi.yaml
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}   # one intra-op thread per process: two processes share 2 cores
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 MODALITIES=(rgb depth mmwave lidar wifi-csi)
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 mkdir -p "$WORK/logs"
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 log "uptime: $(uptime); code $(git rev-parse --short HEAD)$(git diff --quiet -- pta_core config || echo ' (modified)')"
+START=$SECONDS
+
+with_slot() {  # run a command while holding one of $JOBS slots (a file lock each, shared by every chain)
+  while true; do
+    for i in $(seq 1 "$JOBS"); do
+      exec {fd}>"$WORK/.slot$i"
+      if flock -n "$fd"; then
+        local rc=0
+        "$@" || rc=$?
+        flock -u "$fd"; exec {fd}>&-
+        return $rc
+      fi
+      exec {fd}>&-
+    done
+    sleep 1
+  done
+}
 
 common() {  # the config and data of benchmark $1
   echo --config "$CONFIG" --set "data.root=$WORK/data/$1" --set "data.cache_dir=$WORK/cache" --no-progress
 }
 
-# 1. Data: one command per benchmark, then the packed caches (both in parallel, one process each).
-for bench in $BENCHES; do
-  (
-    if [ ! -f "$WORK/data/$bench/.generated" ]; then
-      log "generating benchmark $bench"
-      $PY -m pta_core.cli generate mmfi --benchmark "$bench" --out "$WORK/data/$bench" --workers 1 --no-progress \
-        > "$WORK/logs/generate_$bench.txt"
-      git rev-parse HEAD > "$WORK/data/$bench/.generated"
-    fi
-    # shellcheck disable=SC2046
-    $PY -m pta_core.cli pack $(common "$bench") --side both --workers 1 > "$WORK/logs/pack_$bench.txt"
-    log "data ready: $bench"
-  ) &
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-done
-wait
-
 run_dir() { local dir="$WORK/runs/$1/$2"; [ "$3" != 3407 ] && dir="${dir}_s$3"; echo "$dir"; }
+
+prepare_data() {  # bench
+  local bench=$1
+  if [ ! -f "$WORK/data/$bench/.generated" ]; then
+    log "generating benchmark $bench"
+    $PY -m pta_core.cli generate mmfi --benchmark "$bench" --out "$WORK/data/$bench" --workers 1 --no-progress \
+      > "$WORK/logs/generate_$bench.txt" 2>&1
+    git rev-parse HEAD > "$WORK/data/$bench/.generated"
+  fi
+  # shellcheck disable=SC2046
+  $PY -m pta_core.cli pack $(common "$bench") --side both --workers 1 > "$WORK/logs/pack_$bench.txt" 2>&1
+  log "data ready: $bench"
+}
 
 train_run() {  # bench name seed [--set ...]
   local bench=$1 name=$2 seed=$3; shift 3
@@ -59,15 +74,13 @@ train_run() {  # bench name seed [--set ...]
   log "start $bench/$name (seed $seed)"
   local start=$SECONDS
   # shellcheck disable=SC2046
-  $PY -m pta_core.cli train $(common "$bench") --set "train.out_dir=$dir" --set "train.seed=$seed" "$@" \
-    "${EXTRA_ARGS[@]}" "${resume[@]}" > "$WORK/logs/$bench-$(basename "$dir").txt" 2>&1
+  if ! $PY -m pta_core.cli train $(common "$bench") --set "train.out_dir=$dir" --set "train.seed=$seed" "$@" \
+      "${EXTRA_ARGS[@]}" "${resume[@]}" > "$WORK/logs/$bench-$(basename "$dir").txt" 2>&1; then
+    log "FAILED $bench/$name (seed $seed): see $WORK/logs/$bench-$(basename "$dir").txt"
+    return 1
+  fi
   echo "$((SECONDS - start))" > "$dir/DONE"
   log "done $bench/$name (seed $seed) in $((SECONDS - start)) s"
-}
-
-run_bg() {
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
-  train_run "$@" &
 }
 
 singles_of() {  # bench seed → the --set of train.init_from
@@ -76,58 +89,59 @@ singles_of() {  # bench seed → the --set of train.init_from
   echo "train.init_from=[$(IFS=,; echo "${list[*]}")]"
 }
 
-seeds_of() { if [ "$1" = contaminated-clouds ]; then echo 3407; else echo "$SEEDS"; fi; }
+evaluate() {  # bench seed
+  local bench=$1 seed=$2 singles=() names=() ckpts=()
+  for m in "${MODALITIES[@]}"; do singles+=("$(run_dir "$bench" "single_$m" "$seed")/model.pt"); done
+  local lf; lf=$(run_dir "$bench" late_fusion "$seed")
+  # shellcheck disable=SC2046
+  [ -f "$lf/model.pt" ] || $PY -m pta_core.cli train $(common "$bench") --set "train.out_dir=$lf" \
+    --set train.method=late_fusion --from-singles "${singles[@]}" > "$WORK/logs/$bench-late_fusion_$seed.txt" 2>&1
+  for run in pta pta_no_purify pta_no_align pta_reference xfi late_fusion; do
+    local dir; dir=$(run_dir "$bench" "$run" "$seed")
+    [ -f "$dir/model.pt" ] && { names+=("$run"); ckpts+=("$dir/model.pt"); }
+  done
+  for m in "${MODALITIES[@]}"; do names+=("single_$m"); ckpts+=("$(run_dir "$bench" "single_$m" "$seed")/model.pt"); done
+  # shellcheck disable=SC2046
+  $PY -m pta_core.cli eval --checkpoint "${ckpts[@]}" --names "${names[@]}" $(common "$bench") \
+    --out "$WORK/eval/$bench/seed$seed" --title "$bench benchmark, held-out subjects, seed $seed" \
+    > "$WORK/logs/eval-$bench-$seed.txt" 2>&1
+  log "evaluated $bench seed $seed"
+}
 
-# 2. Stage 1: the single-modality networks.
-for bench in $BENCHES; do
-  for seed in $(seeds_of "$bench"); do
+chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy step in a slot
+  local bench=$1 seeds=$SEEDS pids=()
+  [ "$bench" = contaminated-clouds ] && seeds=3407
+  with_slot prepare_data "$bench"
+  for seed in $seeds; do  # stage 1: the single-modality networks
     for m in "${MODALITIES[@]}"; do
-      run_bg "$bench" "single_$m" "$seed" --set train.method=single --set "train.single_modality=$m"
+      with_slot train_run "$bench" "single_$m" "$seed" --set train.method=single --set "train.single_modality=$m" &
+      pids+=($!)
     done
   done
-done
-wait
-
-# 3. Stage 2: the fused methods, encoders from the singles of the same benchmark and seed.
-for bench in $BENCHES; do
-  for seed in $(seeds_of "$bench"); do
-    init=$(singles_of "$bench" "$seed")
-    run_bg "$bench" pta "$seed" --set "$init"
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  pids=()
+  for seed in $seeds; do  # stage 2: the fused methods, encoders from the same seed's singles
+    local init; init=$(singles_of "$bench" "$seed")
+    with_slot train_run "$bench" pta "$seed" --set "$init" & pids+=($!)
     if [ "$bench" = contaminated ]; then
-      run_bg "$bench" pta_no_purify "$seed" --set "$init" --set purify.enabled=false
-      run_bg "$bench" pta_no_align "$seed" --set "$init" --set align.enabled=false
-      run_bg "$bench" xfi "$seed" --set "$init" --set train.method=xfi --set train.optimizer=adamw
+      with_slot train_run "$bench" pta_no_purify "$seed" --set "$init" --set purify.enabled=false & pids+=($!)
+      with_slot train_run "$bench" pta_no_align "$seed" --set "$init" --set align.enabled=false & pids+=($!)
+      with_slot train_run "$bench" xfi "$seed" --set "$init" --set train.method=xfi --set train.optimizer=adamw & pids+=($!)
       # The reference code's PTA: its head and projector layouts, heads on the refined students, no
       # student readout loss, no feature standardisation, KD summed with λ 0.1.
-      run_bg "$bench" pta_reference "$seed" --set "$init" --set model.head=mean_ln --set model.projector=bn_relu \
-        --set model.feature_norm=false --set align.head_input=refined --set train.student_loss_weight=0 \
-        --set align.aggregate=sum --set align.lambda_kd=0.1
+      with_slot train_run "$bench" pta_reference "$seed" --set "$init" --set model.head=mean_ln \
+        --set model.projector=bn_relu --set model.feature_norm=false --set align.head_input=refined \
+        --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 & pids+=($!)
     fi
   done
-done
-wait
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  for seed in $seeds; do with_slot evaluate "$bench" "$seed"; done
+}
 
-# 4. Late fusion (no training), then the test-split evaluation of every run, per benchmark and seed.
-for bench in $BENCHES; do
-  for seed in $(seeds_of "$bench"); do
-    singles=()
-    for m in "${MODALITIES[@]}"; do singles+=("$(run_dir "$bench" "single_$m" "$seed")/model.pt"); done
-    lf=$(run_dir "$bench" late_fusion "$seed")
-    # shellcheck disable=SC2046
-    [ -f "$lf/model.pt" ] || $PY -m pta_core.cli train $(common "$bench") --set "train.out_dir=$lf" \
-      --set train.method=late_fusion --from-singles "${singles[@]}" > "$WORK/logs/$bench-late_fusion_$seed.txt" 2>&1
-    names=() ckpts=()
-    for run in pta pta_no_purify pta_no_align pta_reference xfi late_fusion; do
-      dir=$(run_dir "$bench" "$run" "$seed")
-      [ -f "$dir/model.pt" ] && { names+=("$run"); ckpts+=("$dir/model.pt"); }
-    done
-    for m in "${MODALITIES[@]}"; do names+=("single_$m"); ckpts+=("$(run_dir "$bench" "single_$m" "$seed")/model.pt"); done
-    # shellcheck disable=SC2046
-    $PY -m pta_core.cli eval --checkpoint "${ckpts[@]}" --names "${names[@]}" $(common "$bench") \
-      --out "$WORK/eval/$bench/seed$seed" --title "$bench benchmark, held-out subjects, seed $seed" \
-      > "$WORK/logs/eval-$bench-$seed.txt"
-    log "evaluated $bench seed $seed"
-  done
-done
-$PY bench/summarize_results.py --work "$WORK" --config "$CONFIG"
-log "uptime: $(uptime)"
+pids=()
+for bench in $BENCHES; do chain "$bench" & pids+=($!); done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+[ "$status" = 0 ] || { log "a run failed: see $WORK/logs"; exit 1; }
+$PY bench/summarize_results.py --work "$WORK" --config "$CONFIG" > "$WORK/logs/summary.txt"
+log "summary: $WORK/summary.md; total $(( (SECONDS - START) / 60 )) min; uptime: $(uptime)"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,9 +83,22 @@ class Checkpoint:
         return ("mpjpe_mm", True) if "pose" in self.config.train.tasks else ("accuracy", False)
 
     def build(self) -> nn.Module:
-        """The network with these weights, in eval mode."""
-        model = build_model(self.config, len(self.activity_classes))
-        missing, unexpected = model.load_state_dict(self.state_dict, strict=False)
+        """The network with these weights, in eval mode.
+
+        Raises:
+            CheckpointError: the weights do not fit the network the config describes (one line).
+        """
+        try:
+            model = build_model(self.config, len(self.activity_classes))
+        except (KeyError, ValueError) as err:
+            raise CheckpointError(f"the model file's config builds no network: {err}") from None
+        if not isinstance(self.state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in self.state_dict.values()):
+            raise CheckpointError("the model file's state_dict is not a mapping of names to tensors")
+        try:
+            missing, unexpected = model.load_state_dict(self.state_dict, strict=False)
+        except RuntimeError as err:  # shape mismatches
+            detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err).splitlines()[0])
+            raise CheckpointError(f"weights do not match the network: {detail}") from None
         if missing or unexpected:
             raise CheckpointError(f"weights do not match the network: missing {missing[:5]}, unexpected {unexpected[:5]}")
         return model.eval()
@@ -127,6 +139,20 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
+def load_failure(err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one line.
+
+    torch's refusal of a file that needs arbitrary code advises retrying with ``weights_only=False``:
+    that is the unsafe path, so only the refusal itself is kept.
+    """
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0]
+        return f"it holds objects other than tensors and plain values (refused, not loaded): {detail}"
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return f"corrupt or truncated? {first}"
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a model file; every failure is a :class:`CheckpointError` that says what is wrong."""
     path = Path(path)
@@ -134,10 +160,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"model file not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError, TypeError) as err:
-        raise CheckpointError(f"{path} is not a readable model file (corrupt or truncated?): {err}") from err
-    except Exception as err:  # torch's weights-only unpickler raises its own error types
-        raise CheckpointError(f"{path} is not a loadable model file: {type(err).__name__}: {err}") from err
+    except Exception as err:  # corrupt zip, truncated file, the weights-only unpickler's refusal
+        raise CheckpointError(f"{path} is not a loadable model file: {load_failure(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a pta_ros model file (no '{FORMAT}' format tag)")
     version = payload.get("format_version")

@@ -2,7 +2,7 @@
 
 Unknown keys and wrong types are rejected with the dotted path of the offending key. Command-line
 overrides use dotted keys (``--set train.lr=5e-4``); their values are parsed as YAML scalars.
-Defaults reproduce the PTA reference code for MM-Fi pose (``pta-method.md`` §12) unless noted.
+Defaults are the project's recipe (``docs/method.md`` §13); the reference code's settings are flags (§12).
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class DataConfig:
     root: str = "data/mmfi"
     cache_dir: str = "cache"
     modalities: tuple[str, ...] = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
-    # MM-Fi protocol and split (datasets.md §1.6-1.7).
+    # MM-Fi protocol and split (docs/datasets.md §1.6-1.7).
     protocol: Literal["protocol1", "protocol2", "protocol3"] = "protocol3"
     split: Literal["random_split", "cross_subject_split", "cross_scene_split", "manual_split"] = "random_split"
     split_ratio: float = 0.8
@@ -75,7 +75,7 @@ class DataConfig:
     train_actions: tuple[str, ...] = ()
     val_subjects: tuple[str, ...] = ()
     val_actions: tuple[str, ...] = ()
-    # XRF55 (datasets.md §2.4).
+    # XRF55 (docs/datasets.md §2.4).
     scenes: tuple[str, ...] = ("Scene1",)
     train_repetitions: int = 14  # repetitions 1..N train, the rest test
     lenient: bool = False  # skip and count corrupt files instead of raising
@@ -96,14 +96,14 @@ class ModelConfig:
     projector: Literal["linear", "bn_relu"] = "linear"
     feature_norm: bool = True  # standardise each modality's projected tokens before fusion (models/projector.py)
     dropout: float = 0.0  # head=mlp: dropout on the hidden layer (training only)
-    # X-Fi baseline (method=xfi, pta-method.md §11.1): X-Fusion blocks and attention heads.
+    # X-Fi baseline (method=xfi, docs/method.md §11): X-Fusion blocks and attention heads.
     fusion_depth: int = 4
     fusion_heads: int = 8
 
 
 @dataclass(frozen=True)
 class PurifyConfig:
-    """Meta-learned modality weights (pta-method.md §3.3, §5)."""
+    """Meta-learned modality weights (docs/method.md §3.3, §5)."""
 
     enabled: bool = True  # false: uniform weights (the "PTA without Purify" ablation)
     mode: Literal["alternating", "lookahead"] = "alternating"
@@ -138,7 +138,7 @@ class DDIMConfig:
 
 @dataclass(frozen=True)
 class AlignConfig:
-    """Diffusion-based KD (pta-method.md §3.4)."""
+    """Diffusion-based KD (docs/method.md §3.4)."""
 
     enabled: bool = True  # false: the "PTA without Align" ablation
     lambda_kd: float = 0.1
@@ -284,12 +284,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path} is not UTF-8 text (byte {err.start}): not a YAML config") from None
         except OSError as err:
-            raise ConfigError(f"cannot read config {path}: {err}") from err
-        loaded = yaml.safe_load(text)
+            raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from None
+        loaded = _parse_yaml(text, str(path))
         if loaded is None:
-            loaded = {}
+            raise ConfigError(f"{path} is empty: give the settings to change, or no --config for the defaults")
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
         data = loaded
@@ -297,7 +299,54 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     cfg = from_dict(Config, data)
     if cfg.version != CONFIG_VERSION:
         raise ConfigError(f"config version {cfg.version} is not supported (expected {CONFIG_VERSION})")
+    check_config(cfg)
     return cfg
+
+
+def _parse_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load`` with its errors as one :class:`ConfigError` line (safe loading already refuses
+    ``!!python/...`` tags: they would construct arbitrary objects)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        place = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML{place}: {problem}") from None
+
+
+def check_config(cfg: Config) -> None:
+    """Values the types allow but that cannot work, each refused with the key that holds it."""
+    from pta_core.modalities import MODALITIES  # local: the registry imports this module
+
+    unknown = [m for m in cfg.data.modalities if m not in MODALITIES]
+    if unknown:
+        raise ConfigError(f"data.modalities: unknown modality {unknown}; known: {', '.join(MODALITIES.names())}")
+    pre = cfg.data.preprocess
+    positive = {
+        "data.preprocess.depth_size": min(pre.depth_size), "data.preprocess.lidar_points": pre.lidar_points,
+        "data.preprocess.mmwave_points": pre.mmwave_points, "data.preprocess.depth_points": pre.depth_points,
+        "data.preprocess.depth_stride": pre.depth_stride, "data.preprocess.csi_scale": pre.csi_scale,
+        "data.preprocess.depth_max_m": pre.depth_max_m, "data.frame_period": cfg.data.frame_period,
+        "model.tokens": cfg.model.tokens, "model.dim": cfg.model.dim, "model.encoder_width": cfg.model.encoder_width,
+        "model.head_hidden": cfg.model.head_hidden, "train.batch_size": cfg.train.batch_size,
+        "train.eval_batch_size": cfg.train.eval_batch_size, "train.epochs": cfg.train.epochs,
+        "train.lr": cfg.train.lr, "activity.batch_size": cfg.activity.batch_size,
+    }
+    for key, value in positive.items():
+        if not value > 0:
+            raise ConfigError(f"{key} must be positive, got {value}")
+    non_negative = {
+        "train.max_steps": cfg.train.max_steps, "train.warmup_steps": cfg.train.warmup_steps,
+        "train.log_every": cfg.train.log_every, "train.eval_every": cfg.train.eval_every,
+        "train.checkpoint_every": cfg.train.checkpoint_every, "activity.window": cfg.activity.window,
+        "activity.steps": cfg.activity.steps, "purify.meta_every": cfg.purify.meta_every,
+        "purify.meta_batches": cfg.purify.meta_batches, "model.dropout": cfg.model.dropout,
+        "data.preprocess.depth_crop": min(pre.depth_crop),
+    }
+    for key, value in non_negative.items():
+        if value < 0:
+            raise ConfigError(f"{key} must be >= 0, got {value}")
 
 
 def dump_config(cfg: Any, path: str | Path) -> None:

@@ -1,7 +1,7 @@
 """Metrics as pure functions, a per-sample-weighted accumulator, and modality-combination tables.
 
 Units: poses go in as metres (N, 17, 3); MPJPE and PA-MPJPE come out in **millimetres**. The
-definitions are the official MM-Fi toolbox's (``mmfi_lib/evaluate.py``, datasets.md §1.10):
+definitions are the official MM-Fi toolbox's (``mmfi_lib/evaluate.py``, docs/datasets.md §1.10):
 MPJPE without root alignment; PA-MPJPE after a per-frame similarity Procrustes (rotation without
 reflection, scale, translation) of the prediction onto the ground truth.
 

@@ -1,4 +1,4 @@
-"""Modality presence sampling for training (datasets.md §3.3, pta-method.md §7).
+"""Modality presence sampling for training (docs/datasets.md §3.3, docs/method.md §7).
 
 A sample's effective present set is the dataset's ``present`` (the data exists) AND a sampled mask.
 As in the reference code one mask is drawn per batch and redrawn while empty; a sample that the

@@ -1,7 +1,7 @@
 """Purify: meta-updates of the modality logits φ on a held-out meta-val part of the training split.
 
 The meta loss is the task loss of the fused prediction head(Σ_m w̃_m(φ) F_m) on meta-val batches
-with randomly sampled presence masks (pta-method.md §5). Two modes:
+with randomly sampled presence masks (docs/method.md §5). Two modes:
 
 ``alternating`` (the reference code): the rest of the network is frozen; φ takes Adam step(s) on
 the meta loss. First order; the training loss never reaches φ because the teacher is detached.
@@ -46,7 +46,7 @@ def meta_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarr
     """Seeded split of training-split positions into (meta-train, meta-val), both sorted, by group:
     ``round(fraction · groups)`` whole groups (at least one) go to meta-val.
 
-    The reference code shuffles frames with an unseeded global RNG (pta-method.md §10), so its
+    The reference code shuffles frames with an unseeded global RNG (docs/method.md §10), so its
     meta-val holds near-copies of training frames; here whole subjects or sequences are held out.
     """
     groups = np.asarray(groups)

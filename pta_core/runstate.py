@@ -71,7 +71,9 @@ def load_state(run_dir: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # corrupt zip, truncated file, unpickler refusal
-        raise ValueError(f"{path} is not a readable training state (corrupt or truncated?): {err}") from err
+        from pta_core.checkpoint import load_failure  # local: checkpoint imports the model stack
+
+        raise ValueError(f"{path} is not a loadable training state: {load_failure(err)}") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
         raise ValueError(f"{path} is not a pta_ros training state of version {STATE_VERSION}")
     return state
@@ -125,6 +127,14 @@ class IntervalMeter:
 
     def rate(self) -> float:
         return self.samples / max(time.perf_counter() - self.start, 1e-9)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The partial interval, so a resumed run logs the same means as an uninterrupted one."""
+        return {"sums": {k: [float(t), float(c)] for k, (t, c) in self.sums.items()}, "samples": self.samples}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sums = {k: (float(t), float(c)) for k, (t, c) in state["sums"].items()}
+        self.samples = int(state["samples"])
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Joint and keypoint orders: Human3.6M-17 (3-D ground truth, model output) and COCO-17 (2-D keypoints).
 
-MM-Fi ground truth is H36M-17 in metres (datasets.md §1.4); camera keypoints are COCO-17 in pixels.
+MM-Fi ground truth is H36M-17 in metres (docs/datasets.md §1.4); camera keypoints are COCO-17 in pixels.
 """
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ from pta_core.data.sequences import sample_groups
 from pta_core.distributed import World, barrier, gather_means, init_distributed
 from pta_core.evaluate import evaluate_combinations, selection_score
 from pta_core.inference import resolve_device
-from pta_core.io import atomic_write_text
+from pta_core.io import atomic_write_text, remove_stale_temporaries
 from pta_core.metrics import modality_combinations
 from pta_core.models.factory import build_model
 from pta_core.models.objectives import Objective, build_objective
@@ -113,6 +113,7 @@ class Trainer:
         self.best_score: float | None = None
         self.best_rows: list[ValidationRow] = []
         self.last_eval_step = -1
+        self.meter = IntervalMeter()
         if resume:
             self._load_state()
 
@@ -128,6 +129,8 @@ class Trainer:
             raise FileExistsError(f"{self.run_dir} already holds a run: pass --resume, or set train.out_dir elsewhere")
         if self.world.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            for stale in remove_stale_temporaries(self.run_dir):  # a kill mid-write left it
+                log.info("removed %s, left by an interrupted write", stale.name)
             dump_config(self.cfg, config_file)
         barrier()
 
@@ -264,6 +267,7 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(),
                 "meta": self.meta.state_dict() if self.meta is not None else None,
                 "best_score": self.best_score,
+                "meter": self.meter.state_dict(),
                 "world_size": self.world.size,
                 "rng": rng,
             })
@@ -281,6 +285,7 @@ class Trainer:
         position = state["position"]
         self.step, self.epoch, self.step_in_epoch = position["step"], position["epoch"], position["step_in_epoch"]
         self.best_score = state["best_score"]
+        self.meter.load_state_dict(state["meter"])
         rng = state["rng"][self.world.rank]
         set_global_rng_state(rng["global"])
         self.presence.generator.set_state(rng["presence"])
@@ -445,7 +450,7 @@ class Trainer:
             self.weights_log.write({"step": 0, "epoch": 0, "meta_step": 0, "weights": self.model.weights.as_dict()})
         bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step",
                    disable=not (self.progress and sys.stderr.isatty()), dynamic_ncols=True)
-        meter = IntervalMeter()
+        meter = self.meter
         last: tuple[ModelBatch, torch.Tensor] | None = None
         try:
             while self.step < self.total_steps:

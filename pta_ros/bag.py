@@ -112,30 +112,43 @@ def topic_of(modality: str) -> str:
 # Rig → /tf_static
 
 
+def synthetic_transforms(rig: dict) -> list[dict]:
+    """The frames the node's inputs use (``SensorSpec.frame_id``), from a synthetic rig description
+    (``MMFiRig.describe()``, as the generated tree's rig file holds it): the camera, LiDAR and radar
+    frames as described, and the Wi-Fi receiver at its middle antenna, facing the transmitter."""
+    wanted = {spec.frame_id for spec in SENSORS}
+    transforms = [{"parent": "world", "child": "sensor_rig", "xyz": [0.0, 0.0, 0.0], "xyzw": [0.0, 0.0, 0.0, 1.0]}]
+    for child, spec in rig["frames"].items():
+        name = SYNTHETIC_FRAME_NAMES.get(child, child)
+        if name in wanted:
+            transforms.append({"parent": SYNTHETIC_FRAME_NAMES.get(spec["parent"], spec["parent"]), "child": name,
+                               "xyz": list(spec["translation"]), "xyzw": list(spec["rotation_xyzw"])})
+    rx = np.asarray(rig["wifi"]["rx_antennas"], dtype=np.float64)
+    centre, tx = rx[len(rx) // 2], np.asarray(rig["wifi"]["tx_antenna"], dtype=np.float64)
+    yaw = float(np.arctan2(tx[1] - centre[1], tx[0] - centre[0]))
+    transforms.append({"parent": "sensor_rig", "child": SENSOR_BY_MODALITY["wifi-csi"].frame_id,
+                       "xyz": [round(float(v), 6) for v in centre],
+                       "xyzw": [0.0, 0.0, float(np.sin(yaw / 2)), float(np.cos(yaw / 2))]})
+    return transforms
+
+
+def yaml_transforms(rig_file: Path) -> list[dict]:
+    """config/rig.yaml's transforms (roll, pitch, yaw) as (parent, child, xyz, xyzw)."""
+    from scipy.spatial.transform import Rotation
+
+    return [{"parent": t["parent"], "child": t["child"], "xyz": t["xyz"],
+             "xyzw": Rotation.from_euler("xyz", t["rpy"]).as_quat().tolist()}
+            for t in yaml.safe_load(Path(rig_file).read_text())["transforms"]]
+
+
 def rig_transforms(root: Path, environment: str, default_rig: Path | None) -> list[dict]:
     """Transforms (parent, child, xyz, quaternion xyzw) of the rig: the generated tree's own rig for
     ``environment`` when present, else ``default_rig`` (config/rig.yaml), else none."""
     rig_file = root / RIG_FILE
     if rig_file.is_file():
-        rig = yaml.safe_load(rig_file.read_text())
-        frames = rig["rig"]["environments"][environment]["frames"]
-        transforms = [{"parent": "world", "child": "sensor_rig", "xyz": [0.0, 0.0, 0.0], "xyzw": [0.0, 0.0, 0.0, 1.0]}]
-        for child, spec in frames.items():
-            transforms.append({
-                "parent": SYNTHETIC_FRAME_NAMES.get(spec["parent"], spec["parent"]),
-                "child": SYNTHETIC_FRAME_NAMES.get(child, child),
-                "xyz": spec["translation"],
-                "xyzw": spec["rotation_xyzw"],
-            })
-        return transforms
+        return synthetic_transforms(yaml.safe_load(rig_file.read_text())["rig"]["environments"][environment])
     if default_rig is not None and default_rig.is_file():
-        from scipy.spatial.transform import Rotation
-
-        out = []
-        for t in yaml.safe_load(default_rig.read_text())["transforms"]:
-            out.append({"parent": t["parent"], "child": t["child"], "xyz": t["xyz"],
-                        "xyzw": Rotation.from_euler("xyz", t["rpy"]).as_quat().tolist()})
-        return out
+        return yaml_transforms(default_rig)
     return []
 
 

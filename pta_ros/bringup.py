@@ -18,39 +18,48 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import yaml
 
-INPUTS = {  # option → the node's relative input topic (as the launch file's arguments)
-    "camera_topic": "camera/keypoints",
-    "depth_topic": "depth/image_raw",
-    "radar_topic": "radar/points",
-    "lidar_topic": "lidar/points",
-    "csi_topic": "wifi/csi",
-}
+from pta_ros import launch_plan
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The launch file's arguments (``launch_plan.ARGUMENTS``) as options, plus what only a one-process
+    bringup has (``--loops``, ``--evaluate``, ``--json``)."""
     from pta_ros.paths import share_dir
 
-    share = share_dir()
     parser = argparse.ArgumentParser(prog="pta_bringup", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="", help="model.pt (overrides model_path of --params-file)")
-    parser.add_argument("--params-file", default=str(share / "config" / "sensing.yaml"), help="node parameters (YAML)")
-    parser.add_argument("--namespace", default="", help="namespace of the sensing node")
-    parser.add_argument("--bag", default="", help="rosbag2 to replay with /clock (the node then uses sim time)")
-    parser.add_argument("--rate", type=float, default=1.0, help="bag playback rate")
+    for argument in launch_plan.ARGUMENTS:
+        option = f"--{argument.name.replace('_', '-')}"
+        if argument.choices == ("true", "false"):  # a switch; static_tf is on unless --no-static-tf
+            if argument.default == "true":
+                parser.add_argument(f"--no-{argument.name.replace('_', '-')}", dest=argument.name,
+                                    action="store_false", help=f"do not: {argument.description}")
+            else:
+                parser.add_argument(option, dest=argument.name, action="store_true", help=argument.description)
+        elif argument.name == "rate":
+            parser.add_argument(option, type=float, default=float(argument.default), help=argument.description)
+        else:
+            parser.add_argument(option, dest=argument.name, default=argument.default, help=argument.description)
+    parser.set_defaults(params_file=str(share_dir() / "config" / "sensing.yaml"))
     parser.add_argument("--loops", type=int, default=1, help="bag passes (0 = forever)")
-    parser.add_argument("--rviz", action="store_true", help="start rviz2 with config/sensing.rviz if installed")
-    parser.add_argument("--no-static-tf", action="store_true", help="do not publish config/rig.yaml")
     parser.add_argument("--evaluate", action="store_true", help="score outputs against /ground_truth/skeleton")
     parser.add_argument("--json", help="with --evaluate: write the summary here")
-    for option, topic in INPUTS.items():
-        parser.add_argument(f"--{option.replace('_', '-')}", default=topic, help=f"input topic for {topic}")
     return parser
+
+
+def launch_values(args: argparse.Namespace) -> dict[str, str]:
+    """The options as the launch file sees its arguments (strings)."""
+    values = {}
+    for argument in launch_plan.ARGUMENTS:
+        value = getattr(args, argument.name)
+        values[argument.name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return values
 
 
 def node_arguments(args: argparse.Namespace) -> list[str]:
@@ -60,10 +69,8 @@ def node_arguments(args: argparse.Namespace) -> list[str]:
         ros_args += ["-p", f"model_path:={args.model}"]
     if args.bag:
         ros_args += ["-p", "use_sim_time:=true"]
-    for option, topic in INPUTS.items():
-        target = getattr(args, option)
-        if target != topic:
-            ros_args += ["-r", f"{topic}:={target}"]
+    for topic, target in launch_plan.node_remappings(launch_values(args)):
+        ros_args += ["-r", f"{topic}:={target}"]
     return ros_args
 
 
@@ -119,20 +126,25 @@ def main(argv: list[str] | None = None) -> int:
         tool_node = rclpy.create_node("pta_bringup")
         nodes.append(tool_node)
         helpers.add_node(tool_node)
-        if not args.no_static_tf:
+        if args.static_tf:
             publish_static_tf(tool_node, share_dir() / "config" / "rig.yaml")
         evaluator = None
         if args.evaluate:
             from pta_ros.online_eval import OnlineEvaluator, make_node
 
             evaluator = OnlineEvaluator()
-            node_name = f"/{args.namespace.strip('/')}/sensing_node" if args.namespace else "/sensing_node"
-            eval_node = make_node(evaluator, node_name.replace("//", "/"))
+            node_name = launch_plan.resolve(launch_plan.NODE_NAME, args.namespace)
+            truth = launch_plan.resolve(launch_plan.GROUND_TRUTH_TOPIC.lstrip("/"), args.namespace)
+            inputs = list(launch_plan.input_topics(launch_values(args)).values())  # SENSORS order
+            eval_node = make_node(evaluator, node_name, truth, inputs)
             nodes.append(eval_node)
             helpers.add_node(eval_node)
         if args.rviz:
             if shutil.which("rviz2"):
-                rviz = subprocess.Popen(["rviz2", "-d", str(share_dir() / "config" / "sensing.rviz")])
+                template = (share_dir() / "config" / "sensing.rviz").read_text()
+                config = Path(tempfile.mkdtemp(prefix="pta_rviz_")) / "sensing.rviz"
+                config.write_text(launch_plan.rviz_config(template, launch_values(args)))
+                rviz = subprocess.Popen(["rviz2", "-d", str(config)])
             else:
                 tool_node.get_logger().warning("rviz2 is not installed here: no RViz")
         threads.append(threading.Thread(target=helpers.spin, daemon=True))
@@ -144,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         from pta_ros.replay_node import ReplayNode
 
         playback = BagPlayback(args.bag)
-        replay = ReplayNode(playback, rate=args.rate)
+        remap = dict(item.split(":=", 1) for item in launch_plan.bag_remappings(launch_values(args)))
+        replay = ReplayNode(playback, rate=args.rate, remap=remap)
         nodes.append(replay)
         threads.append(threading.Thread(target=node_executor.spin, daemon=True))
         threads[-1].start()

@@ -145,8 +145,10 @@ def _stamp_ns(header) -> int:
     return header.stamp.sec * 10**9 + header.stamp.nanosec
 
 
-def make_node(evaluator: OnlineEvaluator, node_ns: str = "/sensing_node", truth_topic: str = "/ground_truth/skeleton"):
-    """An rclpy node feeding ``evaluator`` (inputs as the node's default topics)."""
+def make_node(evaluator: OnlineEvaluator, node_ns: str = "/sensing_node", truth_topic: str = "/ground_truth/skeleton",
+              input_topics: list[str] | None = None):
+    """An rclpy node feeding ``evaluator``; ``input_topics``: where the node's inputs arrive (default: the
+    node's default topics in the root namespace)."""
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseArray
     from rclpy.node import Node
@@ -170,7 +172,7 @@ def make_node(evaluator: OnlineEvaluator, node_ns: str = "/sensing_node", truth_
                 evaluator.on_modality_set(_stamp_ns(msg.header), tuple(values["modalities"].split("+")))
 
     node.create_subscription(DiagnosticArray, f"{node_ns}/inference", on_inference, reliable)
-    node_name = node_ns.rsplit("/", 1)[-1]
+    node_name = "/" + node_ns.strip("/")  # statuses are named by the node's fully qualified name
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -179,8 +181,9 @@ def make_node(evaluator: OnlineEvaluator, node_ns: str = "/sensing_node", truth_
                 evaluator.on_node_status(part, {kv.key: kv.value for kv in status.values})
 
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, reliable)
-    for spec in SENSORS:
-        node.create_subscription(spec.msg_type, "/" + spec.topic,
+    topics = input_topics or ["/" + spec.topic for spec in SENSORS]
+    for spec, topic in zip(SENSORS, topics):
+        node.create_subscription(spec.msg_type, topic,
                                  lambda m: evaluator.on_input(_stamp_ns(m.header), time.perf_counter()),
                                  qos_profile_sensor_data)
     return node

@@ -79,7 +79,7 @@ class OutputPublishers:
             if marker_style is not None:
                 self._markers.publish(skeleton_markers(prediction.joints, header, label, marker_style))
                 self.markers_shown = True
-        self._inference.publish(inference_msg(self._node.get_name(), prediction.modalities, header, step_s))
+        self._inference.publish(inference_msg(self._node.get_fully_qualified_name(), prediction.modalities, header, step_s))
 
     def clear_markers(self, header: Header) -> None:
         """One DELETEALL if markers are shown (RViz keeps a marker with lifetime 0 forever)."""

@@ -5,6 +5,7 @@ Publishes the stored serialized messages unchanged (no deserialisation), paced b
 package is not installed (e.g. ``tf2_msgs`` from PyPI) are skipped with a log line.
 
     replay_node BAG [--rate 1.0] [--loop | --loops N] [--topics T ...] [--start-offset S] [--no-clock]
+        [--remap OLD:=NEW ...]
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ SPIN_WAIT_S = 0.002
 
 class ReplayNode(Node):
     def __init__(self, playback: BagPlayback, *, rate: float = 1.0, publish_clock: bool = True, depth: int = 100,
-                 drops: tuple[DropWindow, ...] = ()):
+                 drops: tuple[DropWindow, ...] = (), remap: dict[str, str] | None = None):
+        """``remap``: a recorded topic → the topic it is published on (as ``ros2 bag play --remap``)."""
         super().__init__("replay_node")
         self.playback = playback
         self.rate = rate
@@ -45,7 +47,8 @@ class ReplayNode(Node):
                 self.get_logger().warning(f"skipping {topic}: message type {msgtype} is not installed here")
                 self.stats.skipped_topics.add(topic)
                 continue
-            self._topic_publishers[topic] = self.create_publisher(cls, topic, latched if topic == "/tf_static" else qos)
+            target = (remap or {}).get(topic, topic)
+            self._topic_publishers[topic] = self.create_publisher(cls, target, latched if topic == "/tf_static" else qos)
         self._clock = self.create_publisher(Clock, "/clock", 10) if publish_clock else None
 
     def wait_for_subscribers(self, timeout_s: float) -> bool:
@@ -114,20 +117,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="withhold TOPIC from START to END seconds after the bag start (simulates a sensor failing); repeatable",
     )
     parser.add_argument("--stats", help="write timing statistics (JSON) to this file")
+    parser.add_argument("--remap", nargs="+", default=[], metavar="OLD:=NEW",
+                        help="publish recorded topic OLD on NEW (as ros2 bag play --remap)")
     return parser
+
+
+def parse_remaps(items: list[str]) -> dict[str, str]:
+    """``["/a:=/b", ...]`` → {"/a": "/b"}; raises ValueError naming a malformed item."""
+    remap = {}
+    for item in items:
+        old, sep, new = item.partition(":=")
+        if not sep or not old or not new:
+            raise ValueError(f"--remap {item!r} is not OLD:=NEW")
+        remap[old] = new
+    return remap
 
 
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(rclpy.utilities.remove_ros_args(["replay_node", *args_in])[1:])
     try:
+        remap = parse_remaps(args.remap)
         playback = BagPlayback(args.bag, args.topics, args.start_offset)
     except (FileNotFoundError, ValueError) as err:
         print(f"replay_node: {err}", file=sys.stderr)
         return 2
     rclpy.init(args=["replay_node", *args_in])
     try:
-        node = ReplayNode(playback, rate=args.rate, publish_clock=not args.no_clock, drops=tuple(args.drop))
+        node = ReplayNode(playback, rate=args.rate, publish_clock=not args.no_clock, drops=tuple(args.drop), remap=remap)
     except ValueError as err:
         print(f"replay_node: {err}", file=sys.stderr)
         playback.close()

@@ -45,6 +45,7 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -193,7 +194,11 @@ class SensingNode(LifecycleNode):
         self._infer_timer = self.create_timer(
             1.0 / self._params.rate_hz, self._tick, callback_group=self._infer_group
         )
-        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics, callback_group=self._diag_group)
+        # A wall-clock heartbeat: under sim time with no /clock (a bag paused, ended or failed) a
+        # node-clock timer would stop, and the input-timeout ERROR with it.
+        self._diag_timer = self.create_timer(
+            1.0, self._publish_diagnostics, callback_group=self._diag_group, clock=Clock(clock_type=ClockType.STEADY_TIME)
+        )
         result = super().on_activate(state)  # activates the lifecycle publishers
         self._active = True
         return result
@@ -434,7 +439,7 @@ class SensingNode(LifecycleNode):
         if delay is not None:
             extra.update({f"output_delay_{k}_ms": f"{v * 1e3:.4g}" for k, v in delay.items()})
         return PipelineReport(
-            node_name=self.get_name(),
+            node_name=self.get_fully_qualified_name(),
             sensors=sensors,
             live=live,
             chosen=self._chosen,

@@ -116,3 +116,19 @@ def test_cli_reports_bad_arguments(tree, tmp_path, capsys):
     assert "none of the" in capsys.readouterr().err
     assert bag.main([str(tree), str(tmp_path / "b"), "--subjects", "S01", "--no-progress"]) == 0
     assert "16 frames" in capsys.readouterr().out
+
+
+def test_one_rig_for_the_launch_file_and_the_bags(repo_root):
+    # config/rig.yaml (static_tf:=true) is the synthetic rig of E01 with exactly the frames the node's
+    # inputs expect; a bag's /tf_static (synthetic_transforms) holds the same frames.
+    from pta_core.data.synthetic.rig import mmfi_rig
+    from pta_ros.inputs import SENSORS
+
+    derived = {(t["parent"], t["child"]): t for t in bag.synthetic_transforms(mmfi_rig("E01").describe())}
+    listed = {(t["parent"], t["child"]): t for t in bag.yaml_transforms(repo_root / "config" / "rig.yaml")}
+    assert derived.keys() == listed.keys()
+    assert {child for _, child in derived} == {spec.frame_id for spec in SENSORS} | {"sensor_rig"}
+    for key, t in derived.items():
+        np.testing.assert_allclose(t["xyz"], listed[key]["xyz"], atol=1e-6)
+        q, r = np.asarray(t["xyzw"]), np.asarray(listed[key]["xyzw"])
+        assert min(np.abs(q - r).max(), np.abs(q + r).max()) < 1e-5, key

@@ -11,16 +11,6 @@ from node_helpers import make_checkpoint
 
 from pta_core.data.synthetic import MMFiSpec, generate_mmfi
 from pta_ros import bag
-from pta_ros.bringup import INPUTS, build_parser, node_arguments
-
-
-def test_node_arguments_mirror_the_launch_file():
-    args = build_parser().parse_args(["--model", "m.pt", "--bag", "b", "--lidar-topic", "/velodyne/points"])
-    ros_args = node_arguments(args)
-    assert ros_args[:2] == ["--ros-args", "--params-file"] and ros_args[2].endswith("config/sensing.yaml")
-    assert "model_path:=m.pt" in ros_args and "use_sim_time:=true" in ros_args
-    assert "lidar/points:=/velodyne/points" in ros_args
-    assert sum(a.startswith(tuple(INPUTS.values())) for a in ros_args) == 1  # only what differs is remapped
 
 
 @pytest.mark.slow

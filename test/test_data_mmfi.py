@@ -1,4 +1,4 @@
-"""MM-Fi reader: formats, frame/sequence units, and the real-data quirks (datasets.md §1.2-1.5)."""
+"""MM-Fi reader: formats, frame/sequence units, and the real-data quirks (docs/datasets.md §1.2-1.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MM-Fi protocols and the four split kinds, against datasets.md §1.6-1.7 and the toolbox's decode_config."""
+"""MM-Fi protocols and the four split kinds, against docs/datasets.md §1.6-1.7 and the toolbox's decode_config."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pta_core.data.splits import (
     random_split_val_subjects,
 )
 
-# datasets.md §1.7: validation subjects of random_split per seed (ratio 0.8).
+# docs/datasets.md §1.7: validation subjects of random_split per seed (ratio 0.8).
 ORACLE = {
     0: "01 04 07 10 20 22 24 39", 1: "01 06 09 10 12 13 16 38", 2: "08 09 12 16 19 23 32 36",
     3: "01 04 09 11 20 22 25 34", 4: "01 02 04 06 09 10 24 31", 5: "09 10 15 17 28 31 36 38",

@@ -1,4 +1,4 @@
-"""XRF55 reader: both raw layouts, the repetition split, classes, corrupt and stray files (datasets.md §2)."""
+"""XRF55 reader: both raw layouts, the repetition split, classes, corrupt and stray files (docs/datasets.md §2)."""
 
 from __future__ import annotations
 

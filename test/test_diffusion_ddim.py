@@ -23,7 +23,7 @@ def test_alpha_bar_matches_hand_computation():
     assert scheduler.alphas_cumprod[1].item() == pytest.approx(0.9999 * (1 - (1e-4 + 0.0199 / 999)), rel=1e-6)
     for t in (10, 400, 800, 999):
         assert scheduler.alphas_cumprod[t].item() == pytest.approx(hand_alpha_bar(t), rel=1e-5)
-    # The reference's remark (pta-method.md §3.4): √ᾱ ≈ 0.44 at t = 400 and ≈ 0.039 at t = 800.
+    # The reference's remark (docs/method.md §3.4): √ᾱ ≈ 0.44 at t = 400 and ≈ 0.039 at t = 800.
     assert math.sqrt(scheduler.alphas_cumprod[400]) == pytest.approx(0.44, abs=5e-3)
     assert math.sqrt(scheduler.alphas_cumprod[800]) == pytest.approx(0.039, abs=5e-4)
 

@@ -40,7 +40,21 @@ def make_node(context, **overrides) -> SensingNode:
 
 def test_yaml_holds_exactly_the_declared_defaults(repo_root):
     data = yaml.safe_load((repo_root / "config" / "sensing.yaml").read_text())
-    assert data["sensing_node"]["ros__parameters"] == params.yaml_defaults()
+    assert data["/**/sensing_node"]["ros__parameters"] == params.yaml_defaults()
+
+
+def test_the_params_file_applies_under_a_namespace(context, tmp_path, repo_root):
+    # A value that differs from the declared default, in a copy of the shipped YAML (same key).
+    data = yaml.safe_load((repo_root / "config" / "sensing.yaml").read_text())
+    data["/**/sensing_node"]["ros__parameters"]["slop_s"] = 0.123
+    path = tmp_path / "sensing.yaml"
+    path.write_text(yaml.safe_dump(data))
+    node = SensingNode(context=context, namespace="robot1", cli_args=["--ros-args", "--params-file", str(path)])
+    try:
+        assert node.get_fully_qualified_name() == "/robot1/sensing_node"
+        assert node.get_parameter("slop_s").value == pytest.approx(0.123)
+    finally:
+        node.destroy_node()
 
 
 def test_every_parameter_has_a_descriptor(context):

@@ -174,3 +174,20 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
         assert actions[last_shown + 1 :].count(Marker.DELETEALL) == 1
     finally:
         h.close()
+
+
+def test_diagnostics_keep_beating_under_sim_time_without_a_clock(tmp_path):
+    # A bag paused or ended: /clock stops. The heartbeat runs on the wall clock, so the input-timeout
+    # ERROR still reaches /diagnostics, named by the node's fully qualified name.
+    model = make_checkpoint(tmp_path / "model.pt")
+    h = Harness(model, sim_time=True, extra={"input_timeout_s": 0.5}, name="sensing_node").start(clock_ns=10**9)
+    try:
+        h.wait_for(lambda: h.out.diagnostics and pipeline_status(h).level == DiagnosticStatus.ERROR, 6,
+                   "a diagnostics ERROR with /clock stopped")
+        names = {s.name for d in h.out.diagnostics for s in d.status}
+        assert "/sensing_node: pipeline" in names
+        count = len(h.out.diagnostics)
+        h.spin_for(2.5)
+        assert len(h.out.diagnostics) >= count + 2  # still at about 1 Hz while sim time stands still
+    finally:
+        h.close()

@@ -2,12 +2,16 @@
 inputs and publishes a skeleton; it exits cleanly. Needs a ROS 2 distribution (launch is not on PyPI)."""
 from __future__ import annotations
 
+import shutil
+import sys
 import tempfile
 import time
 import unittest
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # node_helpers, also under the `launch_test` runner
 
 pytest.importorskip("launch_testing", reason="launch_testing needs a ROS 2 distribution")
 pytest.importorskip("launch_ros", reason="launch_ros needs a ROS 2 distribution")
@@ -23,7 +27,8 @@ from node_helpers import make_checkpoint, raw_samples, sensor_message
 
 from pta_ros.inputs import SENSOR_BY_MODALITY
 
-MODEL = Path(tempfile.mkdtemp()) / "model.pt"
+MODEL_DIR = Path(tempfile.mkdtemp(prefix="pta_launch_test_"))
+MODEL = MODEL_DIR / "model.pt"
 REMAPPED_LIDAR = "/velodyne/points"
 
 
@@ -67,3 +72,7 @@ class TestSkeletonFromLaunch(unittest.TestCase):
 class TestShutdown(unittest.TestCase):
     def test_exit_codes(self, proc_info):
         launch_testing.asserts.assertExitCodes(proc_info, allowable_exit_codes=[0, -2, -15])
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(MODEL_DIR, ignore_errors=True)

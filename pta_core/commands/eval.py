@@ -83,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
         for name, path in zip(names, paths):
             checkpoint = load_checkpoint(path)
             cfg = _data_config(args, checkpoint)
-            modalities = checkpoint.modalities
+            try:
+                modalities = checkpoint.modalities
+            except ValueError as err:
+                raise CheckpointError(f"{path}: {err}") from None
             order += [m for m in modalities if m not in order]
             combos = modality_combinations(modalities) if requested is None else [
                 c for c in requested if set(c) <= set(modalities)
@@ -93,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
                       file=sys.stderr)
                 runs[name] = []
                 continue
-            model = checkpoint.build().to(device)
+            try:
+                model = checkpoint.build().to(device)
+            except CheckpointError as err:
+                raise CheckpointError(f"{path}: {err}") from None
             split_name = args.split or cfg.eval.split
             runs[name] = evaluate_combinations(
                 model, _dataset(cfg, split_name, progress), modalities=modalities, combinations=combos,

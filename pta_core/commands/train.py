@@ -58,9 +58,10 @@ def run(args: argparse.Namespace) -> int:
     from pta_core.late_fusion import assemble_late_fusion
     from pta_core.train import train
 
-    handler = _log_to_run_dir(Path(cfg.train.out_dir))
+    handler = None
     progress = not args.no_progress and sys.stderr.isatty()
     try:
+        handler = _log_to_run_dir(Path(cfg.train.out_dir))
         if args.from_singles:
             result = assemble_late_fusion(cfg, [Path(p) for p in args.from_singles], progress=progress)
         else:

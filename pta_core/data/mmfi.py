@@ -1,6 +1,6 @@
 """MM-Fi in its official layout: ``<root>/E0x/Syy/Azz/<modality>/frameNNN.<ext>`` + ``ground_truth.npy``.
 
-Reads what the official toolbox reads (``mmfi_lib/mmfi.py``, datasets.md §1), through the modality
+Reads what the official toolbox reads (``mmfi_lib/mmfi.py``, docs/datasets.md §1), through the modality
 registry, and copes with what real copies of the dataset contain:
 
 - a 0-byte file is an empty frame (e.g. a radar frame with no point): that modality is absent there;
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 MMFI_SUBJECTS: tuple[str, ...] = tuple(f"S{i:02d}" for i in range(1, 41))
 MMFI_ACTION_IDS: tuple[str, ...] = tuple(f"A{i:02d}" for i in range(1, 28))
 MMFI_ENVIRONMENTS: tuple[str, ...] = ("E01", "E02", "E03", "E04")
-# Action names in id order (datasets.md §1.6); the HAR label of A(k+1) is k.
+# Action names in id order (docs/datasets.md §1.6); the HAR label of A(k+1) is k.
 MMFI_ACTIONS: tuple[str, ...] = (
     "Stretching and relaxing",
     "Chest expansion (horizontal)",

@@ -22,7 +22,7 @@ from pta_core.data.mmfi import MMFI_ACTION_IDS, MMFI_SUBJECTS, PROTOCOL_ACTIONS
 log = logging.getLogger(__name__)
 
 SIDES = ("train", "test")
-# cross_subject_split's validation subjects in the toolbox's config.yaml (datasets.md §1.7).
+# cross_subject_split's validation subjects in the toolbox's config.yaml (docs/datasets.md §1.7).
 CROSS_SUBJECT_VAL = ("S05", "S10", "S15", "S20", "S25", "S30", "S35", "S40")
 CROSS_SCENE_TRAIN = MMFI_SUBJECTS[:30]  # E01–E03
 CROSS_SCENE_VAL = MMFI_SUBJECTS[30:]  # E04

@@ -1,4 +1,4 @@
-"""XRF55 in its raw ``.npy`` layouts (datasets.md §2): one ``a_b_c.npy`` per modality and sample,
+"""XRF55 in its raw ``.npy`` layouts (docs/datasets.md §2): one ``a_b_c.npy`` per modality and sample,
 a = volunteer, b = action class 1–55, c = repetition 1–20.
 
 Two layouts are read:

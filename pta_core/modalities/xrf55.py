@@ -1,6 +1,6 @@
 """XRF55 modalities (training and evaluation only): mmWave heatmaps, Wi-Fi, RFID.
 
-Files are ``a_b_c.npy`` per modality folder (datasets.md §2.2). Inputs are the raw arrays as
+Files are ``a_b_c.npy`` per modality folder (docs/datasets.md §2.2). Inputs are the raw arrays as
 float32, as X-Fi and PTA feed them (no normalisation).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Align: diffusion KD from the purified teacher to every present student (pta-method.md §3.4, §4).
+"""Align: diffusion KD from the purified teacher to every present student (docs/method.md §3.4, §4).
 
 Training only; it lives outside the inference model (the objective owns it), so exported model files
 never carry it. For samples with |S| ≥ 2 present modalities, each student F_m is refined by DiffKD

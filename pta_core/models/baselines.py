@@ -2,7 +2,7 @@
 
 - :class:`LateFusionModel`: one single-modality network per modality; the prediction averages the
   members' predictions (pose) or logits (activity) over the present modalities (X-Fi ``baseline2``).
-- :class:`XFiModel`: X-Fi-style cross-attention fusion (pta-method.md §11.1), scaled down by config,
+- :class:`XFiModel`: X-Fi-style cross-attention fusion (docs/method.md §11), scaled down by config,
   with the standard 1/√d_head attention scaling before the softmax (not X-Fi's √512 after it).
 
 Both handle a different present set per sample by masking.

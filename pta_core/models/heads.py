@@ -7,7 +7,7 @@ Three layouts (``model.head``):
   head reads, :mod:`pta_core.models.temporal`). The pose comes out as a root joint plus a
   root-relative pose, each in units of its training standard deviation (:class:`PoseScale`).
 - ``flatten``: one Linear over the L·D concatenated tokens.
-- ``mean_ln`` (the reference code, pta-method.md §3.5): mean over tokens → LayerNorm → Linear.
+- ``mean_ln`` (the reference code, docs/method.md §3.5): mean over tokens → LayerNorm → Linear.
   The reference pose head never applied its Linear (§10); this one does.
 
 Why ``mlp`` is the default: with a linear projector, a head that is linear in the fused tokens

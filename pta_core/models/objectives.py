@@ -2,7 +2,7 @@
 inference network (``.model``), so DDP wraps the objective and the exported state dict is
 ``objective.model``'s alone.
 
-Task loss (pta-method.md §6): ``pose_loss_weight`` · MSE(pose) + ``activity_loss_weight`` · CE.
+Task loss (docs/method.md §6): ``pose_loss_weight`` · MSE(pose) + ``activity_loss_weight`` · CE.
 PTA adds λ_kd · KD (Align); see :mod:`pta_core.models.align`.
 """
 from __future__ import annotations
@@ -101,7 +101,7 @@ class SingleObjective(SupervisedObjective):
 
 
 class PTAObjective(Objective):
-    """PTA (pta-method.md §4, with the deviations of ``align.head_input`` and ``train.student_loss_weight``).
+    """PTA (docs/method.md §4, with the deviations of ``align.head_input`` and ``train.student_loss_weight``).
 
     - The heads train on ``head_input``: ``fused`` = head(Σ w̃ F_m), what inference computes (the
       default), or ``refined`` = the mean of the AE-decoded DiffKD-refined students (the reference code).

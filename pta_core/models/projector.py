@@ -1,4 +1,4 @@
-"""Per-modality projector to L tokens × D channels (X-Fi / PTA, pta-method.md §3.2).
+"""Per-modality projector to L tokens × D channels (X-Fi / PTA, docs/method.md §3.2).
 
 ``model.projector``:
 

@@ -1,6 +1,6 @@
 """The PTA network: per-modality encoder → projector → Purify-weighted fusion → heads.
 
-This module holds the inference path (pta-method.md §8): for a present set S the prediction is
+This module holds the inference path (docs/method.md §8): for a present set S the prediction is
 head(Σ_{m∈S} w̃_m F_m). The Align module (diffusion KD) is used only in training (`models/diffusion`).
 """
 from __future__ import annotations

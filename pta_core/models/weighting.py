@@ -1,6 +1,6 @@
 """Purify: one learned logit per modality, softmax, renormalised over the modalities present.
 
-pta-method.md §3.3: φ (M,), w = softmax(φ), w̃_m = w_m / Σ_{k∈S} w_k over the present set S
+docs/method.md §3.3: φ (M,), w = softmax(φ), w̃_m = w_m / Σ_{k∈S} w_k over the present set S
 (HPE; HAR keeps the plain softmax). Absent modalities get weight 0 and therefore no gradient.
 """
 from __future__ import annotations

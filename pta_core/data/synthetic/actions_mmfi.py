@@ -1,4 +1,4 @@
-"""The 27 MM-Fi actions (datasets.md §1.6) as repeated, smooth motions.
+"""The 27 MM-Fi actions (docs/datasets.md §1.6) as repeated, smooth motions.
 
 Each action is a cycle (period a few seconds at 10 Hz frames) of a distinct movement; the
 sequence's :class:`Variation` changes tempo, amplitude, phase and style. "Left"/"right" actions

@@ -2,7 +2,7 @@
 
 ``CSIamp`` is written in dB (20 log10 |H| plus a fixed receiver gain): the real files contain ±inf,
 which a linear amplitude cannot produce but the log of a zero reading does (unconfirmed, see
-datasets.md §1.3). ``CSIphase`` is the raw measured phase in (-pi, pi]: the channel's phase plus
+docs/datasets.md §1.3). ``CSIphase`` is the raw measured phase in (-pi, pi]: the channel's phase plus
 each packet's random carrier-frequency offset and sampling-time slope across subcarriers, as a
 commodity NIC reports it (unsanitised).
 """

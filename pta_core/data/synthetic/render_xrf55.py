@@ -1,7 +1,7 @@
 """XRF55 sensors over a 5 s sample: Wi-Fi CSI amplitude, RFID tag phases, mmWave range-Doppler maps.
 
 All three see the same body (capsules at the instants each sensor samples). Arrays are float32,
-as the dataset's loaders cast them (datasets.md §2.2), in the dataset's shapes.
+as the dataset's loaders cast them (docs/datasets.md §2.2), in the dataset's shapes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The 55 XRF55 classes (datasets.md §2.5): class id 1-55 → motion. Label = id - 1."""
+"""The 55 XRF55 classes (docs/datasets.md §2.5): class id 1-55 → motion. Label = id - 1."""
 
 from pta_core.data.synthetic.actions_mmfi import ActionDef
 from pta_core.data.synthetic.actions_xrf55 import XRF55_DAILY

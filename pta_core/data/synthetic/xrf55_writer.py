@@ -30,7 +30,7 @@ STREAMS = ("motion", "WiFi", "RFID", "mmWave")
 
 
 def volunteer_body(seed: int, scene: str, volunteer: int) -> BodyShape:
-    """Volunteer ids may restart per scene (datasets.md §2.2): a body is keyed by (scene, volunteer)."""
+    """Volunteer ids may restart per scene (docs/datasets.md §2.2): a body is keyed by (scene, volunteer)."""
     key = seed_sequence(seed, TAG_XRF_BODY, XRF55_SCENES.index(scene) + 1, volunteer)
     return draw_body(np.random.default_rng(key))
 

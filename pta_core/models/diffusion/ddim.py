@@ -1,7 +1,7 @@
 """DDIM noise scheduler (Song et al., 2021), shaped like diffusers' ``DDIMScheduler``.
 
 A plain object (not an ``nn.Module``, no network inside): the denoiser is called by the caller.
-PTA's Align module samples 5 steps from t = 800 (pta-method.md §3.4):
+PTA's Align module samples 5 steps from t = 800 (docs/method.md §3.4):
 ``set_timesteps(5)`` → timesteps 800, 600, 400, 200, 0.
 
 Paper notation ↔ code (DDIM eq. 12, ε-prediction):

@@ -1,4 +1,4 @@
-"""DiffKD, 1-D port as in PTA's ``meta_diffusion/losses/diffkd`` (pta-method.md §3.4).
+"""DiffKD, 1-D port as in PTA's ``meta_diffusion/losses/diffkd`` (docs/method.md §3.4).
 
 Student features are treated as noisy teacher features: a small diffusion model, trained on
 (auto-encoded) teacher features, denoises the student before distillation. Layout: features are

@@ -3,7 +3,7 @@
 Rows are softmax distributions p = softmax(z / τ). The inter term is 1 − mean Pearson correlation
 between matching student and teacher rows; the intra term is the same on the transposed matrices
 (per column). loss = τ² (β · inter + γ · intra). PTA applies it to (B·L, D′) rows, one per token
-(pta-method.md §3.4).
+(docs/method.md §3.4).
 """
 from __future__ import annotations
 
