@@ -123,7 +123,7 @@ def train_window_head(
         loss.backward()
         optimizer.step()
         schedule.step()
-        if not math.isfinite(float(loss)):
+        if not math.isfinite(loss.item()):
             raise FloatingPointError(f"non-finite activity loss at step {step + 1}")
         sums["loss"] += float(loss) * len(pick)
         sums["accuracy"] += float((logits.argmax(1) == target).float().sum())

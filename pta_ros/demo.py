@@ -101,6 +101,8 @@ def evaluate(cfg, models: dict[str, Path], out: Path) -> tuple[dict[str, Path], 
     runs, scores = {}, {}
     for name, path in models.items():
         checkpoint = load_checkpoint(path)
+        if checkpoint.config.data.preprocess != cfg.data.preprocess:  # the packed inputs would not be its inputs
+            raise ValueError(f"{path} preprocesses its inputs unlike config/demo_mmfi.yaml: it cannot be evaluated here")
         runs[name] = evaluate_combinations(
             checkpoint.build(), dataset, modalities=checkpoint.modalities,
             combinations=modality_combinations(checkpoint.modalities), batch_size=cfg.eval.batch_size,

@@ -4,6 +4,7 @@ Set before any test imports rclpy, so every node (in-process or child process) i
 """
 from __future__ import annotations
 
+import logging
 import os
 import random
 from pathlib import Path
@@ -20,3 +21,17 @@ os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fa
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(autouse=True)
+def project_logs_propagate():
+    """The project's log records reach pytest's handlers (``caplog``) on every machine.
+
+    On a ROS machine launch_testing's pytest plugin imports ``launch``, whose logging installs a logger
+    class that creates every later logger with ``propagate = False`` (launch/logging: LaunchLogger):
+    the project's module loggers, created at import, then keep their records from the root handlers.
+    """
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and name.partition(".")[0] in ("pta_core", "pta_ros"):
+            logger.propagate = True
+    yield

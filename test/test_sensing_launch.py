@@ -1,78 +1,22 @@
 """launch/sensing.launch.py under launch_testing: the node starts from the launch file, takes remapped
-inputs and publishes a skeleton; it exits cleanly. Needs a ROS 2 distribution (launch is not on PyPI)."""
+inputs and publishes a skeleton; it exits cleanly. Needs a ROS 2 distribution (launch is not on PyPI):
+elsewhere one test skips with the reason."""
 from __future__ import annotations
 
-import shutil
+import importlib.util
 import sys
-import tempfile
-import time
-import unittest
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # node_helpers, also under the `launch_test` runner
 
-pytest.importorskip("launch_testing", reason="launch_testing needs a ROS 2 distribution")
-pytest.importorskip("launch_ros", reason="launch_ros needs a ROS 2 distribution")
+MISSING = [name for name in ("launch_testing", "launch_ros") if importlib.util.find_spec(name) is None]
 
-import launch
-import launch_testing.actions
-import launch_testing.asserts
-import rclpy
-from ament_index_python.packages import get_package_share_directory
-from geometry_msgs.msg import PoseArray
-from launch.launch_description_sources import PythonLaunchDescriptionSource
-from node_helpers import make_checkpoint, raw_samples, sensor_message
+if MISSING:
 
-from pta_ros.inputs import SENSOR_BY_MODALITY
+    def test_the_launch_file_needs_a_ros_distribution():
+        pytest.skip(f"{' and '.join(MISSING)} need a ROS 2 distribution")
 
-MODEL_DIR = Path(tempfile.mkdtemp(prefix="pta_launch_test_"))
-MODEL = MODEL_DIR / "model.pt"
-REMAPPED_LIDAR = "/velodyne/points"
-
-
-@pytest.mark.launch_test
-def generate_test_description():
-    make_checkpoint(MODEL)
-    launch_file = Path(get_package_share_directory("pta_ros")) / "launch" / "sensing.launch.py"
-    sensing = launch.actions.IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(str(launch_file)),
-        launch_arguments={"model": str(MODEL), "static_tf": "false", "lidar_topic": REMAPPED_LIDAR}.items(),
-    )
-    return launch.LaunchDescription([sensing, launch_testing.actions.ReadyToTest()])
-
-
-class TestSkeletonFromLaunch(unittest.TestCase):
-    def test_publishes_skeleton(self, proc_output):
-        rclpy.init()
-        try:
-            node = rclpy.create_node("launch_test_client")
-            skeletons = []
-            node.create_subscription(PoseArray, "/sensing_node/skeleton", skeletons.append, 10)
-            publishers = {
-                m: node.create_publisher(spec.msg_type, REMAPPED_LIDAR if m == "lidar" else "/" + spec.topic, 10)
-                for m, spec in SENSOR_BY_MODALITY.items()
-            }
-            deadline = time.monotonic() + 30
-            raws = raw_samples(0)
-            while not skeletons and time.monotonic() < deadline:
-                stamp = node.get_clock().now().nanoseconds
-                for modality, publisher in publishers.items():
-                    publisher.publish(sensor_message(modality, raws[modality], stamp))
-                rclpy.spin_once(node, timeout_sec=0.1)
-            self.assertTrue(skeletons, "no skeleton from the launched node")
-            self.assertEqual(len(skeletons[0].poses), 17)
-            self.assertEqual(skeletons[0].header.frame_id, "camera_depth_optical_frame")
-        finally:
-            rclpy.shutdown()
-
-
-@launch_testing.post_shutdown_test()
-class TestShutdown(unittest.TestCase):
-    def test_exit_codes(self, proc_info):
-        launch_testing.asserts.assertExitCodes(proc_info, allowable_exit_codes=[0, -2, -15])
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(MODEL_DIR, ignore_errors=True)
+else:
+    from sensing_launch_cases import *  # noqa: F403  (generate_test_description and the test cases)

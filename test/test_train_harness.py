@@ -39,7 +39,7 @@ def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, re
     assert cli.main(args) == 0
     for name in ("config.yaml", "run_info.json", "metrics.jsonl", "purify_weights.jsonl", "state.pt", "model.pt", "train.log"):
         assert (out / name).is_file(), name
-    losses = [r["loss"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
+    losses = [r["loss"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r and "event" not in r]
     assert len(losses) == 2 and all(np.isfinite(losses))
     weights = read_jsonl(out / "purify_weights.jsonl")
     assert [w["step"] for w in weights] == [0, 1, 2] and weights[-1]["weights"] != weights[0]["weights"]
@@ -72,7 +72,8 @@ def _params(state: dict) -> dict[str, torch.Tensor]:
 
 
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(tree, tmp_path, monkeypatch):
-    extra = ("purify.meta_every=3", "train.checkpoint_every=2", "train.eval_every=0")
+    # A log line every 3 steps: the state saved at step 4 holds a partial interval (step 4 of 4-6).
+    extra = ("purify.meta_every=3", "train.checkpoint_every=2", "train.eval_every=0", "train.log_every=3")
     full = tmp_path / "full"
     train(load_config(None, _overrides(tree, full, "train.max_steps=9", *extra)), progress=False)
 
@@ -91,7 +92,9 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tree, tmp_path
         train(cfg, progress=False)
     monkeypatch.setattr(Trainer, "_train_step", original)
     assert load_state(cut)["position"] == {"step": 4, "epoch": 0, "step_in_epoch": 4}
+    (cut / ".state.pt.k1ll3d.tmp").write_bytes(b"half a file")  # what a kill mid-write leaves
     result = train(cfg, resume=True, progress=False)
+    assert not list(cut.glob(".*.tmp"))
     assert result.steps == 9
 
     a, b = load_state(full), load_state(cut)
@@ -100,9 +103,10 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tree, tmp_path
         torch.testing.assert_close(_params(b)[key], value, rtol=1e-5, atol=1e-6, msg=key)
     assert a["meta"]["steps"] == b["meta"]["steps"] == 3
     torch.testing.assert_close(b["objective"]["model.weights.logits"], a["objective"]["model.weights.logits"])
-    # The logs continue without duplicated or missing steps, with the same losses.
+    # The logs continue without duplicated or missing lines, with the same interval means (the line at
+    # step 6 spans steps 4-6, across the interruption).
     logged = lambda run: [(r["step"], r["loss"]) for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]  # noqa: E731
-    assert [s for s, _ in logged(cut)] == list(range(1, 10))
+    assert [s for s, _ in logged(cut)] == [3, 6, 9]
     np.testing.assert_allclose([v for _, v in logged(cut)], [v for _, v in logged(full)], rtol=1e-5)
     assert [w["step"] for w in read_jsonl(cut / "purify_weights.jsonl")] == [0, 3, 6, 9]
 
@@ -117,7 +121,7 @@ def test_unsafe_runs_are_refused(tree, tmp_path):
     with pytest.raises(FileNotFoundError, match="resume"):
         train(load_config(None, _overrides(tree, tmp_path / "none", "train.max_steps=2")), resume=True, progress=False)
     (out / "state.pt").write_bytes(b"truncated")
-    with pytest.raises(ValueError, match="not a readable training state"):
+    with pytest.raises(ValueError, match="not a loadable training state"):
         train(load_config(None, _overrides(tree, out, "train.max_steps=2")), resume=True, progress=False)
 
 
