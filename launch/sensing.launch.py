@@ -12,7 +12,7 @@ rviz2, ros2 bag) stops the launch with one clear message before any node starts.
 The arguments and what they imply are decided in ``pta_ros.launch_plan``, which ``pta_bringup``
 (the same composition in one process, for machines without the launch system) shares.
 """
-import tempfile
+import os
 from pathlib import Path
 
 import yaml
@@ -75,7 +75,10 @@ def launch_setup(context, *args, **kwargs) -> list:
         ]
     if values["rviz"] == "true":
         template = (share / "config" / "sensing.rviz").read_text()
-        config = Path(tempfile.mkdtemp(prefix="pta_rviz_")) / "sensing.rviz"
+        # One file per namespace under ROS_HOME, rewritten at every launch (no temporary left behind).
+        ros_home = Path(os.environ.get("ROS_HOME", Path.home() / ".ros"))
+        config = ros_home / "pta_ros" / f"sensing_{values['namespace'].strip('/').replace('/', '_') or 'root'}.rviz"
+        config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(launch_plan.rviz_config(template, values))
         actions.append(Node(package="rviz2", executable="rviz2", arguments=["-d", str(config)]))
     if use_bag:

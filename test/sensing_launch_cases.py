@@ -21,20 +21,20 @@ from node_helpers import make_checkpoint, raw_samples, sensor_message
 
 from pta_ros.inputs import SENSOR_BY_MODALITY
 
-MODEL_DIR = Path(tempfile.mkdtemp(prefix="pta_launch_test_"))
-MODEL = MODEL_DIR / "model.pt"
 REMAPPED_LIDAR = "/velodyne/points"
 
 
 @pytest.mark.launch_test
 def generate_test_description():
-    make_checkpoint(MODEL)
+    model_dir = Path(tempfile.mkdtemp(prefix="pta_launch_test_"))  # made here, not at import
+    model = model_dir / "model.pt"
+    make_checkpoint(model)
     launch_file = Path(get_package_share_directory("pta_ros")) / "launch" / "sensing.launch.py"
     sensing = launch.actions.IncludeLaunchDescription(
         PythonLaunchDescriptionSource(str(launch_file)),
-        launch_arguments={"model": str(MODEL), "static_tf": "false", "lidar_topic": REMAPPED_LIDAR}.items(),
+        launch_arguments={"model": str(model), "static_tf": "false", "lidar_topic": REMAPPED_LIDAR}.items(),
     )
-    return launch.LaunchDescription([sensing, launch_testing.actions.ReadyToTest()])
+    return launch.LaunchDescription([sensing, launch_testing.actions.ReadyToTest()]), {"model_dir": model_dir}
 
 
 class TestSkeletonFromLaunch(unittest.TestCase):
@@ -67,6 +67,5 @@ class TestShutdown(unittest.TestCase):
     def test_exit_codes(self, proc_info):
         launch_testing.asserts.assertExitCodes(proc_info, allowable_exit_codes=[0, -2, -15])
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(MODEL_DIR, ignore_errors=True)
+    def test_remove_model_dir(self, model_dir):
+        shutil.rmtree(model_dir, ignore_errors=True)
