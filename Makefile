@@ -1,9 +1,12 @@
-# pta_ros developer entry points. Every target bootstraps .venv from requirements.txt first (idempotent).
+# pta_ros developer entry points. Every target bootstraps .venv from requirements.txt first (idempotent);
+# test-jazzy bootstraps .venv-jazzy from requirements-jazzy.txt.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pta-installed
+JAZZY_VENV ?= .venv-jazzy
+JAZZY_STAMP := $(JAZZY_VENV)/.pta-installed
 DEMO_OUT ?= demo_out
 COLCON_WS ?= build/colcon
 
@@ -12,38 +15,56 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export ROS_DOMAIN_ID ?= $(shell echo $$(( $$$$ % 100 + 1 )))
 export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
 
-.PHONY: all venv demo test pytest colcon-test lint bench clean
+.PHONY: all venv demo test pytest colcon-test test-jazzy lint bench clean
 
 all: test
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt setup.py setup.cfg
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@touch $(VENV)/COLCON_IGNORE   # keep colcon from crawling the venv's share/ folders
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	@touch $(STAMP)
+# venv_install(VENV, REQUIREMENTS): create the venv if needed, install the pins and the project (editable).
+define venv_install
+	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	@touch $(1)/COLCON_IGNORE   # keep colcon from crawling the venv's share/ folders
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check -r $(2)
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(1)/.pta-installed
+endef
+
+$(STAMP): requirements.txt requirements-base.txt setup.py setup.cfg
+	$(call venv_install,$(VENV),requirements.txt)
+
+$(JAZZY_STAMP): requirements-jazzy.txt requirements-base.txt setup.py setup.cfg
+	$(call venv_install,$(JAZZY_VENV),requirements-jazzy.txt)
 
 demo: venv
 	$(PY) -m pta_ros.demo --out $(DEMO_OUT)
 
-test: pytest colcon-test
+test: pytest colcon-test test-jazzy
 
 pytest: venv
 	$(PY) -m pytest
 
 # The colcon path a ROS user takes, in a scratch workspace, so it cannot rot.
-colcon-test: venv
+# colcon_test(VENV, WORKSPACE, PYTEST_ARGS)
+define colcon_test
 	@mkdir -p build && touch build/COLCON_IGNORE
-	source $(VENV)/bin/activate && \
-	  colcon --log-base $(COLCON_WS)/log build --base-paths . --build-base $(COLCON_WS)/build \
-	    --install-base $(COLCON_WS)/install --symlink-install --event-handlers console_cohesion- && \
-	  set +u && source $(COLCON_WS)/install/setup.bash && \
-	  colcon --log-base $(COLCON_WS)/log test --base-paths . --build-base $(COLCON_WS)/build \
-	    --install-base $(COLCON_WS)/install --event-handlers console_direct+ \
-	    --return-code-on-test-failure && \
-	  colcon --log-base $(COLCON_WS)/log test-result --test-result-base $(COLCON_WS)/build --all
+	source $(1)/bin/activate && \
+	  colcon --log-base $(2)/log build --base-paths . --build-base $(2)/build \
+	    --install-base $(2)/install --symlink-install --event-handlers console_cohesion- && \
+	  set +u && source $(2)/install/setup.bash && \
+	  colcon --log-base $(2)/log test --base-paths . --build-base $(2)/build \
+	    --install-base $(2)/install --event-handlers console_direct+ \
+	    --return-code-on-test-failure $(3) && \
+	  colcon --log-base $(2)/log test-result --test-result-base $(2)/build --all
+endef
+
+colcon-test: venv
+	$(call colcon_test,$(VENV),$(COLCON_WS))
+
+# Jazzy (LTS): the tests that touch ROS (marker `ros`, test/conftest.py), built and run by colcon on
+# Jazzy's wheels. The pure-core tests do not depend on the distribution and run once, above.
+test-jazzy: $(JAZZY_STAMP)
+	$(call colcon_test,$(JAZZY_VENV),$(COLCON_WS)-jazzy,--pytest-args -m ros)
 
 lint: venv
 	$(VENV)/bin/ruff check .

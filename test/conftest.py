@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,20 @@ def project_logs_propagate():
         if isinstance(logger, logging.Logger) and name.partition(".")[0] in ("pta_core", "pta_ros"):
             logger.propagate = True
     yield
+
+
+# A test module touches ROS when it imports rclpy, a message package, rosbags, launch, the pta_ros package
+# or a helper that does: `make test-jazzy` runs exactly those (`-m ros`) on the other distribution's wheels.
+ROS_IMPORT = re.compile(
+    r"^\s*(?:from|import)\s+(?:rclpy|rosbags|launch\w*|pta_ros|node_helpers|ros_helpers|sensing_launch_cases"
+    r"|\w+_msgs)\b", re.MULTILINE)
+
+
+def pytest_collection_modifyitems(items):
+    touches_ros: dict[Path, bool] = {}
+    for item in items:
+        path = Path(item.fspath)
+        if path not in touches_ros:
+            touches_ros[path] = bool(ROS_IMPORT.search(path.read_text(encoding="utf-8")))
+        if touches_ros[path]:
+            item.add_marker(pytest.mark.ros)

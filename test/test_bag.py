@@ -132,3 +132,38 @@ def test_one_rig_for_the_launch_file_and_the_bags(repo_root):
         np.testing.assert_allclose(t["xyz"], listed[key]["xyz"], atol=1e-6)
         q, r = np.asarray(t["xyzw"]), np.asarray(listed[key]["xyzw"])
         assert min(np.abs(q - r).max(), np.abs(q + r).max()) < 1e-5, key
+
+
+# What rosbag2's metadata reader decodes (rosbag2_storage yaml.hpp and qos.cpp, branch jazzy; Kilted
+# reads the same version-9 layout): the top-level keys by bag version, each topic's keys, and the QoS
+# layout (version 9: policies as strings, durations as {sec, nsec}; version 8: one YAML string with
+# policies as integers).
+JAZZY_BAG_KEYS = {"version", "storage_identifier", "duration", "starting_time", "message_count",
+                  "topics_with_message_count", "relative_file_paths", "compression_format",
+                  "compression_mode", "files", "custom_data", "ros_distro"}
+JAZZY_TOPIC_KEYS = {"name", "type", "serialization_format", "offered_qos_profiles", "type_description_hash"}
+JAZZY_QOS_KEYS = {"history", "depth", "reliability", "durability", "deadline", "lifespan", "liveliness",
+                  "liveliness_lease_duration", "avoid_ros_namespace_conventions"}
+
+
+@pytest.mark.parametrize("version", [8, 9])
+def test_metadata_has_what_jazzys_rosbag2_reads(tree, tmp_path, version):
+    import yaml
+
+    out = tmp_path / "bag"
+    bag.convert(tree, out, SEQUENCES[:1], version=version, progress=False)
+    info = yaml.safe_load((out / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["version"] == version and JAZZY_BAG_KEYS <= set(info)
+    typestore = get_typestore(Stores.ROS2_JAZZY)  # type hashes as Jazzy's rclpy reports them
+    for entry in info["topics_with_message_count"]:
+        topic = entry["topic_metadata"]
+        assert JAZZY_TOPIC_KEYS <= set(topic), topic
+        assert topic["type_description_hash"] == typestore.hash_rihs01(topic["type"])
+        profiles = topic["offered_qos_profiles"]
+        if version == 9:
+            assert isinstance(profiles, list) and profiles
+            for qos in profiles:
+                assert JAZZY_QOS_KEYS <= set(qos) and isinstance(qos["reliability"], str)
+                assert set(qos["deadline"]) == {"sec", "nsec"}
+        else:
+            assert isinstance(profiles, str) and all(isinstance(q["reliability"], int) for q in yaml.safe_load(profiles))

@@ -37,7 +37,6 @@ PUBLISHER = textwrap.dedent(
 )
 
 
-@pytest.mark.ros
 def test_camera_sized_images_cross_processes_best_effort():
     rclpy.init()
     try:

@@ -17,7 +17,6 @@ from sensor_msgs.msg import Image
 from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, stamp_to_ns
 from pta_ros.diagnostics import pipeline_status, status_values
 
-pytestmark = pytest.mark.ros
 S = 1_000_000_000
 RAW = raw_samples(0)
 

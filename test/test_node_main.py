@@ -21,8 +21,6 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # 
 from pta_ros.conversions import stamp_to_ns  # noqa: E402
 from pta_ros.inputs import SENSORS  # noqa: E402
 
-pytestmark = pytest.mark.ros
-
 
 def run_node(repo_root, *ros_args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")

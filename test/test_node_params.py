@@ -16,8 +16,6 @@ from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from pta_ros import params  # noqa: E402
 from pta_ros.sensing_node import SensingNode  # noqa: E402
 
-pytestmark = pytest.mark.ros
-
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):

@@ -23,8 +23,6 @@ MS = 1_000_000
 # Each sensor's stamp lags the frame a little (all within the 50 ms slop): outputs carry the newest.
 LAG_MS = {"rgb": 0, "depth": 4, "mmwave": 9, "lidar": 2, "wifi-csi": 7}
 
-pytestmark = pytest.mark.ros
-
 
 def publish_frame(h: Harness, raws: dict, t_ns: int, modalities=MMFI_MODALITIES) -> None:
     for m in modalities:

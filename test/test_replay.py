@@ -56,7 +56,6 @@ def test_playback_reads_topics_and_rejects_unknown(tmp_path):
         BagPlayback(tmp_path / "missing")
 
 
-@pytest.mark.ros
 @pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3])
 def test_replay_node_publishes_paced_messages_and_clock(tmp_path, storage):
     bag = tmp_path / "bag"
