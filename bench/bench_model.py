@@ -135,9 +135,9 @@ def main() -> int:
         "loadavg_before": os.getloadavg(), "config": args.config,
         "model": {"dim": cfg.model.dim, "tokens": cfg.model.tokens, "encoder_width": cfg.model.encoder_width},
         "inference": inference(cfg, args.iters, args.warmup),
-        "training": {"default": training(cfg, args.batch, args.train_steps, 2)},
+        "training": {"default": training(cfg, args.batch, args.train_steps, 2)} if args.train_steps > 0 else {},
     }
-    if Path(args.results_config).is_file():
+    if args.train_steps > 0 and Path(args.results_config).is_file():
         report["training"]["results_config"] = training(load_config(args.results_config), args.batch, args.train_steps * 3, 3)
     report["loadavg_after"] = os.getloadavg()
     print(f"threads={report['threads']} load avg before {report['loadavg_before']} after {report['loadavg_after']}")

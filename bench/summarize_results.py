@@ -260,9 +260,14 @@ def summarize(work: Path, bench: str, seeds: list[int], config: str) -> str:
             clean_informative = [m for m in MODALITIES if m not in contaminated and alone[s][m] < min(
                 alone[s][c] for c in contaminated)]
             below = all(r[c] > r[m] for c in contaminated for m in clean_informative)
-            lines.append(f"- seed {s}: lowest weights {', '.join(lowest)}; the contaminated modalities rank below every "
-                         f"clean modality that is better alone ({', '.join(clean_informative) or 'none'}): "
-                         f"{check(below)}")
+            lines.append(f"- seed {s}: the contaminated modalities rank lowest: lowest weights {', '.join(lowest)} — "
+                         f"{check(set(lowest) == set(contaminated))}; they rank below every clean modality that is "
+                         f"better alone ({', '.join(clean_informative) or 'none'}): {check(below)}")
+            clean = (weights_of(work, "clean", "pta", s) or [None])[-1]
+            if clean is not None:  # what the contamination did to each weight, same seed, same recipe
+                lines.append(f"- seed {s}: each weight against the clean benchmark's: " + ", ".join(
+                    f"{m} {clean['weights'][m]:.3f} → {final[s][m]:.3f} "
+                    f"({100 * (final[s][m] / clean['weights'][m] - 1):+.0f} %)" for m in MODALITIES))
     plot = purify_plot(work, bench, seeds)
     if plot is not None:
         lines += ["", f"Weights over training: `{plot.name}`."]

@@ -123,9 +123,10 @@ def train_window_head(
         loss.backward()
         optimizer.step()
         schedule.step()
-        if not math.isfinite(loss.item()):
+        value = loss.item()
+        if not math.isfinite(value):
             raise FloatingPointError(f"non-finite activity loss at step {step + 1}")
-        sums["loss"] += float(loss) * len(pick)
+        sums["loss"] += value * len(pick)
         sums["accuracy"] += float((logits.argmax(1) == target).float().sum())
         sums["count"] += len(pick)
         if (step + 1) % max(acfg.steps // 10, 1) == 0 or step + 1 == acfg.steps:
