@@ -66,7 +66,7 @@ def timed(fn, iters: int, warmup: int) -> dict[str, float]:
     return {"median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))], "n": iters}
 
 
-def inference(cfg: Config, iters: int, warmup: int) -> dict[str, dict]:
+def inference(cfg: Config, iters: int, warmup: int, onnx: bool = False) -> dict[str, dict]:
     results = {}
     model = build_model(cfg, len(CLASSES)).eval()
     modalities = model.modalities
@@ -84,6 +84,23 @@ def inference(cfg: Config, iters: int, warmup: int) -> dict[str, dict]:
     for name in modalities:
         results[f"Predictor {name}"] = timed(lambda n=name: predictor.predict({n: samples[n]}), iters, warmup)
     results["Predictor fused (5)"] = timed(lambda: predictor.predict(samples), iters, warmup)
+    if onnx:  # the same network exported (pta export) and served by onnxruntime, 1 and 2 intra-op threads
+        import tempfile
+
+        from pta_core.checkpoint import save_checkpoint
+        from pta_core.export import export_onnx
+        from pta_core.onnx_predictor import OnnxPredictor
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.pt"
+            save_checkpoint(path, predictor.checkpoint)
+            export_onnx(predictor.checkpoint, path, Path(tmp) / "onnx")
+            for threads in (1, 2):
+                served = OnnxPredictor(Path(tmp) / "onnx", threads=threads)
+                for name in modalities:
+                    results[f"onnxruntime {threads}t {name}"] = timed(
+                        lambda n=name, s=served: s.predict({n: samples[n]}), iters, warmup)
+                results[f"onnxruntime {threads}t fused (5)"] = timed(lambda s=served: s.predict(samples), iters, warmup)
     for method in ("late_fusion", "xfi"):
         other = build_model(replace(cfg, train=replace(cfg.train, method=method)), len(CLASSES)).eval()
         with torch.inference_mode():
@@ -127,6 +144,7 @@ def main() -> int:
     parser.add_argument("--config", default=str(REPO / "config/train_mmfi.yaml"))
     parser.add_argument("--results-config", default=str(REPO / "config/results_mmfi.yaml"))
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--onnx", action="store_true", help="also time the exported graphs on onnxruntime")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
@@ -134,7 +152,7 @@ def main() -> int:
         "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "loadavg_before": os.getloadavg(), "config": args.config,
         "model": {"dim": cfg.model.dim, "tokens": cfg.model.tokens, "encoder_width": cfg.model.encoder_width},
-        "inference": inference(cfg, args.iters, args.warmup),
+        "inference": inference(cfg, args.iters, args.warmup, args.onnx),
         "training": {"default": training(cfg, args.batch, args.train_steps, 2)} if args.train_steps > 0 else {},
     }
     if args.train_steps > 0 and Path(args.results_config).is_file():

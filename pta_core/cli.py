@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("pta_core.commands.train", "train PTA, a baseline or an ablation"),
     "eval": ("pta_core.commands.eval", "evaluate checkpoints over modality combinations"),
     "stats": ("pta_core.commands.stats", "raw input statistics of a training split (sets the CSI scaling)"),
+    "export": ("pta_core.commands.export", "export a model file to ONNX graphs, checked against PyTorch"),
 }
 
 

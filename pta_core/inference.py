@@ -74,6 +74,11 @@ class ActivityWindow:
         return embeddings, valid
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max())
+    return (shifted / shifted.sum()).astype(np.float32)
+
+
 def resolve_device(device: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; anything else as torch spells it."""
     if device == "auto":
@@ -137,7 +142,6 @@ class Predictor:
         """The training preprocessing; raises :class:`~pta_core.errors.InvalidInput` for unusable samples."""
         return get_modality(modality).preprocess(raw, self.preprocess_config)
 
-    @torch.inference_mode()
     def predict(self, samples: dict[str, Sample], stamp_s: float | None = None) -> Prediction:
         """Predict one frame from preprocessed samples of any non-empty subset of the model's modalities.
 
@@ -150,6 +154,20 @@ class Predictor:
             raise ValueError(f"modalities {sorted(unknown)} are not in the model ({list(self.modalities)})")
         if not samples:
             raise ValueError("no modality to predict from")
+        joints, probs, embedding = self._forward(samples)
+        used = tuple(m for m in self.modalities if m in samples)
+        if self.window_length and embedding is not None and stamp_s is not None:
+            window = self._windows.setdefault(used, ActivityWindow(self.window_length, self.frame_period))
+            window.push(stamp_s, embedding)
+            frames = window.frames()
+            probs = None
+            if frames is not None and 2 * int(frames[1].sum()) >= window.length:
+                probs = softmax(self._window_logits(*frames))
+        return Prediction(joints=joints, activity_probs=probs, modalities=used)
+
+    @torch.inference_mode()
+    def _forward(self, samples: dict[str, Sample]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """One frame → (joints (17, 3), activity probabilities of a per-frame head, embedding (E,))."""
         inputs = {}
         for name in self.modalities:
             if name in samples:
@@ -160,21 +178,15 @@ class Predictor:
         output = self.model(inputs, present)
         joints = output.pose[0].float().cpu().numpy() if output.pose is not None else None
         probs = torch.softmax(output.activity[0].float(), 0).cpu().numpy() if output.activity is not None else None
-        used = tuple(m for m in self.modalities if m in samples)
-        if self.window_length and output.embedding is not None and stamp_s is not None:
-            window = self._windows.setdefault(used, ActivityWindow(self.window_length, self.frame_period))
-            window.push(stamp_s, output.embedding[0].float().cpu().numpy())
-            probs = self._window_probs(window)
-        return Prediction(joints=joints, activity_probs=probs, modalities=used)
+        embedding = output.embedding[0].float().cpu().numpy() if output.embedding is not None else None
+        return joints, probs, embedding
 
-    def _window_probs(self, window: ActivityWindow) -> np.ndarray | None:
-        frames = window.frames()
-        if frames is None or 2 * int(frames[1].sum()) < window.length:
-            return None
-        embeddings = torch.from_numpy(frames[0])[None].to(self.device)
-        valid = torch.from_numpy(frames[1])[None].to(self.device)
-        logits = self.model.window_activity(embeddings, valid)
-        return torch.softmax(logits[0].float(), 0).cpu().numpy()
+    @torch.inference_mode()
+    def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """(T, E) embeddings and (T,) validity of one window → (K,) logits."""
+        logits = self.model.window_activity(torch.from_numpy(embeddings)[None].to(self.device),
+                                            torch.from_numpy(valid)[None].to(self.device))
+        return logits[0].float().cpu().numpy()
 
     @property
     def activity_window_s(self) -> float:
@@ -184,3 +196,25 @@ class Predictor:
     def reset(self) -> None:
         """Forget the activity windows (a new stream, a jump in time)."""
         self._windows.clear()
+
+
+BACKENDS = ("torch", "onnxruntime")
+
+
+def load_predictor(path: str | Path, backend: str = "torch", device: str = "auto", threads: int = 1) -> Predictor:
+    """The serving predictor for ``path``: a model.pt on PyTorch, or a ``pta export`` folder on onnxruntime.
+
+    Raises:
+        CheckpointError: a file or folder that is not what the backend serves (one line).
+        ValueError: an unknown backend or device.
+    """
+    if backend == "onnxruntime":
+        from pta_core.onnx_predictor import OnnxPredictor, is_export
+
+        if not is_export(path):
+            raise CheckpointError(f"{path}: backend onnxruntime serves a `pta export` folder (with model.json); "
+                                  "make one with: pta export --checkpoint MODEL.pt --out FOLDER")
+        return OnnxPredictor(path, threads=max(threads, 1))
+    if backend != "torch":
+        raise ValueError(f"backend {backend!r} is not one of {list(BACKENDS)}")
+    return Predictor.from_checkpoint(path, device)

@@ -36,7 +36,10 @@ class ParamSpec:
 
 
 SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec("model_path", "", "model.pt to load (configure time)", read_only=True),
+    ParamSpec("model_path", "", "model.pt to load, or a `pta export` folder with backend onnxruntime (configure time)",
+              read_only=True),
+    ParamSpec("backend", "torch", "inference runtime: torch (a model.pt) or onnxruntime (a `pta export` folder)",
+              read_only=True, choices=("torch", "onnxruntime")),
     ParamSpec(
         "device",
         "auto",
@@ -156,6 +159,7 @@ class NodeParams:
     """Typed snapshot of every parameter (``frame_ids`` keyed by sensor key)."""
 
     model_path: str
+    backend: str
     device: str
     torch_threads: int
     executor_threads: int

@@ -52,7 +52,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
 from pta_core.errors import CheckpointError, InvalidInput
-from pta_core.inference import Predictor
+from pta_core.inference import Predictor, load_predictor
 from pta_core.modalities import empty_sample, get_modality
 from pta_ros import params as node_params
 from pta_ros.conversions import make_header, stamp_to_ns
@@ -235,7 +235,7 @@ class SensingNode(LifecycleNode):
     def _load_model(self) -> bool:
         p = self._params
         try:
-            predictor = Predictor.from_checkpoint(p.model_path, device=p.device)
+            predictor = load_predictor(p.model_path, p.backend, p.device, p.torch_threads)
         except (CheckpointError, ValueError, RuntimeError) as err:
             self.get_logger().error(f"cannot load the model: {err}")
             return False

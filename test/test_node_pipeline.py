@@ -189,3 +189,32 @@ def test_diagnostics_keep_beating_under_sim_time_without_a_clock(tmp_path):
         assert len(h.out.diagnostics) >= count + 2  # still at about 1 Hz while sim time stands still
     finally:
         h.close()
+
+
+def test_the_onnxruntime_backend_serves_an_export_like_pytorch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from pta_core import cli
+
+    model = make_checkpoint(tmp_path / "model.pt")
+    assert cli.main(["export", "--checkpoint", str(model), "--out", str(tmp_path / "onnx"), "--no-check"]) == 0
+    predictor = Predictor.from_checkpoint(model, "cpu")
+    h = Harness(tmp_path / "onnx", extra={"backend": "onnxruntime"}).start()
+    try:
+        for _ in range(3):  # every sensor becomes live
+            publish_frame(h, raw_samples(100), h.now_ns())
+            h.spin_for(0.1)
+        h.wait_for(lambda: h.node.chosen_modalities == MMFI_MODALITIES, 5, "all five modalities chosen")
+        h.spin_for(0.3)
+        h.out.skeleton.clear()
+        frames = {}
+        for k in range(3):
+            raws, t = raw_samples(k), h.now_ns()
+            frames[t] = raws
+            publish_frame(h, raws, t)
+            h.spin_for(0.1)
+        h.wait_for(lambda: len(h.out.skeleton) >= 3, 5, "three skeletons")
+        for skeleton in h.out.skeleton:
+            joints, _ = expected(predictor, frames[stamp_to_ns(skeleton.header.stamp)], MMFI_MODALITIES)
+            np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-4)
+    finally:
+        h.close()

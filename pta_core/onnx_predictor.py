@@ -1,0 +1,81 @@
+"""The serving :class:`~pta_core.inference.Predictor` on onnxruntime, from a ``pta export`` folder.
+
+Same interface and the same selection, preprocessing and activity windows as the PyTorch predictor;
+only the two forward calls differ: the chosen modalities' encoder graphs, then the fusion graph with
+the present mask (``pta_core/export.py`` says why that layout).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pta_core.checkpoint import ValidationRow
+from pta_core.config import PreprocessConfig, from_dict
+from pta_core.errors import CheckpointError
+from pta_core.export import FORMAT, FORMAT_VERSION, METADATA
+from pta_core.inference import Predictor, Sample, softmax
+
+
+def is_export(path: str | Path) -> bool:
+    return (Path(path) / METADATA).is_file()
+
+
+def session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxPredictor(Predictor):
+    def __init__(self, folder: str | Path, threads: int = 1):
+        # The base's attributes, from model.json instead of a checkpoint (no torch model is built).
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / METADATA).read_text())
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"{folder}: not a pta export ({METADATA}: {err})") from None
+        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(f"{folder}: {METADATA} is not a {FORMAT} v{FORMAT_VERSION} description")
+        self.device = "onnxruntime-cpu"
+        self.modalities = tuple(meta["modalities"])
+        self.preprocess_config = from_dict(PreprocessConfig, meta["preprocess"], "preprocess")
+        self.joint_names = tuple(meta["joint_names"])
+        self.activity_classes = tuple(meta["activity_classes"])
+        self.validation = [ValidationRow.from_dict(row) for row in meta["validation"]]
+        self._metric, self._lower_is_better = meta["selection_metric"]["name"], meta["selection_metric"]["lower_is_better"]
+        self.window_length = int(meta["activity_window"]["frames"])
+        self.frame_period = float(meta["activity_window"]["frame_period_s"])
+        self._windows = {}
+        self._fields = {name: list(fields) for name, fields in meta["inputs"].items()}
+        self._tokens = tuple(meta["tokens"])
+        graphs = meta["graphs"]
+        try:
+            self._encoders = {name: session(folder / file, threads) for name, file in graphs["encoders"].items()}
+            self._fusion = session(folder / graphs["fusion"], threads)
+            self._outputs = [output.name for output in self._fusion.get_outputs()]
+            self._window = session(folder / graphs["activity_window"], threads) if graphs["activity_window"] else None
+        except Exception as err:  # onnxruntime raises its own exception types for missing or corrupt graphs
+            raise CheckpointError(f"{folder}: cannot load the ONNX graphs: {str(err).splitlines()[0]}") from None
+
+    def _forward(self, samples: dict[str, Sample]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        tokens = np.zeros((1, len(self.modalities), *self._tokens), dtype=np.float32)
+        present = np.zeros((1, len(self.modalities)), dtype=bool)
+        for index, name in enumerate(self.modalities):
+            if name in samples:
+                feeds = {key: np.ascontiguousarray(samples[name][key])[None] for key in self._fields[name]}
+                tokens[0, index] = self._encoders[name].run(None, feeds)[0][0]
+                present[0, index] = True
+        outputs = dict(zip(self._outputs, self._fusion.run(None, {"tokens": tokens, "present": present})))
+        activity = outputs.get("activity")
+        probs = softmax(activity[0]) if activity is not None else None
+        embedding = outputs["embedding"][0] if "embedding" in outputs else None
+        return outputs["pose"][0], probs, embedding
+
+    def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        return self._window.run(None, {"embeddings": embeddings[None].astype(np.float32), "valid": valid[None]})[0][0]
