@@ -4,7 +4,7 @@ Inference (the serving path: encoder → projector → Purify fusion → heads, 
 default config (``config/train_mmfi.yaml``: D = 512, L = 32, encoder_width = 64), randomly initialised,
 ``torch.inference_mode``, intra-op threads as given (default 2). Reports median and p90 over
 ``--iters`` timed calls after a warm-up, for each modality alone and all five fused; also the same
-through :class:`pta_core.inference.Predictor` (numpy in, numpy out, as the ROS node calls it) and the
+through :class:`pta_core.serving.Predictor` (numpy in, numpy out, as the ROS node calls it) and the
 baselines' fused forward.
 
 Training: samples/s of full optimiser steps (PTA objective with Align and sampled presence masks,
@@ -31,11 +31,11 @@ sys.path.insert(0, str(REPO))
 
 from pta_core.checkpoint import Checkpoint, inference_state_dict  # noqa: E402
 from pta_core.config import Config, load_config  # noqa: E402
-from pta_core.inference import Predictor  # noqa: E402
 from pta_core.modalities import get_modality  # noqa: E402
 from pta_core.models.factory import build_model  # noqa: E402
 from pta_core.models.objectives import Targets, build_objective  # noqa: E402
 from pta_core.presence import PresenceSampler  # noqa: E402
+from pta_core.torch_predictor import TorchPredictor  # noqa: E402
 
 CLASSES = tuple(f"A{i:02d}" for i in range(1, 28))
 
@@ -79,7 +79,7 @@ def inference(cfg: Config, iters: int, warmup: int, onnx: bool = False) -> dict[
         everything = torch.ones(1, len(modalities), dtype=torch.bool)
         results["pta fused (5)"] = timed(lambda: model(inputs, everything), iters, warmup)
     # The serving call: Predictor.predict on preprocessed numpy samples.
-    predictor = Predictor(Checkpoint(config=cfg, state_dict=inference_state_dict(model), activity_classes=CLASSES), "cpu")
+    predictor = TorchPredictor(Checkpoint(config=cfg, state_dict=inference_state_dict(model), activity_classes=CLASSES), "cpu")
     samples = {m: {k: v[0].numpy() for k, v in f.items()} for m, f in inputs.items()}
     for name in modalities:
         results[f"Predictor {name}"] = timed(lambda n=name: predictor.predict({n: samples[n]}), iters, warmup)

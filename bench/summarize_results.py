@@ -114,9 +114,9 @@ def node_choice(work: Path, bench: str, run: str, seed: int, table: Table) -> tu
     """For every set of live sensors: the set the node picks from the checkpoint's validation table,
     its test MPJPE against that of the best single member (both in the run's own test table).
     Returns (violations, worst excess mm, worst case)."""
-    from pta_core.inference import Predictor
+    from pta_core.torch_predictor import TorchPredictor
 
-    predictor = Predictor.from_checkpoint(run_dir(work, bench, run, seed) / "model.pt", "cpu")
+    predictor = TorchPredictor.from_checkpoint(run_dir(work, bench, run, seed) / "model.pt", "cpu")
     rows = table[run]
     violations, worst, case = 0, -math.inf, ""
     for live in combos_of(MODALITIES):

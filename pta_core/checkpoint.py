@@ -29,38 +29,10 @@ from pta_core.errors import CheckpointError
 from pta_core.io import atomic_write_bytes
 from pta_core.models.factory import build_model, model_modalities
 from pta_core.skeleton import H36M_JOINTS
+from pta_core.validation import ValidationRow
 
 FORMAT = "pta_ros.model"
-SCORES = ("mpjpe_mm", "pa_mpjpe_mm", "root_mm", "rel_mpjpe_mm", "accuracy")  # ValidationRow's score columns
 FORMAT_VERSION = 1
-
-
-@dataclass
-class ValidationRow:
-    """Scores of one modality combination on the validation split."""
-
-    modalities: tuple[str, ...]
-    samples: int
-    mpjpe_mm: float | None = None
-    pa_mpjpe_mm: float | None = None
-    root_mm: float | None = None  # error of the root joint: where the person is
-    rel_mpjpe_mm: float | None = None  # MPJPE with the roots aligned: the body alone
-    accuracy: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "modalities": list(self.modalities),
-            "samples": int(self.samples),
-            **{name: getattr(self, name) for name in SCORES},
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ValidationRow:
-        return cls(
-            modalities=tuple(data["modalities"]),
-            samples=int(data["samples"]),
-            **{name: data.get(name) for name in SCORES},
-        )
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Multi-process training helpers (torchrun): process group set-up, rank queries, reductions.
+"""Where computation runs: the device, and multi-process training (torchrun): process group set-up,
+rank queries, reductions.
 
 ``torchrun --nproc-per-node N -m pta_core.cli train ...`` sets RANK / WORLD_SIZE / LOCAL_RANK; a
 plain ``pta train`` runs as a world of one without a process group. Backend: NCCL on CUDA, gloo on CPU.
@@ -13,6 +14,16 @@ import torch
 import torch.distributed as dist
 
 log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; anything else as torch spells it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return resolved
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from torch import nn
 from tqdm import tqdm
 
 from pta_core.batching import ModelBatch, model_batch
-from pta_core.checkpoint import SCORES, ValidationRow
 from pta_core.data import PackedDataset, collate
 from pta_core.data.sequences import sample_groups, sequence_windows
 from pta_core.distributed import World, all_reduce_sum
@@ -37,6 +36,7 @@ from pta_core.metrics import (
     top1_accuracy,
 )
 from pta_core.models.pta import ModelOutput
+from pta_core.validation import SCORES, ValidationRow
 
 log = logging.getLogger(__name__)
 

@@ -33,12 +33,10 @@ from pta_core.config import activity_window
 from pta_core.errors import CheckpointError
 from pta_core.modalities import get_modality
 from pta_core.models.pta import PTAModel
+from pta_core.onnx_predictor import FORMAT, FORMAT_VERSION, METADATA
 
 log = logging.getLogger(__name__)
 
-FORMAT = "pta_ros.onnx"
-FORMAT_VERSION = 1
-METADATA = "model.json"
 OPSET = 18
 
 

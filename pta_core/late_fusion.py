@@ -14,8 +14,8 @@ from pta_core.checkpoint import Checkpoint, inference_state_dict, load_checkpoin
 from pta_core.config import Config, activity_window, dump_config, to_dict
 from pta_core.data import PackedDataset, open_split
 from pta_core.data.sequences import sample_groups
+from pta_core.distributed import resolve_device
 from pta_core.evaluate import evaluate_combinations, selection_score
-from pta_core.inference import resolve_device
 from pta_core.metrics import modality_combinations
 from pta_core.models.baselines import late_fusion_state_dict
 from pta_core.models.factory import build_model

@@ -1,4 +1,4 @@
-"""The serving :class:`~pta_core.inference.Predictor` on onnxruntime, from a ``pta export`` folder.
+"""The serving :class:`~pta_core.serving.Predictor` on onnxruntime, from a ``pta export`` folder.
 
 Same interface and the same selection, preprocessing and activity windows as the PyTorch predictor;
 only the two forward calls differ: the chosen modalities' encoder graphs, then the fusion graph with
@@ -11,11 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pta_core.checkpoint import ValidationRow
 from pta_core.config import PreprocessConfig, from_dict
 from pta_core.errors import CheckpointError
-from pta_core.export import FORMAT, FORMAT_VERSION, METADATA
-from pta_core.inference import Predictor, Sample, softmax
+from pta_core.serving import ModelCard, Predictor, Sample, softmax
+from pta_core.validation import ValidationRow
+
+FORMAT = "pta_ros.onnx"  # model.json's format and layout version, written by pta_core/export.py
+FORMAT_VERSION = 1
+METADATA = "model.json"
 
 
 def is_export(path: str | Path) -> bool:
@@ -26,15 +29,16 @@ def session(path: Path, threads: int):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = threads  # 0: onnxruntime's default, one per core
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 class OnnxPredictor(Predictor):
+    device = "onnxruntime-cpu"
+
     def __init__(self, folder: str | Path, threads: int = 1):
-        # The base's attributes, from model.json instead of a checkpoint (no torch model is built).
         folder = Path(folder)
         try:
             meta = json.loads((folder / METADATA).read_text())
@@ -42,16 +46,16 @@ class OnnxPredictor(Predictor):
             raise CheckpointError(f"{folder}: not a pta export ({METADATA}: {err})") from None
         if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
             raise CheckpointError(f"{folder}: {METADATA} is not a {FORMAT} v{FORMAT_VERSION} description")
-        self.device = "onnxruntime-cpu"
-        self.modalities = tuple(meta["modalities"])
-        self.preprocess_config = from_dict(PreprocessConfig, meta["preprocess"], "preprocess")
-        self.joint_names = tuple(meta["joint_names"])
-        self.activity_classes = tuple(meta["activity_classes"])
-        self.validation = [ValidationRow.from_dict(row) for row in meta["validation"]]
-        self._metric, self._lower_is_better = meta["selection_metric"]["name"], meta["selection_metric"]["lower_is_better"]
-        self.window_length = int(meta["activity_window"]["frames"])
-        self.frame_period = float(meta["activity_window"]["frame_period_s"])
-        self._windows = {}
+        super().__init__(ModelCard(
+            modalities=tuple(meta["modalities"]),
+            preprocess=from_dict(PreprocessConfig, meta["preprocess"], "preprocess"),
+            joint_names=tuple(meta["joint_names"]),
+            activity_classes=tuple(meta["activity_classes"]),
+            validation=tuple(ValidationRow.from_dict(row) for row in meta["validation"]),
+            selection_metric=(meta["selection_metric"]["name"], meta["selection_metric"]["lower_is_better"]),
+            window_length=int(meta["activity_window"]["frames"]),
+            frame_period=float(meta["activity_window"]["frame_period_s"]),
+        ))
         self._fields = {name: list(fields) for name, fields in meta["inputs"].items()}
         self._tokens = tuple(meta["tokens"])
         graphs = meta["graphs"]

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pta_core.checkpoint import ValidationRow
 from pta_core.io import atomic_write_bytes, atomic_write_text
 from pta_core.metrics import combination_name, rows_to_csv, rows_to_markdown
+from pta_core.validation import ValidationRow
 
 METRIC_LABELS = {
     "mpjpe_mm": "MPJPE (mm)",

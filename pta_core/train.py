@@ -37,7 +37,6 @@ from pta_core.activity_training import train_window_head
 from pta_core.batching import ModelBatch, model_batch
 from pta_core.checkpoint import (
     Checkpoint,
-    ValidationRow,
     inference_state_dict,
     load_checkpoint,
     save_checkpoint,
@@ -45,9 +44,8 @@ from pta_core.checkpoint import (
 from pta_core.config import Config, activity_window, dump_config, load_config, to_dict
 from pta_core.data import PackedDataset, PackedSplit, collate, open_split
 from pta_core.data.sequences import sample_groups
-from pta_core.distributed import World, barrier, gather_means, init_distributed
+from pta_core.distributed import World, barrier, gather_means, init_distributed, resolve_device
 from pta_core.evaluate import evaluate_combinations, selection_score
-from pta_core.inference import resolve_device
 from pta_core.io import atomic_write_text, remove_stale_temporaries
 from pta_core.metrics import modality_combinations
 from pta_core.models.factory import build_model
@@ -75,6 +73,7 @@ from pta_core.schedule import (
     stream_seed,
 )
 from pta_core.seeding import seed_everything, worker_init_fn
+from pta_core.validation import ValidationRow
 
 log = logging.getLogger(__name__)
 

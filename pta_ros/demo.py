@@ -134,10 +134,10 @@ def make_bag(root: Path, bag_dir: Path) -> None:
 
 def sensor_to_withhold(model_path: Path) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """The input topic whose loss changes the chosen set: a member of the best set of all five."""
-    from pta_core.inference import Predictor
+    from pta_core.torch_predictor import TorchPredictor
     from pta_ros.bag import topic_of
 
-    predictor = Predictor.from_checkpoint(model_path, "cpu")
+    predictor = TorchPredictor.from_checkpoint(model_path, "cpu")
     best = predictor.best_subset(predictor.modalities)
     # Prefer a non-camera sensor (the camera is what robots lose least often), else the camera.
     victim = next((m for m in best if m != "rgb"), best[0])

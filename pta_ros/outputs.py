@@ -17,7 +17,7 @@ from rclpy.qos import QoSProfile
 from std_msgs.msg import Float32MultiArray, Header, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
-from pta_core.inference import Prediction
+from pta_core.serving import Prediction
 from pta_ros.conversions import numpy_to_posearray
 from pta_ros.markers import MarkerStyle, delete_all_markers, skeleton_markers
 

@@ -47,10 +47,10 @@ SPECS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     ParamSpec(
-        "torch_threads",
+        "inference_threads",
         1,
-        "CPU threads for inference (0: torch's default, one per core); 1 keeps latency steady when "
-        "drivers share the CPU (2 threads on a busy 2-core machine: 15x slower median)",
+        "CPU threads for inference, either backend (0: the backend's default); 1 keeps latency steady "
+        "when drivers share the CPU (docs/BENCHMARKS.md)",
         0,
         256,
         read_only=True,
@@ -161,7 +161,7 @@ class NodeParams:
     model_path: str
     backend: str
     device: str
-    torch_threads: int
+    inference_threads: int
     executor_threads: int
     autostart: bool
     modalities_enabled: tuple[str, ...]

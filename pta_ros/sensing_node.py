@@ -31,7 +31,6 @@ activate creates subscriptions and timers; deactivate drops them and frees the m
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import sys
 import threading
@@ -41,7 +40,6 @@ from collections import Counter
 
 import numpy as np
 import rclpy
-import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -52,8 +50,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
 from pta_core.errors import CheckpointError, InvalidInput
-from pta_core.inference import Predictor, load_predictor
-from pta_core.modalities import empty_sample, get_modality
+from pta_core.serving import Predictor, load_predictor
 from pta_ros import params as node_params
 from pta_ros.conversions import make_header, stamp_to_ns
 from pta_ros.diagnostics import (
@@ -109,7 +106,6 @@ class SensingNode(LifecycleNode):
         self._throttle = LogThrottle(5.0)
         self._model_lock = threading.Lock()
         self._predictor: Predictor | None = None
-        self._preprocess_cfg = None
         self._sync: Synchronizer | None = None
         self._sensors: tuple[SensorSpec, ...] = ()
         self._rates: dict[str, RateMeter] = {}
@@ -143,8 +139,6 @@ class SensingNode(LifecycleNode):
         if not p.model_path:
             self.get_logger().error("model_path is not set: pass -p model_path:=/path/model.pt")
             return TransitionCallbackReturn.FAILURE
-        if p.torch_threads > 0:
-            torch.set_num_threads(p.torch_threads)  # process-wide: the node is its process's torch user
         if not self._load_model():
             return TransitionCallbackReturn.FAILURE
         predictor = self._predictor
@@ -160,7 +154,6 @@ class SensingNode(LifecycleNode):
             )
             self._free_model()
             return TransitionCallbackReturn.FAILURE
-        self._preprocess_cfg = dataclasses.replace(predictor.preprocess_config, depth_scale=p.depth_scale)
         self._warm_up()
         self._sync = Synchronizer([s.modality for s in self._sensors], self._sync_policy(p), self._clock_ns)
         self._rates = {s.modality: RateMeter() for s in self._sensors}
@@ -235,27 +228,23 @@ class SensingNode(LifecycleNode):
     def _load_model(self) -> bool:
         p = self._params
         try:
-            predictor = load_predictor(p.model_path, p.backend, p.device, p.torch_threads)
+            predictor = load_predictor(p.model_path, p.backend, p.device, p.inference_threads)
         except (CheckpointError, ValueError, RuntimeError) as err:
             self.get_logger().error(f"cannot load the model: {err}")
             return False
+        predictor.set_depth_scale(p.depth_scale)  # the units of this camera's 16UC1 images
         with self._model_lock:
             self._predictor = predictor
         return True
 
     def _warm_up(self) -> None:
-        """One throw-away forward pass: the first call is ~50× slower (allocations, kernel selection)."""
-        cfg = self._preprocess_cfg
-        self._predictor.predict(
-            {s.modality: empty_sample(get_modality(s.modality), cfg) for s in self._sensors}
-        )
+        self._predictor.warm_up(s.modality for s in self._sensors)
 
     def _free_model(self) -> None:
         with self._model_lock:
-            device = self._predictor.device if self._predictor is not None else None
-            self._predictor = None
-        if device is not None and device.type == "cuda":
-            torch.cuda.empty_cache()
+            predictor, self._predictor = self._predictor, None
+        if predictor is not None:
+            predictor.close()
 
     def _teardown_runtime(self) -> None:
         for sub in self._input_subs:
@@ -319,7 +308,10 @@ class SensingNode(LifecycleNode):
                 raise InvalidInput("frame_id", f"frame_id {msg.header.frame_id!r}, expected {expected!r}")
             options = DecodeOptions(max_points=self._params.max_points, csi_layout=self._params.csi_layout)
             raw = sensor.decode(msg, options)
-            sample = get_modality(sensor.modality).preprocess(raw, self._preprocess_cfg)  # the training path
+            predictor = self._predictor
+            if predictor is None:  # freed by a deactivation racing this callback
+                return
+            sample = predictor.preprocess(sensor.modality, raw)  # the training path
         except InvalidInput as err:
             sync.count_rejection(sensor.modality, err.reason)
             self._log_rejection(sensor, err.reason, str(err))

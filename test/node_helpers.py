@@ -23,9 +23,10 @@ from rosgraph_msgs.msg import Clock  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
-from pta_core.checkpoint import ValidationRow, load_checkpoint, save_checkpoint, save_initial_checkpoint  # noqa: E402
+from pta_core.checkpoint import load_checkpoint, save_checkpoint, save_initial_checkpoint  # noqa: E402
 from pta_core.config import Config, from_dict, to_dict  # noqa: E402
 from pta_core.modalities import MMFI_MODALITIES  # noqa: E402
+from pta_core.validation import ValidationRow  # noqa: E402
 from pta_ros.conversions import (  # noqa: E402
     make_header,
     numpy_to_image,

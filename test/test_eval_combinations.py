@@ -11,7 +11,6 @@ from PIL import Image
 from train_helpers import one_thread, tiny_overrides, write_tiny_mmfi  # noqa: F401  (autouse fixture)
 
 from pta_core import cli
-from pta_core.checkpoint import ValidationRow
 from pta_core.config import load_config
 from pta_core.data import PackedDataset, open_split
 from pta_core.evaluate import evaluate_combinations, selection_score
@@ -19,6 +18,7 @@ from pta_core.metrics import mpjpe, top1_accuracy
 from pta_core.models.factory import build_model
 from pta_core.models.pta import PTAModel
 from pta_core.train import train
+from pta_core.validation import ValidationRow
 
 
 @pytest.fixture(scope="module")

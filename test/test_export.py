@@ -11,7 +11,8 @@ from pta_core import cli
 from pta_core.checkpoint import load_checkpoint, save_checkpoint, save_initial_checkpoint
 from pta_core.config import load_config
 from pta_core.errors import CheckpointError
-from pta_core.inference import Predictor, load_predictor
+from pta_core.serving import load_predictor
+from pta_core.torch_predictor import TorchPredictor
 
 CLASSES = tuple(f"A{i:02d}" for i in range(1, 28))
 pytest.importorskip("onnxruntime")
@@ -39,7 +40,7 @@ def _samples(predictor, seed):
 @pytest.mark.slow
 def test_onnxruntime_predicts_what_pytorch_predicts(exported):
     model_path, folder = exported
-    torch_predictor = Predictor.from_checkpoint(model_path, "cpu")
+    torch_predictor = TorchPredictor.from_checkpoint(model_path, "cpu")
     onnx_predictor = load_predictor(folder, backend="onnxruntime")
     assert onnx_predictor.modalities == torch_predictor.modalities
     for step, subset in enumerate([("lidar",), ("rgb", "lidar"), ("rgb", "mmwave", "lidar", "wifi-csi"), ("mmwave",)]):
@@ -94,7 +95,7 @@ def test_the_export_check_compares_every_output_on_a_batch(exported):
 
     model_path, folder = exported
     checkpoint = load_checkpoint(model_path)
-    predictor = Predictor(checkpoint, "cpu")
+    predictor = TorchPredictor(checkpoint, "cpu")
     rows = [_samples(predictor, seed) for seed in range(8)]
     pre = checkpoint.config.data.preprocess
     inputs = {m: {k: torch.from_numpy(np.stack([np.asarray(r.get(m, empty_sample(get_modality(m), pre))[k]) for r in rows]))

@@ -7,7 +7,8 @@ from train_helpers import TINY_MODEL, one_thread  # noqa: F401  (autouse fixture
 
 from pta_core.checkpoint import save_initial_checkpoint
 from pta_core.config import load_config
-from pta_core.inference import ActivityWindow, Predictor
+from pta_core.serving import ActivityWindow
+from pta_core.torch_predictor import TorchPredictor
 
 CLASSES = tuple(f"A{i:02d}" for i in range(1, 28))
 
@@ -38,7 +39,7 @@ def test_missing_instants_are_invalid_and_time_going_back_clears_the_window():
 def test_predictor_publishes_activity_once_half_a_window_has_frames_per_modality_set(tmp_path):
     cfg = load_config(None, [*TINY_MODEL, "activity.window=4", "data.frame_period=0.25"])
     save_initial_checkpoint(tmp_path / "model.pt", cfg, CLASSES)
-    predictor = Predictor.from_checkpoint(tmp_path / "model.pt", "cpu")
+    predictor = TorchPredictor.from_checkpoint(tmp_path / "model.pt", "cpu")
     assert predictor.activity_window_s == pytest.approx(1.0)
     rng = np.random.default_rng(0)
     lidar = {"lidar": predictor.preprocess("lidar", rng.normal(size=(200, 3)))}

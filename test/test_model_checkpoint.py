@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from pta_core.checkpoint import ValidationRow, load_checkpoint, save_checkpoint, save_initial_checkpoint
+from pta_core.checkpoint import load_checkpoint, save_checkpoint, save_initial_checkpoint
 from pta_core.config import load_config
 from pta_core.errors import CheckpointError, InvalidInput
-from pta_core.inference import Predictor
 from pta_core.models.weighting import ModalityWeights
+from pta_core.torch_predictor import TorchPredictor
+from pta_core.validation import ValidationRow
 
 TINY = ["model.dim=32", "model.tokens=4", "model.encoder_width=8", "data.preprocess.depth_size=[24,32]",
         "data.preprocess.lidar_points=32", "data.preprocess.mmwave_points=16"]
@@ -49,7 +50,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
     # The file loads with the safe unpickler.
     payload = torch.load(path, weights_only=True)
     assert payload["format_version"] == 1 and payload["modalities"] == list(cfg.data.modalities)
-    a, b = Predictor(saved, "cpu"), Predictor.from_checkpoint(path, "cpu")
+    a, b = TorchPredictor(saved, "cpu"), TorchPredictor.from_checkpoint(path, "cpu")
     rng = np.random.default_rng(0)
     samples = {m: a.preprocess(m, raw) for m, raw in raw_frame(rng).items()}
     pa, pb = a.predict(samples), b.predict(samples)
@@ -75,7 +76,7 @@ def test_best_subset_follows_validation_table(tmp_path):
         ValidationRow(("depth", "lidar", "wifi-csi"), 10, mpjpe_mm=95.0),  # a noisy modality hurts
     ]
     save_checkpoint(tmp_path / "v.pt", ckpt)
-    predictor = Predictor.from_checkpoint(tmp_path / "v.pt", "cpu")
+    predictor = TorchPredictor.from_checkpoint(tmp_path / "v.pt", "cpu")
     assert predictor.best_subset(["depth", "lidar", "wifi-csi"]) == ("depth", "lidar")
     assert predictor.best_subset(["depth", "wifi-csi"]) == ("depth",)
     assert predictor.best_subset(["wifi-csi"]) == ("wifi-csi",)  # unvalidated: use what is live
@@ -110,7 +111,7 @@ def test_corrupt_and_foreign_checkpoints_give_clear_errors(tmp_path):
 
 def test_predictor_rejects_garbage_through_preprocessing(tmp_path):
     cfg = load_config(None, TINY)
-    predictor = Predictor(save_initial_checkpoint(tmp_path / "m.pt", cfg, CLASSES), "cpu")
+    predictor = TorchPredictor(save_initial_checkpoint(tmp_path / "m.pt", cfg, CLASSES), "cpu")
     with pytest.raises(InvalidInput) as err:
         predictor.preprocess("lidar", np.full((10, 3), np.nan))
     assert err.value.reason == "empty"

@@ -9,7 +9,7 @@ import torch
 from train_helpers import TINY_MODEL, one_thread, random_inputs  # noqa: F401  (autouse fixture)
 
 from pta_core.config import load_config
-from pta_core.modalities.points import PointEncoder
+from pta_core.models.encoders import PointEncoder
 from pta_core.models.factory import build_model
 from pta_core.models.heads import PoseHead, PoseScale
 from pta_core.models.projector import Projector

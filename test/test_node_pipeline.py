@@ -6,6 +6,9 @@ the test's publishers and subscribers live in another context. No part of the pi
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from node_helpers import Harness, make_checkpoint, raw_samples
@@ -14,8 +17,8 @@ pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticStatus
 from visualization_msgs.msg import Marker
 
-from pta_core.inference import Predictor
 from pta_core.modalities import MMFI_MODALITIES
+from pta_core.torch_predictor import TorchPredictor
 from pta_ros.conversions import posearray_to_numpy, stamp_to_ns
 from pta_ros.diagnostics import status_values
 
@@ -29,7 +32,7 @@ def publish_frame(h: Harness, raws: dict, t_ns: int, modalities=MMFI_MODALITIES)
         h.publish_frame(raws, t_ns - LAG_MS[m] * MS, modalities=[m])
 
 
-def expected(predictor: Predictor, raws: dict, modalities) -> tuple[np.ndarray, np.ndarray]:
+def expected(predictor: TorchPredictor, raws: dict, modalities) -> tuple[np.ndarray, np.ndarray]:
     pred = predictor.predict({m: predictor.preprocess(m, raws[m]) for m in modalities})
     return pred.joints, pred.activity_probs
 
@@ -40,7 +43,7 @@ def pipeline_status(h: Harness) -> DiagnosticStatus:
 
 def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
     model = make_checkpoint(tmp_path / "model.pt")
-    predictor = Predictor.from_checkpoint(model, "cpu")
+    predictor = TorchPredictor.from_checkpoint(model, "cpu")
     h = Harness(model).start()
     try:
         warm = raw_samples(100)
@@ -113,7 +116,7 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
         ("mmwave", "lidar", "wifi-csi"): 80.0,
     }
     model = make_checkpoint(tmp_path / "model.pt", validation=table)
-    predictor = Predictor.from_checkpoint(model, "cpu")
+    predictor = TorchPredictor.from_checkpoint(model, "cpu")
     # On the MultiThreadedExecutor (the other tests use the default single-threaded one).
     extra = {"max_age_s": 0.5, "input_timeout_s": 0.8, "marker_lifetime_s": 0.0, "executor_threads": 4}
     h = Harness(model, extra=extra).start()
@@ -196,14 +199,22 @@ def test_diagnostics_keep_beating_under_sim_time_without_a_clock(tmp_path):
         h.close()
 
 
-def test_the_onnxruntime_backend_serves_an_export_like_pytorch(tmp_path):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A model.pt and its `pta export` folder."""
     pytest.importorskip("onnxruntime")
     from pta_core import cli
 
-    model = make_checkpoint(tmp_path / "model.pt")
-    assert cli.main(["export", "--checkpoint", str(model), "--out", str(tmp_path / "onnx"), "--no-check"]) == 0
-    predictor = Predictor.from_checkpoint(model, "cpu")
-    h = Harness(tmp_path / "onnx", extra={"backend": "onnxruntime"}).start()
+    root = tmp_path_factory.mktemp("export")
+    model = make_checkpoint(root / "model.pt")
+    assert cli.main(["export", "--checkpoint", str(model), "--out", str(root / "onnx"), "--no-check"]) == 0
+    return model, root / "onnx"
+
+
+def test_the_onnxruntime_backend_serves_an_export_like_pytorch(exported):
+    model, folder = exported
+    predictor = TorchPredictor.from_checkpoint(model, "cpu")
+    h = Harness(folder, extra={"backend": "onnxruntime"}).start()
     try:
         for _ in range(3):  # every sensor becomes live
             publish_frame(h, raw_samples(100), h.now_ns())
@@ -223,3 +234,28 @@ def test_the_onnxruntime_backend_serves_an_export_like_pytorch(tmp_path):
             np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-4)
     finally:
         h.close()
+
+
+# The node process on onnxruntime: configured and warmed up, it has served a forward pass without torch.
+NO_TORCH_NODE = """
+import sys
+import rclpy
+from rclpy.parameter import Parameter
+from pta_ros.sensing_node import SensingNode
+
+rclpy.init()
+node = SensingNode(parameter_overrides=[Parameter("model_path", value=sys.argv[1]),
+                                        Parameter("backend", value="onnxruntime")])
+started = node.start()
+print(started, sorted(name for name in sys.modules if name.split(".")[0] == "torch"))
+node.destroy_node()
+rclpy.try_shutdown()
+"""
+
+
+def test_the_onnxruntime_node_process_never_imports_torch(exported):
+    _, folder = exported
+    result = subprocess.run([sys.executable, "-c", NO_TORCH_NODE, str(folder)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True []", result.stdout + result.stderr

@@ -12,8 +12,8 @@ from train_helpers import one_thread, tiny_overrides, write_tiny_mmfi  # noqa: F
 from pta_core import cli
 from pta_core.checkpoint import load_checkpoint
 from pta_core.config import load_config
-from pta_core.inference import Predictor
 from pta_core.runstate import load_state, read_jsonl
+from pta_core.torch_predictor import TorchPredictor
 from pta_core.train import Trainer, train
 
 
@@ -49,7 +49,7 @@ def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, re
     assert checkpoint.metadata["validation_split"] == "meta_val" and checkpoint.metadata["step"] == 2
     assert all(r.samples == checkpoint.metadata["meta_val_samples"] for r in checkpoint.validation)
     assert not any(k.startswith("align") or "diffkd" in k for k in checkpoint.state_dict)
-    predictor = Predictor.from_checkpoint(out / "model.pt", "cpu")
+    predictor = TorchPredictor.from_checkpoint(out / "model.pt", "cpu")
     rng = np.random.default_rng(0)
     samples = {
         "lidar": predictor.preprocess("lidar", rng.normal(size=(300, 3))),

@@ -63,9 +63,9 @@ def _dataset(cfg, split_name: str, progress: bool):
 def run(args: argparse.Namespace) -> int:
     from pta_core.checkpoint import load_checkpoint
     from pta_core.config import ConfigError, activity_window
+    from pta_core.distributed import resolve_device
     from pta_core.errors import CheckpointError
     from pta_core.evaluate import evaluate_combinations
-    from pta_core.inference import resolve_device
     from pta_core.metrics import modality_combinations, parse_combination
     from pta_core.results import write_report
 

@@ -1,7 +1,8 @@
-"""What a modality is: how its raw files are read, how a raw sample becomes model input, its encoder.
+"""What a modality is: how its raw files are read and how a raw sample becomes model input.
 
 Every modality module builds one :class:`Modality` and registers it in :data:`MODALITIES`.
-Adding a modality means adding one module (and importing it in ``modalities/__init__.py``).
+Adding a modality means adding one module (imported in ``modalities/__init__.py``) and its
+encoder's entry in :data:`pta_core.models.encoders.ENCODERS`.
 
 Contract for registrants:
 - ``read_file(path)`` returns the raw sample exactly as the dataset stores it, or raises
@@ -10,7 +11,9 @@ Contract for registrants:
 - ``preprocess(raw, cfg)`` is the single preprocessing path used by training, evaluation and the
   ROS node. It returns float32 (masks: bool) arrays whose shapes are given by ``input_fields(cfg)``,
   or raises :class:`~pta_core.errors.InvalidInput` when the sample must not be used.
-- ``build_encoder(model_cfg, pre_cfg)`` returns an :class:`Encoder`.
+
+Numpy only: the onnxruntime node serves without torch. Each modality's network lives in
+:mod:`pta_core.models.encoders`.
 """
 from __future__ import annotations
 
@@ -19,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
-from pta_core.config import ModelConfig, PreprocessConfig
+from pta_core.config import PreprocessConfig
 from pta_core.registry import Registry
 
 Sample = dict[str, np.ndarray]
@@ -34,20 +35,6 @@ class InputField:
     dtype: type = np.float32
 
 
-class Encoder(nn.Module):
-    """Maps a batch of preprocessed inputs to tokens ``(B, num_tokens, out_channels)``.
-
-    Must return finite tokens for every input the preprocessing can produce, including an
-    all-padding point cloud (the fusion masks absent samples, and NaN * 0 is still NaN).
-    """
-
-    num_tokens: int
-    out_channels: int
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
 @dataclass(frozen=True)
 class Modality:
     name: str  # registry name, as in configs and checkpoints
@@ -57,7 +44,6 @@ class Modality:
     read_file: Callable[[Path], np.ndarray]
     preprocess: Callable[[np.ndarray, PreprocessConfig], Sample]
     input_fields: Callable[[PreprocessConfig], dict[str, InputField]]
-    build_encoder: Callable[[ModelConfig, PreprocessConfig], Encoder]
     description: str = ""
 
 

@@ -7,17 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from pta_core.config import PreprocessConfig
 from pta_core.errors import DataFormatError, InvalidInput
-from pta_core.modalities.base import Encoder, InputField, Modality, Sample, register
-from pta_core.modalities.points import PointEncoder, cloud_fields, preprocess_cloud
-from pta_core.models.blocks import ResidualBlock, conv_out, conv_stem, feature_map_to_tokens
-
-_STAGES = 4  # stride-2 stages in the encoder
+from pta_core.modalities.base import InputField, Modality, Sample, register
+from pta_core.modalities.points import cloud_fields, preprocess_cloud
 
 
 def read_depth_png(path: Path) -> np.ndarray:
@@ -100,35 +95,31 @@ def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
             raise InvalidInput("empty", "no depth pixel inside the region of interest")
         return preprocess_cloud(cloud, 3, cfg.depth_points, cfg.max_input_points)
     scaled = np.minimum(metres, cfg.depth_max_m) / np.float32(cfg.depth_max_m)
-    tensor = torch.from_numpy(scaled)[None, None]
-    resized = F.interpolate(tensor, size=tuple(cfg.depth_size), mode="area")
-    return {"image": resized[0].numpy()}
+    return {"image": area_resize(scaled, tuple(cfg.depth_size))[None]}
 
 
-def token_grid(cfg: PreprocessConfig) -> tuple[int, int]:
-    rows, cols = cfg.depth_size
-    for _ in range(_STAGES):
-        rows, cols = conv_out(rows, 3, 2, 1), conv_out(cols, 3, 2, 1)
-    return rows, cols
+def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a 2-D map by averaging the source cells each output cell covers.
+
+    The bins of ``torch.nn.functional.interpolate(mode="area")`` (adaptive average pooling):
+    output cell i spans source rows floor(i·H/h) to ceil((i+1)·H/h). Whole-number factors (the
+    usual case: 480×640 → 96×128) are block means; other sizes sum an integral image in float64.
+    """
+    rows, cols = size
+    if image.shape[0] % rows == 0 and image.shape[1] % cols == 0:
+        blocks = image.reshape(rows, image.shape[0] // rows, cols, image.shape[1] // cols)
+        return blocks.mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
+    integral = np.zeros((image.shape[0] + 1, image.shape[1] + 1), dtype=np.float64)
+    np.cumsum(np.cumsum(image, axis=0, dtype=np.float64), axis=1, out=integral[1:, 1:])
+    r0, r1 = _bins(image.shape[0], rows)
+    c0, c1 = _bins(image.shape[1], cols)
+    sums = integral[r1][:, c1] - integral[r0][:, c1] - integral[r1][:, c0] + integral[r0][:, c0]
+    return (sums / np.outer(r1 - r0, c1 - c0)).astype(np.float32)
 
 
-class DepthEncoder(Encoder):
-    """A 4-stage strided ResNet over the resized depth map; one token per output cell."""
-
-    def __init__(self, width: int, cfg: PreprocessConfig):
-        super().__init__()
-        self.net = torch.nn.Sequential(
-            conv_stem(1, width // 2, 3, 2),
-            ResidualBlock(width // 2, width, 2),
-            ResidualBlock(width, 2 * width, 2),
-            ResidualBlock(2 * width, 4 * width, 2),
-        )
-        rows, cols = token_grid(cfg)
-        self.num_tokens = rows * cols
-        self.out_channels = 4 * width
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return feature_map_to_tokens(self.net(inputs["image"]))
+def _bins(source: int, target: int) -> tuple[np.ndarray, np.ndarray]:
+    index = np.arange(target)
+    return (index * source) // target, -((-(index + 1) * source) // target)
 
 
 DEPTH = register(
@@ -141,9 +132,6 @@ DEPTH = register(
         preprocess=preprocess,
         input_fields=lambda cfg: (
             cloud_fields(3, cfg.depth_points) if cfg.depth_mode == "points" else {"image": InputField((1, *cfg.depth_size))}
-        ),
-        build_encoder=lambda model, pre: (
-            PointEncoder(3, model.encoder_width) if pre.depth_mode == "points" else DepthEncoder(model.encoder_width, pre)
         ),
         description="depth map (m): area-resized image, or a back-projected cloud (depth_mode)",
     )

@@ -8,12 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
 from pta_core.config import PreprocessConfig
 from pta_core.errors import DataFormatError, InvalidInput
-from pta_core.modalities.base import Encoder, InputField, Modality, Sample, register
+from pta_core.modalities.base import InputField, Modality, Sample, register
 from pta_core.skeleton import NUM_KEYPOINTS
 
 
@@ -52,22 +50,6 @@ def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
     return {"keypoints": out}
 
 
-class KeypointEncoder(Encoder):
-    """Per-keypoint embedding plus a learned joint embedding, mixed by a 2-layer transformer."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.embed = nn.Linear(3, width)
-        self.joint = nn.Parameter(torch.randn(NUM_KEYPOINTS, width) * 0.02)
-        layer = nn.TransformerEncoderLayer(width, 4, 2 * width, dropout=0.0, batch_first=True, norm_first=True)
-        self.mix = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
-        self.num_tokens = NUM_KEYPOINTS
-        self.out_channels = width
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.mix(self.embed(inputs["keypoints"]) + self.joint)
-
-
 def _keypoint_modality(name: str) -> Modality:
     return register(
         Modality(
@@ -78,7 +60,6 @@ def _keypoint_modality(name: str) -> Modality:
             read_file=read_keypoints,
             preprocess=preprocess,
             input_fields=lambda cfg: {"keypoints": InputField((NUM_KEYPOINTS, 3))},
-            build_encoder=lambda model, pre: KeypointEncoder(2 * model.encoder_width),
             description="COCO-17 2-D keypoints (pixels) with confidence",
         )
     )

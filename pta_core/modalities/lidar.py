@@ -5,7 +5,7 @@ from functools import partial
 
 from pta_core.config import PreprocessConfig
 from pta_core.modalities.base import Modality, register
-from pta_core.modalities.points import PointEncoder, cloud_fields, preprocess_cloud, read_cloud
+from pta_core.modalities.points import cloud_fields, preprocess_cloud, read_cloud
 
 CHANNELS = 3
 
@@ -23,7 +23,6 @@ LIDAR = register(
         read_file=partial(read_cloud, channels=CHANNELS),
         preprocess=preprocess,
         input_fields=lambda cfg: cloud_fields(CHANNELS, cfg.lidar_points),
-        build_encoder=lambda model, pre: PointEncoder(CHANNELS, model.encoder_width),
         description="LiDAR cloud x,y,z (m), sampled/padded to lidar_points with a mask",
     )
 )

@@ -9,7 +9,7 @@ from functools import partial
 
 from pta_core.config import PreprocessConfig
 from pta_core.modalities.base import Modality, register
-from pta_core.modalities.points import PointEncoder, cloud_fields, preprocess_cloud, read_cloud
+from pta_core.modalities.points import cloud_fields, preprocess_cloud, read_cloud
 
 CHANNELS = 5
 
@@ -27,7 +27,6 @@ MMWAVE = register(
         read_file=partial(read_cloud, channels=CHANNELS),
         preprocess=preprocess,
         input_fields=lambda cfg: cloud_fields(CHANNELS, cfg.mmwave_points),
-        build_encoder=lambda model, pre: PointEncoder(CHANNELS, model.encoder_width),
         description="radar cloud x,y,z (m), velocity, intensity; sampled/padded to mmwave_points with a mask",
     )
 )

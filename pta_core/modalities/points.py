@@ -9,12 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
 from pta_core.errors import DataFormatError, InvalidInput
-from pta_core.modalities.base import Encoder, InputField, Sample
-from pta_core.models.blocks import AttentionPool
+from pta_core.modalities.base import InputField, Sample
 
 
 def read_cloud(path: Path, channels: int) -> np.ndarray:
@@ -63,44 +60,3 @@ def preprocess_cloud(raw: np.ndarray, channels: int, num_points: int, max_input_
 
 def cloud_fields(channels: int, num_points: int) -> dict[str, InputField]:
     return {"points": InputField((num_points, channels)), "mask": InputField((num_points,), np.bool_)}
-
-
-class PointEncoder(Encoder):
-    """PointNet-style set encoder → (B, num_tokens + 1, 2·width) tokens.
-
-    A shared per-point MLP sees each point's coordinates relative to the cloud's centroid (masked
-    mean) plus its other channels; attention pooling with learned queries gives ``num_tokens``
-    tokens, a masked max over the points one more; the centroid's embedding is added to every token.
-
-    Why centred coordinates and an explicit centroid: poses are absolute, so where the person stands
-    is a large part of the pose error, and a set of raw coordinates pooled by attention recovered it
-    poorly in development runs of LiDAR alone (the results suite of docs/RESULTS.md does not isolate
-    this choice).
-    """
-
-    def __init__(self, in_channels: int, width: int, num_tokens: int = 32):
-        super().__init__()
-        self.point_mlp = nn.Sequential(
-            nn.Linear(in_channels, width),
-            nn.ReLU(inplace=True),
-            nn.Linear(width, 2 * width),
-            nn.ReLU(inplace=True),
-            nn.Linear(2 * width, 2 * width),
-        )
-        self.pool = AttentionPool(2 * width, num_tokens)
-        self.centroid = nn.Linear(3, 2 * width)
-        self.num_tokens = num_tokens + 1
-        self.out_channels = 2 * width
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        mask = inputs["mask"].bool()  # (B, N)
-        points = inputs["points"]  # (B, N, C), xyz first
-        weight = mask.unsqueeze(-1).to(points.dtype)
-        centroid = (points[..., :3] * weight).sum(1) / weight.sum(1).clamp(min=1.0)  # (B, 3); 0 for an empty cloud
-        local = torch.cat([points[..., :3] - centroid[:, None], points[..., 3:]], dim=-1)
-        features = self.point_mlp(local) * weight  # (B, N, 2w)
-        pooled = self.pool(features, mask)  # (B, num_tokens, 2w)
-        # Masked max; an all-padding cloud gives 0 rather than -inf.
-        peak = features.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1, keepdim=True)
-        peak = torch.where(mask.any(dim=1)[:, None, None], peak, torch.zeros_like(peak))
-        return torch.cat([pooled, peak], dim=1) + self.centroid(centroid)[:, None]

@@ -9,13 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
-import torch
 
 from pta_core.config import PreprocessConfig
 from pta_core.errors import DataFormatError, InvalidInput
-from pta_core.modalities.base import Encoder, InputField, Modality, Sample, register
-from pta_core.models.blocks import ResidualBlock, conv_out, conv_stem, feature_map_to_tokens
+from pta_core.modalities.base import InputField, Modality, Sample, register
 
 ANTENNAS, SUBCARRIERS, PACKETS = 3, 114, 10
 SHAPE = (ANTENNAS, SUBCARRIERS, PACKETS)
@@ -23,6 +20,8 @@ SHAPE = (ANTENNAS, SUBCARRIERS, PACKETS)
 
 def read_csi_mat(path: Path) -> np.ndarray:
     """MAT v5 file → ``CSIamp`` float64 (3, 114, 10); ``CSIphase`` is not used (as in the toolbox)."""
+    import scipy.io  # here, not at the top: the node never reads files, and scipy costs it ~20 MB
+
     try:
         mat = scipy.io.loadmat(path, variable_names=["CSIamp"])
     except Exception as err:  # scipy raises many types (MatReadError, ValueError, OSError, TypeError)
@@ -71,35 +70,6 @@ def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
     return {"csi": ((data - cfg.csi_offset) / cfg.csi_scale).astype(np.float32)}
 
 
-class CSIEncoder(Encoder):
-    """1-D ResNet over the subcarriers, with the antennas × packets (30) as channels; one token per
-    output step.
-
-    Why 1-D: a frame's 10 packets span a fraction of a second, so the packet axis is short and
-    carries no spatial structure a 2-D kernel would exploit; the subcarrier axis is where the
-    multipath frequency pattern lies. It is about ten times cheaper than a 2-D stack over the
-    (subcarrier, packet) plane.
-    """
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.net = torch.nn.Sequential(
-            conv_stem(ANTENNAS * PACKETS, 2 * width, 5, 2, dims=1),
-            ResidualBlock(2 * width, 2 * width, 2, dims=1),
-            ResidualBlock(2 * width, 4 * width, 2, dims=1),
-        )
-        steps = conv_out(SUBCARRIERS, 5, 2, 2)
-        for _ in range(2):
-            steps = conv_out(steps, 3, 2, 1)
-        self.num_tokens = steps
-        self.out_channels = 4 * width
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        csi = inputs["csi"]  # (B, antennas, subcarriers, packets)
-        channels = csi.permute(0, 1, 3, 2).reshape(csi.shape[0], ANTENNAS * PACKETS, SUBCARRIERS)
-        return feature_map_to_tokens(self.net(channels))
-
-
 WIFI_CSI = register(
     Modality(
         name="wifi-csi",
@@ -109,7 +79,6 @@ WIFI_CSI = register(
         read_file=read_csi_mat,
         preprocess=preprocess,
         input_fields=lambda cfg: {"csi": InputField(SHAPE)},
-        build_encoder=lambda model, pre: CSIEncoder(model.encoder_width),
         description="CSI amplitude 3 antennas × 114 subcarriers × 10 packets, standardised with dataset statistics",
     )
 )

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from pta_core.config import ActivityConfig, ModelConfig, PreprocessConfig, PurifyConfig
-from pta_core.modalities import get_modality
+from pta_core.models.encoders import build_encoder
 from pta_core.models.heads import ActivityHead, PoseHead, PoseScale
 from pta_core.models.projector import Projector
 from pta_core.models.temporal import WindowActivityHead
@@ -116,7 +116,7 @@ class PTAModel(nn.Module):
         self.encoders = nn.ModuleDict()
         self.projectors = nn.ModuleDict()
         for name in self.modalities:
-            encoder = get_modality(name).build_encoder(model_cfg, preprocess_cfg)
+            encoder = build_encoder(name, model_cfg, preprocess_cfg)
             self.encoders[name] = encoder
             self.projectors[name] = Projector(
                 encoder.num_tokens, encoder.out_channels, model_cfg.tokens, model_cfg.dim, model_cfg.projector,

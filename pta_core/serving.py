@@ -1,26 +1,28 @@
-"""Single-frame inference for serving (the ROS node): checkpoint → preprocessing → model → prediction.
+"""Single-frame serving (the ROS node): raw sample → the training preprocessing → a backend → prediction.
 
-Uses the checkpoint's own preprocessing parameters, so serving preprocesses exactly as training did.
+:class:`Predictor` is the one serving interface: which modality set to use for the live sensors
+(the validation table), the preprocessing, the activity windows. A backend supplies only the two
+forward calls: :class:`~pta_core.torch_predictor.TorchPredictor` (a ``model.pt`` on PyTorch) and
+:class:`~pta_core.onnx_predictor.OnnxPredictor` (a ``pta export`` folder on onnxruntime).
+Numpy only: a node on onnxruntime never imports torch.
 """
 from __future__ import annotations
 
-import logging
+import dataclasses
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from pta_core.checkpoint import Checkpoint, ValidationRow, load_checkpoint
-from pta_core.config import PreprocessConfig, activity_window
+from pta_core.config import PreprocessConfig
 from pta_core.errors import CheckpointError
 from pta_core.modalities import empty_sample, get_modality
-
-log = logging.getLogger(__name__)
+from pta_core.validation import ValidationRow, best_subset
 
 Sample = dict[str, np.ndarray]
+BACKENDS = ("torch", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,20 @@ class Prediction:
     joints: np.ndarray | None  # (17, 3) float32 metres, H36M order
     activity_probs: np.ndarray | None  # (K,) float32, checkpoint class order; None until a window is full enough
     modalities: tuple[str, ...]  # the modalities the prediction used
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What serving needs to know about a model besides its weights (from a checkpoint or model.json)."""
+
+    modalities: tuple[str, ...]
+    preprocess: PreprocessConfig
+    joint_names: tuple[str, ...]
+    activity_classes: tuple[str, ...]
+    validation: tuple[ValidationRow, ...]
+    selection_metric: tuple[str, bool]  # (validation column, lower_is_better)
+    window_length: int  # frames of the windowed activity head (0: none)
+    frame_period: float  # seconds between a window's frames
 
 
 class ActivityWindow:
@@ -79,68 +95,44 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (shifted / shifted.sum()).astype(np.float32)
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; anything else as torch spells it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
-    return resolved
-
-
 class Predictor:
-    def __init__(self, checkpoint: Checkpoint, device: str | torch.device = "auto"):
-        self.checkpoint = checkpoint
-        self.device = resolve_device(device) if isinstance(device, str) else device
-        self.model = checkpoint.build().to(self.device)
-        self.modalities: tuple[str, ...] = checkpoint.modalities
-        self.preprocess_config: PreprocessConfig = checkpoint.config.data.preprocess
-        self.joint_names = checkpoint.joint_names
-        self.activity_classes = checkpoint.activity_classes
-        self.validation: list[ValidationRow] = list(checkpoint.validation)
-        self._metric, self._lower_is_better = checkpoint.selection_metric
+    """The serving interface; subclasses implement :meth:`_forward` and :meth:`_window_logits`."""
+
+    device = "cpu"  # where the backend computes, for logs and diagnostics
+
+    def __init__(self, card: ModelCard):
+        self.card = card
+        self.modalities = card.modalities
+        self.preprocess_config = card.preprocess
+        self.joint_names = card.joint_names
+        self.activity_classes = card.activity_classes
+        self.validation = list(card.validation)
+        self.window_length = card.window_length
+        self.frame_period = card.frame_period
         # One activity window per modality set: an embedding depends on the set it came from, and the
         # window head was trained on windows of one set.
-        self.window_length = activity_window(checkpoint.config)
-        self.frame_period = checkpoint.config.data.frame_period
         self._windows: dict[tuple[str, ...], ActivityWindow] = {}
-        # Zero inputs for absent modalities, built once (absent modalities are masked, not computed).
-        self._empty = {
-            name: {k: torch.from_numpy(v)[None].to(self.device) for k, v in empty_sample(get_modality(name), self.preprocess_config).items()}
-            for name in self.modalities
-        }
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Predictor:
-        checkpoint = load_checkpoint(path)
-        try:
-            return cls(checkpoint, device)
-        except (RuntimeError, ValueError) as err:
-            raise CheckpointError(f"{path}: cannot build the model: {err}") from err
 
     def best_subset(self, live: Iterable[str]) -> tuple[str, ...] | None:
-        """The validated combination of live modalities with the best score.
+        """The validated combination of live modalities with the best score (:func:`~pta_core.validation.best_subset`)."""
+        metric, lower_is_better = self.card.selection_metric
+        return best_subset(self.validation, metric, lower_is_better, self.modalities, live)
 
-        Without a validation table (an untrained checkpoint) every live modality the model knows is used.
-        """
-        available = {m for m in live if m in self.modalities}
-        if not available:
-            return None
-        scored = [
-            row
-            for row in self.validation
-            if set(row.modalities) <= available and getattr(row, self._metric) is not None
-        ]
-        if not scored:
-            return tuple(m for m in self.modalities if m in available)
-        sign = 1.0 if self._lower_is_better else -1.0
-        best = min(scored, key=lambda row: (sign * getattr(row, self._metric), -len(row.modalities)))
-        return tuple(m for m in self.modalities if m in best.modalities)
+    def set_depth_scale(self, metres_per_unit: float) -> None:
+        """Units of integer depth images *at this input* (a ROS camera's 16UC1 may differ from the dataset's)."""
+        self.preprocess_config = dataclasses.replace(self.preprocess_config, depth_scale=metres_per_unit)
 
     def preprocess(self, modality: str, raw: np.ndarray) -> Sample:
         """The training preprocessing; raises :class:`~pta_core.errors.InvalidInput` for unusable samples."""
         return get_modality(modality).preprocess(raw, self.preprocess_config)
+
+    def empty_sample(self, modality: str) -> Sample:
+        """Zero input of ``modality`` (what an absent modality is filled with; masked by the fusion)."""
+        return empty_sample(get_modality(modality), self.preprocess_config)
+
+    def warm_up(self, modalities: Iterable[str]) -> None:
+        """One throw-away forward pass: the first call is ~50× slower (allocations, kernel selection)."""
+        self._forward({m: self.empty_sample(m) for m in modalities})
 
     def predict(self, samples: dict[str, Sample], stamp_s: float | None = None) -> Prediction:
         """Predict one frame from preprocessed samples of any non-empty subset of the model's modalities.
@@ -165,28 +157,13 @@ class Predictor:
                 probs = softmax(self._window_logits(*frames))
         return Prediction(joints=joints, activity_probs=probs, modalities=used)
 
-    @torch.inference_mode()
     def _forward(self, samples: dict[str, Sample]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """One frame → (joints (17, 3), activity probabilities of a per-frame head, embedding (E,))."""
-        inputs = {}
-        for name in self.modalities:
-            if name in samples:
-                inputs[name] = {k: torch.from_numpy(np.ascontiguousarray(v))[None].to(self.device) for k, v in samples[name].items()}
-            else:
-                inputs[name] = self._empty[name]
-        present = torch.tensor([[name in samples for name in self.modalities]], device=self.device)
-        output = self.model(inputs, present)
-        joints = output.pose[0].float().cpu().numpy() if output.pose is not None else None
-        probs = torch.softmax(output.activity[0].float(), 0).cpu().numpy() if output.activity is not None else None
-        embedding = output.embedding[0].float().cpu().numpy() if output.embedding is not None else None
-        return joints, probs, embedding
+        raise NotImplementedError
 
-    @torch.inference_mode()
     def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """(T, E) embeddings and (T,) validity of one window → (K,) logits."""
-        logits = self.model.window_activity(torch.from_numpy(embeddings)[None].to(self.device),
-                                            torch.from_numpy(valid)[None].to(self.device))
-        return logits[0].float().cpu().numpy()
+        raise NotImplementedError
 
     @property
     def activity_window_s(self) -> float:
@@ -197,12 +174,15 @@ class Predictor:
         """Forget the activity windows (a new stream, a jump in time)."""
         self._windows.clear()
 
+    def close(self) -> None:
+        """Release what the backend holds beyond Python objects (GPU caches)."""
 
-BACKENDS = ("torch", "onnxruntime")
 
-
-def load_predictor(path: str | Path, backend: str = "torch", device: str = "auto", threads: int = 1) -> Predictor:
+def load_predictor(path: str | Path, backend: str = "torch", device: str = "auto", threads: int = 0) -> Predictor:
     """The serving predictor for ``path``: a model.pt on PyTorch, or a ``pta export`` folder on onnxruntime.
+
+    ``threads`` > 0 sets the backend's intra-op threads (PyTorch: process-wide; onnxruntime: the
+    sessions'); 0 keeps the backend's default (one per core). Only the chosen backend is imported.
 
     Raises:
         CheckpointError: a file or folder that is not what the backend serves (one line).
@@ -214,7 +194,9 @@ def load_predictor(path: str | Path, backend: str = "torch", device: str = "auto
         if not is_export(path):
             raise CheckpointError(f"{path}: backend onnxruntime serves a `pta export` folder (with model.json); "
                                   "make one with: pta export --checkpoint MODEL.pt --out FOLDER")
-        return OnnxPredictor(path, threads=max(threads, 1))
+        return OnnxPredictor(path, threads=threads)
     if backend != "torch":
         raise ValueError(f"backend {backend!r} is not one of {list(BACKENDS)}")
-    return Predictor.from_checkpoint(path, device)
+    from pta_core.torch_predictor import TorchPredictor
+
+    return TorchPredictor.from_checkpoint(path, device, threads)

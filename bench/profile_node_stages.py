@@ -1,0 +1,111 @@
+"""Where the sensing node's time goes, stage by stage, in one process without DDS transport.
+
+For MM-Fi-sized inputs (``bench_node_lib.mmfi_sized_raws``) it times what the node does per frame:
+the input message's deserialisation (rclpy's C conversion into a Python message, as a subscription
+does), decode (message → array), the training preprocessing, synchronisation (add every sensor,
+match, commit), the prediction on the chosen backend, and building + publishing the outputs
+(skeleton, markers, activity, inference record) on an active lifecycle node. Median and p99 over
+``--iters`` frames after ``--warmup``; one JSON line.
+
+    python bench/profile_node_stages.py --model models/pta_bench_clean.pt
+    python bench/profile_node_stages.py --model out/onnx_bench_clean --backend onnxruntime --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import rclpy
+from bench_node_lib import ALL, _message, load_average, mmfi_sized_raws
+from rclpy.lifecycle import LifecycleNode
+from rclpy.serialization import deserialize_message, serialize_message
+
+from pta_core.serving import load_predictor
+from pta_ros.conversions import make_header
+from pta_ros.inputs import SENSOR_BY_MODALITY, DecodeOptions
+from pta_ros.markers import MarkerStyle
+from pta_ros.outputs import OutputPublishers
+from pta_ros.sync import Synchronizer, SyncPolicy
+
+MS = 1e3
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="model.pt, or a `pta export` folder with --backend onnxruntime")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--iters", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+
+    predictor = load_predictor(args.model, args.backend, "cpu", args.threads)
+    raws = mmfi_sized_raws()
+    wire = {m: serialize_message(_message(m, raws[m])) for m in ALL}
+    options = DecodeOptions()
+    clock = [0]
+    sync = Synchronizer(ALL, SyncPolicy(), lambda: clock[0])
+    rclpy.init()
+    node = LifecycleNode("profile_node_stages")
+    outputs = OutputPublishers(node)
+    node.trigger_configure()
+    node.trigger_activate()
+    style = MarkerStyle()
+    times: dict[str, list[float]] = defaultdict(list)
+
+    @contextlib.contextmanager
+    def timed(stage: str):
+        start = time.perf_counter()
+        yield
+        times[stage].append(time.perf_counter() - start)
+
+    try:
+        for frame in range(args.warmup + args.iters):
+            if frame == args.warmup:
+                times.clear()
+            stamp = (frame + 1) * 33_000_000
+            clock[0] = stamp
+            frame_start = time.perf_counter()
+            for m in ALL:
+                spec = SENSOR_BY_MODALITY[m]
+                with timed(f"deserialize {m}"):
+                    msg = deserialize_message(wire[m], spec.msg_type)
+                with timed(f"decode {m}"):
+                    raw = spec.decode(msg, options)
+                with timed(f"preprocess {m}"):
+                    sample = predictor.preprocess(m, raw)
+                with timed("sync add"):
+                    sync.add(m, stamp, sample)
+            with timed("sync match"):
+                match = sync.match()
+            with timed("select"):
+                subset = predictor.best_subset(match.sensors)
+            with timed("predict"):
+                prediction = predictor.predict({m: match.entries[m].item for m in subset}, stamp / 1e9)
+            with timed("sync commit"):
+                sync.commit(match)
+            header = make_header(stamp, "base_link")
+            with timed("publish outputs"):
+                outputs.publish(prediction, header, predictor.activity_classes, style, 0.01)
+            times["frame total"].append(time.perf_counter() - frame_start)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    stages = {stage: {"p50_ms": round(float(np.median(v)) * MS, 4), "p99_ms": round(float(np.percentile(v, 99)) * MS, 4)}
+              for stage, v in times.items()}
+    print(json.dumps({"bench": "node_stages", "backend": args.backend, "threads": args.threads, "model": str(args.model),
+                      "subset": list(subset), "iters": args.iters, "stages": stages, "load_avg_1min": load_average()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

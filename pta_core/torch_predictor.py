@@ -1,0 +1,76 @@
+"""The serving :class:`~pta_core.serving.Predictor` on PyTorch, from a ``model.pt``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pta_core.checkpoint import Checkpoint, load_checkpoint
+from pta_core.config import activity_window
+from pta_core.distributed import resolve_device
+from pta_core.errors import CheckpointError
+from pta_core.serving import ModelCard, Predictor, Sample
+
+
+def model_card(checkpoint: Checkpoint) -> ModelCard:
+    return ModelCard(
+        modalities=checkpoint.modalities,
+        preprocess=checkpoint.config.data.preprocess,
+        joint_names=tuple(checkpoint.joint_names),
+        activity_classes=tuple(checkpoint.activity_classes),
+        validation=tuple(checkpoint.validation),
+        selection_metric=checkpoint.selection_metric,
+        window_length=activity_window(checkpoint.config),
+        frame_period=checkpoint.config.data.frame_period,
+    )
+
+
+class TorchPredictor(Predictor):
+    def __init__(self, checkpoint: Checkpoint, device: str | torch.device = "auto"):
+        super().__init__(model_card(checkpoint))
+        self.checkpoint = checkpoint
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = checkpoint.build().to(self.device)
+        # Zero inputs for absent modalities, built once (absent modalities are masked, not computed).
+        self._empty = {
+            name: {k: torch.from_numpy(v)[None].to(self.device) for k, v in self.empty_sample(name).items()}
+            for name in self.modalities
+        }
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", threads: int = 0) -> TorchPredictor:
+        checkpoint = load_checkpoint(path)
+        if threads > 0:
+            torch.set_num_threads(threads)  # process-wide: a serving process is its own torch user
+        try:
+            return cls(checkpoint, device)
+        except (RuntimeError, ValueError) as err:
+            raise CheckpointError(f"{path}: cannot build the model: {err}") from err
+
+    @torch.inference_mode()
+    def _forward(self, samples: dict[str, Sample]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        inputs = {}
+        for name in self.modalities:
+            if name in samples:
+                inputs[name] = {k: torch.from_numpy(np.ascontiguousarray(v))[None].to(self.device) for k, v in samples[name].items()}
+            else:
+                inputs[name] = self._empty[name]
+        present = torch.tensor([[name in samples for name in self.modalities]], device=self.device)
+        output = self.model(inputs, present)
+        joints = output.pose[0].float().cpu().numpy() if output.pose is not None else None
+        probs = torch.softmax(output.activity[0].float(), 0).cpu().numpy() if output.activity is not None else None
+        embedding = output.embedding[0].float().cpu().numpy() if output.embedding is not None else None
+        return joints, probs, embedding
+
+    @torch.inference_mode()
+    def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        logits = self.model.window_activity(torch.from_numpy(embeddings)[None].to(self.device),
+                                            torch.from_numpy(valid)[None].to(self.device))
+        return logits[0].float().cpu().numpy()
+
+    def close(self) -> None:
+        self.model = None
+        self._empty = {}
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
