@@ -8,6 +8,7 @@ head. Stable ``ns``/``id`` so every update replaces the previous one; colours ar
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ class MarkerStyle:
 
 
 def _color(rgba: tuple[float, float, float, float]) -> ColorRGBA:
-    r, g, b, a = (float(np.clip(v, 0.0, 1.0)) for v in rgba)
+    r, g, b, a = (min(max(float(v), 0.0), 1.0) for v in rgba)
     return ColorRGBA(r=r, g=g, b=b, a=a)
 
 
@@ -49,12 +50,12 @@ def _point(xyz: np.ndarray) -> Point:
     return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
 
 
-def _side_color(joint: int, style: MarkerStyle) -> ColorRGBA:
-    if joint in _LEFT:
-        return _color(style.left)
-    if joint in _RIGHT:
-        return _color(style.right)
-    return _color(style.centre)
+@functools.lru_cache(maxsize=8)
+def _joint_colors(style: MarkerStyle) -> tuple[ColorRGBA, ...]:
+    """Each joint's colour by body side, built once per style (message objects are costly to make:
+    per frame, this took most of the node's marker time)."""
+    left, right, centre = _color(style.left), _color(style.right), _color(style.centre)
+    return tuple(left if i in _LEFT else right if i in _RIGHT else centre for i in range(NUM_JOINTS))
 
 
 def _duration(seconds: float) -> Duration:
@@ -100,20 +101,19 @@ def skeleton_markers(
     if joints.shape != (NUM_JOINTS, 3) or not np.isfinite(joints).all():
         raise ValueError(f"joints must be finite ({NUM_JOINTS}, 3), got {joints.shape}")
 
+    colors = _joint_colors(style)
+    points = [_point(j) for j in joints]
     bones = _base_marker(header, BONES_ID, Marker.LINE_LIST, style)
     bones.scale.x = style.line_width
     bones.color = _color(style.centre)
-    for child, parent in H36M_BONES:
-        bones.points.append(_point(joints[parent]))
-        bones.points.append(_point(joints[child]))
-        side = _side_color(child, style)
-        bones.colors.extend([side, side])
+    bones.points = [points[i] for child, parent in H36M_BONES for i in (parent, child)]
+    bones.colors = [colors[child] for child, _ in H36M_BONES for _ in range(2)]
 
     spheres = _base_marker(header, JOINTS_ID, Marker.SPHERE_LIST, style)
     spheres.scale.x = spheres.scale.y = spheres.scale.z = style.joint_diameter
     spheres.color = _color(style.centre)
-    spheres.points = [_point(j) for j in joints]
-    spheres.colors = [_side_color(i, style) for i in range(NUM_JOINTS)]
+    spheres.points = points
+    spheres.colors = list(colors)
 
     markers = MarkerArray(markers=[bones, spheres])
     if label is not None:

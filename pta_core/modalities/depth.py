@@ -33,8 +33,9 @@ def read_depth_png(path: Path) -> np.ndarray:
     return array
 
 
-def depth_metres(raw: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """A depth map → float32 metres inside ``depth_crop``; 0 where there is no reading.
+def depth_metres(raw: np.ndarray, cfg: PreprocessConfig, stride: int = 1) -> np.ndarray:
+    """A depth map → float32 metres inside ``depth_crop``, every ``stride``-th pixel; 0 where there is
+    no reading. (Sampling before converting: the points mode reads 1/16 of the pixels.)
 
     Integer input is in sensor units (× ``depth_scale`` → metres); float input is metres. Zero,
     negative and non-finite pixels mean "no reading".
@@ -51,6 +52,7 @@ def depth_metres(raw: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
         if top + height > depth.shape[0] or left + width > depth.shape[1]:
             raise InvalidInput("shape", f"depth map {depth.shape} is smaller than the region of interest {cfg.depth_crop}")
         depth = depth[top : top + height, left : left + width]
+    depth = depth[::stride, ::stride]
     if np.issubdtype(depth.dtype, np.integer):
         metres = depth.astype(np.float32) * np.float32(cfg.depth_scale)
     else:
@@ -62,13 +64,14 @@ def depth_metres(raw: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     return metres
 
 
-def depth_points(metres: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """Back-project every ``depth_stride``-th pixel of a (cropped) map → (N, 3) points in the camera's
-    optical frame, inside ``depth_roi`` and closer than ``depth_max_m``."""
+def depth_points(z: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+    """Back-project a (cropped) map sampled every ``depth_stride``-th pixel (``depth_metres(raw, cfg,
+    cfg.depth_stride)``) → (N, 3) points in the camera's optical frame, inside ``depth_roi`` and
+    closer than ``depth_max_m``."""
     stride = cfg.depth_stride
     top, left = cfg.depth_crop[:2]
-    z = metres[::stride, ::stride]
-    v, u = np.mgrid[0 : metres.shape[0] : stride, 0 : metres.shape[1] : stride].astype(np.float32)
+    u = np.arange(z.shape[1], dtype=np.float32) * np.float32(stride)  # the samples' pixel columns in the crop
+    v = np.arange(z.shape[0], dtype=np.float32)[:, None] * np.float32(stride)
     fx, fy, cx, cy = cfg.depth_intrinsics
     x = (u + left - cx) * z / fx
     y = (v + top - cy) * z / fy
@@ -88,13 +91,12 @@ def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
         InvalidInput: ``shape``, ``empty`` (see :func:`depth_metres`; ``points``: also no pixel in
             the region of interest).
     """
-    metres = depth_metres(raw, cfg)
     if cfg.depth_mode == "points":
-        cloud = depth_points(metres, cfg)
+        cloud = depth_points(depth_metres(raw, cfg, cfg.depth_stride), cfg)
         if len(cloud) == 0:
             raise InvalidInput("empty", "no depth pixel inside the region of interest")
         return preprocess_cloud(cloud, 3, cfg.depth_points, cfg.max_input_points)
-    scaled = np.minimum(metres, cfg.depth_max_m) / np.float32(cfg.depth_max_m)
+    scaled = np.minimum(depth_metres(raw, cfg), cfg.depth_max_m) / np.float32(cfg.depth_max_m)
     return {"image": area_resize(scaled, tuple(cfg.depth_size))[None]}
 
 
