@@ -24,6 +24,7 @@ from bench_node_lib import (
     load_average,
     node_params,
     start_node,
+    start_relay,
     stop,
     temporary_model,
 )
@@ -40,14 +41,15 @@ def main() -> int:
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--modalities", nargs="+", default=list(ALL))
+    parser.add_argument("--relay", action="store_true",
+                        help="measure the floor instead: a process that only relays the inputs' stamp to a skeleton")
     add_priority_flag(parser)
     add_node_param_flag(parser)
     args = parser.parse_args()
     niceness = apply_priority(args.nice)
 
-    model = args.model or temporary_model()
     params = node_params(args.param)
-    node = start_node(model, device=args.device, **params)
+    node = start_relay() if args.relay else start_node(args.model or temporary_model(), device=args.device, **params)
     observer = Observer()
     try:
         observer.wait_node_ready()
@@ -55,7 +57,7 @@ def main() -> int:
             run = observer.measure(rate, args.duration, args.modalities, node_pid=node.pid)
             pipeline = run.diagnostics.get("/sensing_node: pipeline", {})
             result = {
-                "bench": "node_latency",
+                "bench": "relay_floor" if args.relay else "node_latency",
                 "rate_hz": rate,
                 "modalities": args.modalities,
                 **run.summary(),

@@ -307,8 +307,58 @@ def stop(proc: subprocess.Popen) -> int:
         return proc.wait()
 
 
+def start_relay() -> subprocess.Popen:
+    """The floor under the node: a process that only takes the five inputs and publishes a skeleton."""
+    return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "relay"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def relay() -> None:
+    """What rclpy and DDS cost with no work: subscribe to the node's five inputs (its QoS, a
+    single-threaded executor, Python messages), and once a stamp has arrived on every input publish
+    a fixed skeleton with that stamp on the node's topic; /diagnostics once a second."""
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from geometry_msgs.msg import PoseArray
+
+    from pta_ros.conversions import numpy_to_posearray
+    from pta_ros.inputs import SENSORS
+    from pta_ros.outputs import OUTPUT_QOS
+    from pta_ros.sensing_node import input_qos
+
+    rclpy.init()
+    node = rclpy.create_node("sensing_node")
+    skeleton = node.create_publisher(PoseArray, "~/skeleton", OUTPUT_QOS)
+    diagnostics = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+    joints = numpy_to_posearray(np.zeros((17, 3)))
+    seen: dict[tuple[int, int], int] = {}
+
+    def on_input(msg) -> None:
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] == len(SENSORS):
+            del seen[key]
+            joints.header = msg.header
+            skeleton.publish(joints)
+
+    for sensor in SENSORS:
+        node.create_subscription(sensor.msg_type, sensor.topic, on_input, input_qos())
+    node.create_timer(1.0, lambda: diagnostics.publish(
+        DiagnosticArray(status=[DiagnosticStatus(name="/sensing_node: relay")])))
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] == "relay":
+        relay()
+        sys.exit(0)
     if len(sys.argv) != 3 or sys.argv[1] != "publish":
-        sys.exit("usage: bench_node_lib.py publish '<json spec>' (started by the bench_node_* scripts)")
+        sys.exit("usage: bench_node_lib.py publish '<json spec>' | relay (started by the bench_node_* scripts)")
     spec = json.loads(sys.argv[2])
     print(json.dumps(publish(spec["rate_hz"], spec["duration_s"], spec["modalities"])))

@@ -67,6 +67,8 @@ class OutputPublishers:
 
         Markers only with a ``marker_style``; the label shows the top-1 class and its probability.
         """
+        if prediction.joints is not None:  # first: the skeleton is what a controller waits for
+            self._skeleton.publish(numpy_to_posearray(prediction.joints, header))
         label = None
         if prediction.activity_probs is not None:
             probs = prediction.activity_probs
@@ -74,11 +76,9 @@ class OutputPublishers:
             self._activity.publish(String(data=activity_classes[top]))
             self._scores.publish(scores_msg(probs))
             label = f"{activity_classes[top]} {float(probs[top]):.2f}"
-        if prediction.joints is not None:
-            self._skeleton.publish(numpy_to_posearray(prediction.joints, header))
-            if marker_style is not None:
-                self._markers.publish(skeleton_markers(prediction.joints, header, label, marker_style))
-                self.markers_shown = True
+        if prediction.joints is not None and marker_style is not None:
+            self._markers.publish(skeleton_markers(prediction.joints, header, label, marker_style))
+            self.markers_shown = True
         self._inference.publish(inference_msg(self._node.get_fully_qualified_name(), prediction.modalities, header, step_s))
 
     def clear_markers(self, header: Header) -> None:
