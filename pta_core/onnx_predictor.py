@@ -31,6 +31,9 @@ def session(path: Path, threads: int):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads  # 0: onnxruntime's default, one per core
     options.inter_op_num_threads = 1
+    # Idle pool threads sleep instead of spinning: a robot's CPU is shared, and spinning threads
+    # made two threads several times slower than one on 2 cores (docs/BENCHMARKS.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

@@ -13,8 +13,8 @@ Callbacks and threads (:func:`make_executor`):
 - inference has its own mutually exclusive group, entered from the ``rate_hz`` timer and, with
   ``event_driven``, as soon as an input completes a frame: on the single-threaded executor the
   input callback runs it in place; on a multi-threaded one it triggers a guard condition of the
-  inference group. (In place is 3.5 ms faster at the median: the guard costs another pass of the
-  executor's wait loop; docs/BENCHMARKS.md.) Each entry runs at most one inference, on the newest
+  inference group. (In place is faster: the guard costs another pass of the executor's wait
+  loop; docs/BENCHMARKS.md.) Each entry runs at most one inference, on the newest
   ready frame (older ready frames are dropped as ``superseded``): the work per entry is bounded,
   no backlog grows.
 - the 1 Hz diagnostics have a group of their own.
