@@ -6,6 +6,9 @@ with ``qos_overrides./<topic>.subscription.*`` parameters):
 (lidar), ``wifi/csi`` (wifi-csi). Outputs: ``~/skeleton``, ``~/markers``, ``~/activity``,
 ``~/activity/scores``, ``~/inference`` (the modality set of each output), ``/diagnostics`` (1 Hz).
 
+The work itself (decode → preprocess → sync → select → predict → report) is the rclpy-free
+:class:`~pta_ros.pipeline.SensingPipeline`; this module wires ROS to it.
+
 Callbacks and threads (:func:`make_executor`):
 - input callbacks only decode, validate, preprocess (the shared training path) and buffer. Each
   sensor has its own *mutually exclusive* callback group, so a sensor's messages are handled in
@@ -20,11 +23,9 @@ Callbacks and threads (:func:`make_executor`):
 - the 1 Hz diagnostics have a group of their own.
 - ``executor_threads`` > 1 runs these groups on a MultiThreadedExecutor: inputs are handled while
   inference runs. The default, 1, is a SingleThreadedExecutor: inputs wait in their DDS queues
-  (QoS depth) for at most one inference step. Measured on the shared 2-core CPU (docs/BENCHMARKS.md,
-  ``## ROS node``): with CPython's GIL the parallel executor makes inference *slower*, as each
-  torch op re-acquires the GIL behind the other callback threads (a convoy): at 30 Hz with all
-  five inputs it kept up with 27 % of the frames (p99 1.5 s); the single-threaded one with all of
-  them (p99 34 ms).
+  (QoS depth) for at most one inference step. With CPython's GIL the parallel executor makes
+  inference *slower* on a shared CPU, as each torch op re-acquires the GIL behind the other
+  callback threads (a convoy; measured in docs/BENCHMARKS.md, ``## ROS node``).
 
 Lifecycle (``rclpy.lifecycle``): configure loads the model, publishers and the synchroniser;
 activate creates subscriptions and timers; deactivate drops them and frees the model. With
@@ -36,12 +37,9 @@ from __future__ import annotations
 import copy
 import functools
 import sys
-import threading
 import time
 import traceback
-from collections import Counter
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -52,22 +50,16 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
-from pta_core.errors import CheckpointError, InvalidInput
+from pta_core.errors import CheckpointError
 from pta_core.serving import Predictor, load_predictor
 from pta_ros import params as node_params
-from pta_ros.conversions import make_header, stamp_to_ns
-from pta_ros.diagnostics import (
-    LatencyStats,
-    LogThrottle,
-    PipelineReport,
-    RateMeter,
-    SensorReport,
-    build_diagnostics,
-)
+from pta_ros.conversions import make_header
+from pta_ros.diagnostics import LogThrottle, PipelineReport, build_diagnostics
 from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
-from pta_ros.sync import Match, Synchronizer, SyncPolicy
+from pta_ros.pipeline import InputOptions, SensingPipeline
+from pta_ros.sync import Synchronizer, SyncPolicy
 
 
 def input_qos() -> QoSProfile:
@@ -99,7 +91,10 @@ def _logged_transition(method):
 
 
 class SensingNode(LifecycleNode):
-    """The lifecycle node. ``start()`` = configure + activate (what ``autostart`` does)."""
+    """The lifecycle node: ROS wiring around a :class:`~pta_ros.pipeline.SensingPipeline`.
+
+    ``start()`` = configure + activate (what ``autostart`` does).
+    """
 
     def __init__(self, node_name: str = "sensing_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
@@ -107,24 +102,12 @@ class SensingNode(LifecycleNode):
         self._params = node_params.read(self)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._throttle = LogThrottle(5.0)
-        self._model_lock = threading.Lock()
-        self._predictor: Predictor | None = None
-        self._sync: Synchronizer | None = None
-        self._sensors: tuple[SensorSpec, ...] = ()
-        self._rates: dict[str, RateMeter] = {}
+        self._pipeline: SensingPipeline | None = None
         self._input_subs: list = []
         self._infer_timer = self._diag_timer = self._guard = None
         self._outputs_pub: OutputPublishers | None = None
         self._diag_pub = None
         self._active = False
-        self._chosen: tuple[str, ...] | None = None
-        self._processing = LatencyStats()
-        self._output_delay = LatencyStats()
-        self._errors: Counter[str] = Counter()
-        self._outputs = 0
-        self._last_accepted: float | None = None
-        self._started = time.monotonic()
-        self._rejected_reported: dict[str, int] = {}
         self._infer_group = MutuallyExclusiveCallbackGroup()
         self._diag_group = MutuallyExclusiveCallbackGroup()
 
@@ -142,39 +125,39 @@ class SensingNode(LifecycleNode):
         if not p.model_path:
             self.get_logger().error("model_path is not set: pass -p model_path:=/path/model.pt")
             return TransitionCallbackReturn.FAILURE
-        if not self._load_model():
+        predictor = self._load_model()
+        if predictor is None:
             return TransitionCallbackReturn.FAILURE
-        predictor = self._predictor
         unusable = [m for m in p.modalities_enabled if m not in predictor.modalities]
         if unusable:
             self.get_logger().warning(f"the model has no {unusable}: those inputs are not subscribed")
-        self._sensors = tuple(
-            s for s in SENSORS if s.modality in p.modalities_enabled and s.modality in predictor.modalities
-        )
-        if not self._sensors:
+        sensors = tuple(s for s in SENSORS if s.modality in p.modalities_enabled and s.modality in predictor.modalities)
+        if not sensors:
             self.get_logger().error(
                 f"no enabled modality {list(p.modalities_enabled)} is in the model {predictor.modalities}"
             )
-            self._free_model()
+            predictor.close()
             return TransitionCallbackReturn.FAILURE
-        self._warm_up()
-        self._sync = Synchronizer([s.modality for s in self._sensors], self._sync_policy(p), self._clock_ns)
-        self._rates = {s.modality: RateMeter() for s in self._sensors}
+        self._pipeline = SensingPipeline(predictor, sensors, self._sync_policy(p), self._clock_ns, _input_options(p))
+        predictor.warm_up(s.modality for s in sensors)
         self._outputs_pub = OutputPublishers(self)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.get_logger().info(
             f"model {p.model_path} on {predictor.device}: modalities {list(predictor.modalities)}, "
-            f"inputs {[s.topic for s in self._sensors]}"
+            f"inputs {[s.topic for s in sensors]}"
         )
         return TransitionCallbackReturn.SUCCESS
 
     @_logged_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        if self._predictor is None:  # freed by a deactivation
-            if not self._load_model():
+        pipeline = self._pipeline
+        if pipeline.predictor is None:  # freed by a deactivation
+            predictor = self._load_model()
+            if predictor is None:
                 return TransitionCallbackReturn.FAILURE
-            self._warm_up()
-        for sensor in self._sensors:
+            predictor.warm_up(s.modality for s in pipeline.sensors)
+            pipeline.set_predictor(predictor)
+        for sensor in pipeline.sensors:
             group = MutuallyExclusiveCallbackGroup()
             self._input_subs.append(
                 self.create_subscription(
@@ -219,7 +202,7 @@ class SensingNode(LifecycleNode):
             self.destroy_publisher(self._diag_pub)
             self._diag_pub = None
         self._free_model()
-        self._sync = None
+        self._pipeline = None
         return TransitionCallbackReturn.SUCCESS
 
     @_logged_transition
@@ -229,26 +212,21 @@ class SensingNode(LifecycleNode):
         self._free_model()
         return TransitionCallbackReturn.SUCCESS
 
-    def _load_model(self) -> bool:
+    def _load_model(self) -> Predictor | None:
         p = self._params
         try:
             predictor = load_predictor(p.model_path, p.backend, p.device, p.inference_threads)
         except (CheckpointError, ValueError, RuntimeError) as err:
             self.get_logger().error(f"cannot load the model: {err}")
-            return False
+            return None
         predictor.set_depth_scale(p.depth_scale)  # the units of this camera's 16UC1 images
-        with self._model_lock:
-            self._predictor = predictor
-        return True
-
-    def _warm_up(self) -> None:
-        self._predictor.warm_up(s.modality for s in self._sensors)
+        return predictor
 
     def _free_model(self) -> None:
-        with self._model_lock:
-            predictor, self._predictor = self._predictor, None
-        if predictor is not None:
-            predictor.close()
+        if self._pipeline is not None:
+            predictor = self._pipeline.set_predictor(None)
+            if predictor is not None:
+                predictor.close()
 
     def _teardown_runtime(self) -> None:
         for sub in self._input_subs:
@@ -280,125 +258,56 @@ class SensingNode(LifecycleNode):
         except ValueError as err:
             return SetParametersResult(successful=False, reason=str(err))
         previous, self._params = self._params, updated
-        if self._sync is not None:
-            self._sync.set_policy(self._sync_policy(updated))
+        if self._pipeline is not None:
+            self._pipeline.sync.set_policy(self._sync_policy(updated))
+            self._pipeline.options = _input_options(updated)
         if self._infer_timer is not None and updated.rate_hz != previous.rate_hz:
             self._infer_timer.timer_period_ns = int(1e9 / updated.rate_hz)
         if previous.publish_markers and not updated.publish_markers:
             self._clear_markers()
         return SetParametersResult(successful=True)
 
-    # -- inputs -----------------------------------------------------------------------------
+    # -- inputs and inference ---------------------------------------------------------------
 
     def _clock_ns(self) -> int:
         return self.get_clock().now().nanoseconds
 
     def _on_message(self, sensor: SensorSpec, msg) -> None:
-        """Decode, validate, preprocess and buffer one message; never raises."""
-        self._rates[sensor.modality].tick(time.monotonic())
-        sync = self._sync
-        if sync is None or not self._active:
+        pipeline = self._pipeline
+        if pipeline is None or not self._active:
             return
-        try:
-            stamp = stamp_to_ns(msg.header.stamp)
-            reason = sync.check(sensor.modality, stamp)
-            if reason is not None:
-                sync.count_rejection(sensor.modality, reason)
-                self._log_rejection(sensor, reason, f"stamp {stamp / 1e9:.3f} s")
-                return
-            expected = self._params.frame_ids[sensor.key]
-            frame = msg.header.frame_id.lstrip("/")
-            if expected and frame != expected.lstrip("/"):
-                raise InvalidInput("frame_id", f"frame_id {msg.header.frame_id!r}, expected {expected!r}")
-            options = DecodeOptions(max_points=self._params.max_points, csi_layout=self._params.csi_layout)
-            raw = sensor.decode(msg, options)
-            predictor = self._predictor
-            if predictor is None:  # freed by a deactivation racing this callback
-                return
-            sample = predictor.preprocess(sensor.modality, raw)  # the training path
-        except InvalidInput as err:
-            sync.count_rejection(sensor.modality, err.reason)
-            self._log_rejection(sensor, err.reason, str(err))
+        rejection = pipeline.on_message(sensor, msg)
+        if rejection is not None:
+            if self._throttle.allow((sensor.modality, rejection.reason), time.monotonic()):
+                self.get_logger().warning(f"{sensor.topic}: rejected ({rejection.reason}): {rejection.detail}")
             return
-        except Exception as err:  # a bug must not kill the node: count, log, carry on
-            sync.count_rejection(sensor.modality, "internal_error")
-            self._log_rejection(sensor, "internal_error", f"{type(err).__name__}: {err}")
-            return
-        reason = sync.add(sensor.modality, stamp, sample)  # buffered ready for the model
-        if reason is not None:
-            self._log_rejection(sensor, reason, f"stamp {stamp / 1e9:.3f} s")
-            return
-        self._last_accepted = time.monotonic()
         if self._params.event_driven:
             if self._guard is not None:
                 self._guard.trigger()
             else:
                 self._tick()
 
-    def _log_rejection(self, sensor: SensorSpec, reason: str, detail: str) -> None:
-        if self._throttle.allow((sensor.modality, reason), time.monotonic()):
-            self.get_logger().warning(f"{sensor.topic}: rejected ({reason}): {detail}")
-
-    # -- inference --------------------------------------------------------------------------
-
     def _tick(self) -> None:
-        """Run at most one inference on the newest ready synchronised frame; never raises."""
-        if not self._active:
+        """At most one inference step, and its outputs; never raises."""
+        if not self._active or self._pipeline is None:
+            return
+        step = self._pipeline.step()
+        if step.switched is not None:
+            self.get_logger().info(f"modality set: {_fmt(step.switched[0])} -> {_fmt(step.switched[1])}")
+        if step.error is not None and self._throttle.allow(("tick", step.error_kind), time.monotonic()):
+            self.get_logger().error(step.error)
+        if step.nothing_live:
+            self._clear_markers()
+        if step.output is None:
             return
         try:
-            with self._model_lock:
-                if self._predictor is not None:
-                    self._process(self._predictor)
+            p = self._params
+            style = MarkerStyle(lifetime_s=p.marker_lifetime_s) if p.publish_markers else None
+            self._outputs_pub.publish(step.output.prediction, make_header(step.output.stamp_ns, p.output_frame),
+                                      self._pipeline.predictor.activity_classes, style, step.output.step_s)
         except Exception as err:
-            self._errors[type(err).__name__] += 1
-            if self._throttle.allow(("tick", type(err).__name__), time.monotonic()):
-                self.get_logger().error(f"inference step failed: {type(err).__name__}: {err}")
-
-    def _select(self, predictor: Predictor) -> tuple[Match, tuple[str, ...]] | None:
-        """The newest ready match whose sensors are exactly the model's best subset of them."""
-        sync = self._sync
-        match = sync.match()
-        while match is not None:
-            subset = predictor.best_subset(match.sensors)
-            if subset is None:
-                return None
-            if set(subset) == set(match.sensors):
-                return match, subset
-            # The best model ignores some matched sensors: re-match on the subset alone, so that
-            # the output stamp is the newest stamp the model actually used.
-            match = sync.match(subset)
-        return None
-
-    def _process(self, predictor: Predictor) -> None:
-        started = time.perf_counter()
-        selected = self._select(predictor)
-        if selected is None:
-            if not self._sync.live():
-                self._clear_markers()
-            return
-        match, subset = selected
-        if subset != self._chosen:
-            self.get_logger().info(f"modality set: {_fmt(self._chosen)} -> {_fmt(subset)}")
-            self._chosen = subset
-        prediction = predictor.predict({m: match.entries[m].item for m in subset}, stamp_s=match.stamp_ns / 1e9)
-        self._sync.commit(match)
-        finite = all(
-            out is None or np.isfinite(out).all() for out in (prediction.joints, prediction.activity_probs)
-        )
-        if not finite:
-            self._errors["non_finite_output"] += 1
-            if self._throttle.allow(("tick", "non_finite_output"), time.monotonic()):
-                self.get_logger().error("the model produced non-finite outputs: frame dropped")
-            return
-        header = make_header(match.stamp_ns, self._params.output_frame)
-        style = (
-            MarkerStyle(lifetime_s=self._params.marker_lifetime_s) if self._params.publish_markers else None
-        )
-        step_s = time.perf_counter() - started
-        self._outputs_pub.publish(prediction, header, predictor.activity_classes, style, step_s)
-        self._outputs += 1
-        self._processing.add(step_s)
-        self._output_delay.add((self._clock_ns() - match.stamp_ns) / 1e9)
+            if self._throttle.allow(("publish", type(err).__name__), time.monotonic()):
+                self.get_logger().error(f"publishing failed: {type(err).__name__}: {err}")
 
     def _clear_markers(self) -> None:
         if self._outputs_pub is not None:
@@ -408,56 +317,14 @@ class SensingNode(LifecycleNode):
 
     def report(self) -> PipelineReport:
         """The node's current state (what ``/diagnostics`` publishes)."""
-        sync = self._sync
-        now_ns = self._clock_ns()
-        now = time.monotonic()
-        live = sync.live() if sync is not None else ()
-        rejected, dropped, accepted = sync.rejected(), sync.dropped(), sync.accepted()
-        sensors = []
-        for spec in self._sensors:
-            m = spec.modality
-            newest = sync.newest_stamp(m)
-            total_rejected = sum(rejected[m].values())
-            sensors.append(
-                SensorReport(
-                    modality=m,
-                    topic=self.resolve_topic_name(spec.topic),
-                    rate_hz=self._rates[m].rate_hz(now),
-                    age_s=None if newest is None else (now_ns - newest) / 1e9,
-                    live=m in live,
-                    seen=self._rates[m].last is not None,
-                    accepted=accepted[m],
-                    rejected=rejected[m],
-                    dropped=dropped[m],
-                    new_rejections=total_rejected - self._rejected_reported.get(m, 0),
-                )
-            )
-            self._rejected_reported[m] = total_rejected
-        delay = self._output_delay.percentiles()
-        extra = {f"errors.{k}": str(v) for k, v in sorted(self._errors.items())}
-        if delay is not None:
-            extra.update({f"output_delay_{k}_ms": f"{v * 1e3:.4g}" for k, v in delay.items()})
-        return PipelineReport(
-            node_name=self.get_fully_qualified_name(),
-            sensors=sensors,
-            live=live,
-            chosen=self._chosen,
-            latency=self._processing.percentiles(),
-            outputs=self._outputs,
-            seconds_since_input=None if self._last_accepted is None else now - self._last_accepted,
-            uptime_s=now - self._started,
-            input_timeout_s=self._params.input_timeout_s,
-            latency_warn_s=self._params.latency_warn_s,
-            clock_resets=sync.resets if sync is not None else 0,
-            device=str(self._predictor.device) if self._predictor is not None else "none",
-            extra=extra,
-        )
+        p = self._params
+        return self._pipeline.report(self.get_fully_qualified_name(), self.resolve_topic_name,
+                                     p.input_timeout_s, p.latency_warn_s)
 
     def _publish_diagnostics(self) -> None:
         try:
-            if self._diag_pub is not None and self._sync is not None:
-                header = make_header(self._clock_ns())
-                self._diag_pub.publish(build_diagnostics(self.report(), header))
+            if self._diag_pub is not None and self._pipeline is not None:
+                self._diag_pub.publish(build_diagnostics(self.report(), make_header(self._clock_ns())))
         except Exception as err:
             if self._throttle.allow(("diagnostics", type(err).__name__), time.monotonic()):
                 self.get_logger().error(f"diagnostics failed: {type(err).__name__}: {err}")
@@ -466,15 +333,19 @@ class SensingNode(LifecycleNode):
 
     @property
     def chosen_modalities(self) -> tuple[str, ...] | None:
-        return self._chosen
+        return self._pipeline.chosen if self._pipeline is not None else None
 
     @property
     def predictor(self) -> Predictor | None:
-        return self._predictor
+        return self._pipeline.predictor if self._pipeline is not None else None
 
     @property
     def synchronizer(self) -> Synchronizer | None:
-        return self._sync
+        return self._pipeline.sync if self._pipeline is not None else None
+
+
+def _input_options(p: node_params.NodeParams) -> InputOptions:
+    return InputOptions(frame_ids=dict(p.frame_ids), decode=DecodeOptions(max_points=p.max_points, csi_layout=p.csi_layout))
 
 
 def _fmt(modalities: tuple[str, ...] | None) -> str:

@@ -1,0 +1,215 @@
+"""The sensing node's work without the middleware: decode → preprocess → sync → select → predict → report.
+
+:class:`SensingPipeline` is plain Python over the message classes (no rclpy): the node
+(``sensing_node.py``) only wires subscriptions, timers and publishers to it, and tests drive it
+message by message without DDS. It never raises on bad input: a message is accepted or rejected
+with a reason (counted by the synchroniser), and a failed step is counted by exception type.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pta_core.errors import InvalidInput
+from pta_core.serving import Prediction, Predictor
+from pta_ros.conversions import stamp_to_ns
+from pta_ros.diagnostics import LatencyStats, PipelineReport, RateMeter, SensorReport
+from pta_ros.inputs import DecodeOptions, SensorSpec
+from pta_ros.sync import Match, Synchronizer, SyncPolicy
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message was not used (``reason`` is the counter's key)."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Output:
+    """One inference step's result, for the publishers."""
+
+    prediction: Prediction
+    stamp_ns: int  # the newest stamp the model used
+    step_s: float  # selection + prediction time
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one inference step did: an output, a change of modality set, an error, or nothing."""
+
+    output: Output | None = None
+    switched: tuple[tuple[str, ...] | None, tuple[str, ...]] | None = None  # (previous set, new set)
+    nothing_live: bool = False  # no sensor is live: the skeleton shown should be cleared
+    error: str | None = None  # one line, when the step failed
+    error_kind: str = ""  # the exception type, or non_finite_output (for counting and log throttling)
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """The run-time input checks (node parameters)."""
+
+    frame_ids: dict[str, str]  # expected frame per sensor key ("" = any)
+    decode: DecodeOptions
+
+
+class SensingPipeline:
+    def __init__(self, predictor: Predictor, sensors: tuple[SensorSpec, ...], policy: SyncPolicy,
+                 clock_ns: Callable[[], int], options: InputOptions) -> None:
+        self.predictor = predictor
+        self.sensors = sensors
+        self.sync = Synchronizer([s.modality for s in sensors], policy, clock_ns)
+        self.options = options
+        self._clock_ns = clock_ns
+        self._rates = {s.modality: RateMeter() for s in sensors}
+        self._lock = threading.Lock()  # one step at a time (a multi-threaded executor may race)
+        self.chosen: tuple[str, ...] | None = None
+        self.outputs = 0
+        self.errors: Counter[str] = Counter()
+        self._step_time = LatencyStats()
+        self._output_delay = LatencyStats()
+        self._last_accepted: float | None = None
+        self._started = time.monotonic()
+        self._rejected_reported: dict[str, int] = {}
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def set_predictor(self, predictor: Predictor | None) -> Predictor | None:
+        """Swap the model (None while the node is inactive); returns the previous one."""
+        with self._lock:
+            previous, self.predictor = self.predictor, predictor
+        return previous
+
+    def on_message(self, sensor: SensorSpec, msg) -> Rejection | None:
+        """Check, decode, preprocess (the training path) and buffer one message; never raises.
+
+        Without a model (between a deactivation and the next activation) the message only counts
+        towards the sensor's rate.
+        """
+        self._rates[sensor.modality].tick(time.monotonic())
+        sync, predictor = self.sync, self.predictor
+        if predictor is None:
+            return None
+        try:
+            stamp = stamp_to_ns(msg.header.stamp)
+            reason = sync.check(sensor.modality, stamp)
+            if reason is not None:
+                sync.count_rejection(sensor.modality, reason)
+                return Rejection(reason, f"stamp {stamp / 1e9:.3f} s")
+            expected = self.options.frame_ids.get(sensor.key, "")
+            if expected and msg.header.frame_id.lstrip("/") != expected.lstrip("/"):
+                raise InvalidInput("frame_id", f"frame_id {msg.header.frame_id!r}, expected {expected!r}")
+            sample = predictor.preprocess(sensor.modality, sensor.decode(msg, self.options.decode))
+        except InvalidInput as err:
+            sync.count_rejection(sensor.modality, err.reason)
+            return Rejection(err.reason, str(err))
+        except Exception as err:  # a bug must not kill the node: count, report, carry on
+            sync.count_rejection(sensor.modality, "internal_error")
+            return Rejection("internal_error", f"{type(err).__name__}: {err}")
+        reason = sync.add(sensor.modality, stamp, sample)  # buffered ready for the model
+        if reason is not None:
+            return Rejection(reason, f"stamp {stamp / 1e9:.3f} s")
+        self._last_accepted = time.monotonic()
+        return None
+
+    # -- inference --------------------------------------------------------------------------
+
+    def step(self) -> Step:
+        """At most one inference, on the newest ready synchronised frame; never raises."""
+        with self._lock:
+            try:
+                return self._step()
+            except Exception as err:
+                self.errors[type(err).__name__] += 1
+                return Step(error=f"inference step failed: {type(err).__name__}: {err}", error_kind=type(err).__name__)
+
+    def _select(self, predictor: Predictor) -> tuple[Match, tuple[str, ...]] | None:
+        """The newest ready match whose sensors are exactly the model's best subset of them."""
+        match = self.sync.match()
+        while match is not None:
+            subset = predictor.best_subset(match.sensors)
+            if subset is None:
+                return None
+            if set(subset) == set(match.sensors):
+                return match, subset
+            # The best model ignores some matched sensors: re-match on the subset alone, so that
+            # the output stamp is the newest stamp the model actually used.
+            match = self.sync.match(subset)
+        return None
+
+    def _step(self) -> Step:
+        predictor = self.predictor
+        if predictor is None:
+            return Step()
+        started = time.perf_counter()
+        selected = self._select(predictor)
+        if selected is None:
+            return Step(nothing_live=not self.sync.live())
+        match, subset = selected
+        switched = (self.chosen, subset) if subset != self.chosen else None
+        self.chosen = subset
+        prediction = predictor.predict({m: match.entries[m].item for m in subset}, stamp_s=match.stamp_ns / 1e9)
+        self.sync.commit(match)
+        if not all(out is None or np.isfinite(out).all() for out in (prediction.joints, prediction.activity_probs)):
+            self.errors["non_finite_output"] += 1
+            return Step(switched=switched, error="the model produced non-finite outputs: frame dropped",
+                        error_kind="non_finite_output")
+        step_s = time.perf_counter() - started
+        self.outputs += 1
+        self._step_time.add(step_s)
+        self._output_delay.add((self._clock_ns() - match.stamp_ns) / 1e9)
+        return Step(output=Output(prediction, match.stamp_ns, step_s), switched=switched)
+
+    # -- report -----------------------------------------------------------------------------
+
+    def report(self, node_name: str, topic_of: Callable[[str], str], input_timeout_s: float,
+               latency_warn_s: float) -> PipelineReport:
+        """The pipeline's state (what ``/diagnostics`` publishes); ``topic_of`` resolves a relative topic."""
+        sync = self.sync
+        now_ns, now = self._clock_ns(), time.monotonic()
+        live = sync.live()
+        rejected, dropped, accepted = sync.rejected(), sync.dropped(), sync.accepted()
+        sensors = []
+        for spec in self.sensors:
+            m = spec.modality
+            newest = sync.newest_stamp(m)
+            total_rejected = sum(rejected[m].values())
+            sensors.append(SensorReport(
+                modality=m,
+                topic=topic_of(spec.topic),
+                rate_hz=self._rates[m].rate_hz(now),
+                age_s=None if newest is None else (now_ns - newest) / 1e9,
+                live=m in live,
+                seen=self._rates[m].last is not None,
+                accepted=accepted[m],
+                rejected=rejected[m],
+                dropped=dropped[m],
+                new_rejections=total_rejected - self._rejected_reported.get(m, 0),
+            ))
+            self._rejected_reported[m] = total_rejected
+        extra = {f"errors.{k}": str(v) for k, v in sorted(self.errors.items())}
+        delay = self._output_delay.percentiles()
+        if delay is not None:
+            extra.update({f"output_delay_{k}_ms": f"{v * 1e3:.4g}" for k, v in delay.items()})
+        return PipelineReport(
+            node_name=node_name,
+            sensors=sensors,
+            live=live,
+            chosen=self.chosen,
+            latency=self._step_time.percentiles(),
+            outputs=self.outputs,
+            seconds_since_input=None if self._last_accepted is None else now - self._last_accepted,
+            uptime_s=now - self._started,
+            input_timeout_s=input_timeout_s,
+            latency_warn_s=latency_warn_s,
+            clock_resets=sync.resets,
+            device="none" if self.predictor is None else str(self.predictor.device),
+            extra=extra,
+        )

@@ -1,0 +1,124 @@
+"""The node's work without DDS: SensingPipeline message by message (real messages, a real model)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from node_helpers import make_checkpoint, raw_samples, sensor_message
+from train_helpers import one_thread  # noqa: F401  (autouse fixture)
+
+from pta_core.modalities import MMFI_MODALITIES
+from pta_core.torch_predictor import TorchPredictor
+from pta_ros.inputs import SENSOR_BY_MODALITY, SENSORS, DecodeOptions
+from pta_ros.params import SENSOR_FRAMES
+from pta_ros.pipeline import InputOptions, SensingPipeline
+from pta_ros.sync import SyncPolicy
+
+MS = 1_000_000
+
+
+class Clock:
+    def __init__(self, now_ns: int) -> None:
+        self.now_ns = now_ns
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    validation = {("lidar",): 150.0, ("rgb", "lidar"): 90.0, tuple(MMFI_MODALITIES): 80.0, ("rgb",): 200.0}
+    path = make_checkpoint(tmp_path_factory.mktemp("pipeline") / "model.pt", validation)
+    return TorchPredictor.from_checkpoint(path, "cpu")
+
+
+def pipeline_for(predictor, clock, frame_ids=None) -> SensingPipeline:
+    options = InputOptions(frame_ids=dict(SENSOR_FRAMES) if frame_ids is None else frame_ids, decode=DecodeOptions())
+    return SensingPipeline(predictor, SENSORS, SyncPolicy(), clock, options)
+
+
+def feed(pipeline, raws, stamp_ns, modalities=MMFI_MODALITIES):
+    return {m: pipeline.on_message(SENSOR_BY_MODALITY[m], sensor_message(m, raws[m], stamp_ns)) for m in modalities}
+
+
+def test_a_complete_frame_gives_the_predictors_output_for_the_best_set(predictor):
+    clock = Clock(10_000 * MS)
+    pipeline = pipeline_for(predictor, clock)
+    raws = raw_samples(3)
+    assert feed(pipeline, raws, clock.now_ns) == dict.fromkeys(MMFI_MODALITIES)  # all accepted
+    step = pipeline.step()
+    assert step.error is None and step.output is not None
+    assert step.switched == (None, tuple(MMFI_MODALITIES))  # the best validated set of the five
+    expected = predictor.predict({m: predictor.preprocess(m, raws[m]) for m in MMFI_MODALITIES})
+    np.testing.assert_allclose(step.output.prediction.joints, expected.joints, atol=1e-6)
+    assert step.output.stamp_ns == clock.now_ns
+    assert pipeline.step().output is None  # each frame is used once
+
+    # rgb and lidar only: the validated rgb+lidar beats lidar and rgb alone; the set switch is reported.
+    clock.now_ns += 100 * MS
+    feed(pipeline, raws, clock.now_ns, ("rgb", "lidar"))
+    clock.now_ns += 150 * MS  # past max_wait_s: the silent sensors no longer hold the frame back
+    step = pipeline.step()
+    assert step.output is not None and step.switched == (tuple(MMFI_MODALITIES), ("rgb", "lidar"))
+    report = pipeline.report("/sensing_node", lambda topic: "/" + topic, 2.0, 0.1)
+    assert report.outputs == 2 and report.chosen == ("rgb", "lidar")
+    assert {s.modality: s.accepted for s in report.sensors} == {"rgb": 2, "depth": 1, "mmwave": 1, "lidar": 2, "wifi-csi": 1}
+    assert report.sensors[0].topic == "/camera/keypoints"
+
+
+def test_bad_messages_are_rejected_with_a_reason_and_counted(predictor):
+    clock = Clock(10_000 * MS)
+    pipeline = pipeline_for(predictor, clock)
+    raws = raw_samples(0)
+    lidar = SENSOR_BY_MODALITY["lidar"]
+    wrong_frame = sensor_message("lidar", raws["lidar"], clock.now_ns, frame_id="elsewhere")
+    assert pipeline.on_message(lidar, wrong_frame).reason == "frame_id"
+    stale = sensor_message("lidar", raws["lidar"], clock.now_ns - 5_000 * MS)
+    assert pipeline.on_message(lidar, stale).reason == "stale"
+    empty = sensor_message("lidar", np.full((10, 3), np.nan, dtype=np.float32), clock.now_ns)
+    assert pipeline.on_message(lidar, empty).reason == "empty"
+    keypoints = SENSOR_BY_MODALITY["rgb"]
+    broken = sensor_message("rgb", raws["rgb"], clock.now_ns)
+    broken.poses = broken.poses[:5]
+    assert pipeline.on_message(keypoints, broken).reason == "shape"
+    assert pipeline.sync.rejected()["lidar"] == {"frame_id": 1, "stale": 1, "empty": 1}
+    step = pipeline.step()
+    assert step.output is None and step.nothing_live  # nothing usable arrived
+
+
+def test_any_frame_id_is_accepted_when_none_is_expected(predictor):
+    clock = Clock(10_000 * MS)
+    pipeline = pipeline_for(predictor, clock, frame_ids={})
+    message = sensor_message("lidar", raw_samples(0)["lidar"], clock.now_ns, frame_id="elsewhere")
+    assert pipeline.on_message(SENSOR_BY_MODALITY["lidar"], message) is None
+
+
+def test_without_a_model_messages_only_count_and_steps_do_nothing(predictor):
+    clock = Clock(10_000 * MS)
+    pipeline = pipeline_for(predictor, clock)
+    assert pipeline.set_predictor(None) is predictor
+    assert feed(pipeline, raw_samples(0), clock.now_ns) == dict.fromkeys(MMFI_MODALITIES)
+    assert pipeline.sync.accepted()["lidar"] == 0
+    assert pipeline.step() == type(pipeline.step())()
+    assert pipeline.report("/n", str, 2.0, 0.1).device == "none"
+
+
+class Failing:
+    """A predictor whose forward pass breaks (a bug, an exhausted device)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def predict(self, samples, stamp_s=None):
+        raise RuntimeError("device lost")
+
+
+def test_a_failing_step_is_reported_and_counted_not_raised(predictor):
+    clock = Clock(10_000 * MS)
+    pipeline = pipeline_for(Failing(predictor), clock)
+    feed(pipeline, raw_samples(0), clock.now_ns)
+    step = pipeline.step()
+    assert step.output is None and step.error_kind == "RuntimeError" and "device lost" in step.error
+    assert pipeline.errors == {"RuntimeError": 1}
