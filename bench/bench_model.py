@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 from pta_core.checkpoint import Checkpoint, inference_state_dict  # noqa: E402
 from pta_core.config import Config, load_config  # noqa: E402
 from pta_core.modalities import get_modality  # noqa: E402
-from pta_core.models.factory import build_model  # noqa: E402
-from pta_core.models.objectives import Targets, build_objective  # noqa: E402
+from pta_core.models.factory import build_model, build_objective  # noqa: E402
+from pta_core.models.objectives import Targets  # noqa: E402
 from pta_core.presence import PresenceSampler  # noqa: E402
 from pta_core.torch_predictor import TorchPredictor  # noqa: E402
 

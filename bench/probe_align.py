@@ -34,8 +34,7 @@ from pta_core.config import load_config  # noqa: E402
 from pta_core.data import PackedDataset, collate, open_split  # noqa: E402
 from pta_core.data.sequences import sample_groups  # noqa: E402
 from pta_core.models.diffusion.dist import dist_loss  # noqa: E402
-from pta_core.models.factory import build_model  # noqa: E402
-from pta_core.models.objectives import build_objective  # noqa: E402
+from pta_core.models.factory import build_model, build_objective  # noqa: E402
 from pta_core.purify import meta_split  # noqa: E402
 from pta_core.runstate import load_state  # noqa: E402
 

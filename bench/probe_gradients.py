@@ -27,8 +27,8 @@ from pta_core.batching import model_batch  # noqa: E402
 from pta_core.config import load_config  # noqa: E402
 from pta_core.data import PackedDataset, collate, open_split  # noqa: E402
 from pta_core.data.sequences import sample_groups  # noqa: E402
-from pta_core.models.factory import build_model  # noqa: E402
-from pta_core.models.objectives import build_objective, task_loss  # noqa: E402
+from pta_core.models.factory import build_model, build_objective  # noqa: E402
+from pta_core.models.objectives import task_loss  # noqa: E402
 from pta_core.presence import PresenceSampler  # noqa: E402
 from pta_core.purify import meta_split  # noqa: E402
 from pta_core.runstate import load_state  # noqa: E402

@@ -26,6 +26,10 @@ class ConfigError(ValueError):
 # Schema
 
 
+Method = Literal["pta", "single", "late_fusion", "xfi"]  # training methods: pta_core/models/factory.py builds each
+METHODS: tuple[str, ...] = typing.get_args(Method)
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """Parameters of the one preprocessing path shared by training and the ROS node.
@@ -181,7 +185,7 @@ class ActivityConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    method: Literal["pta", "single", "late_fusion", "xfi"] = "pta"
+    method: Method = "pta"
     single_modality: str = ""  # method=single: the modality trained alone
     tasks: tuple[str, ...] = ("pose", "activity")
     epochs: int = 100

@@ -48,8 +48,8 @@ from pta_core.distributed import World, barrier, gather_means, init_distributed,
 from pta_core.evaluate import evaluate_combinations, selection_score
 from pta_core.io import atomic_write_text, remove_stale_temporaries
 from pta_core.metrics import modality_combinations
-from pta_core.models.factory import build_model
-from pta_core.models.objectives import Objective, build_objective
+from pta_core.models.factory import build_model, build_objective
+from pta_core.models.objectives import Objective
 from pta_core.models.pta import PTAModel
 from pta_core.presence import PresenceSampler
 from pta_core.purify import PHI, MetaBatches, MetaUpdater, meta_split

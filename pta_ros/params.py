@@ -17,6 +17,7 @@ from rclpy.parameter import Parameter
 
 from pta_core.modalities import MMFI_MODALITIES
 from pta_ros.inputs import SENSORS
+from pta_ros.sync import SyncPolicy  # the synchroniser's defaults are the parameters' defaults
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 CSI_LAYOUTS = ("antenna_major", "subcarrier_major")
@@ -81,20 +82,20 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "event_driven", True, "run inference as soon as a synchronised set is ready, not only on the timer"
     ),
-    ParamSpec("slop_s", 0.05, "largest stamp spread inside one synchronised set (s)", 0.0, 1.0),
-    ParamSpec("max_age_s", 1.0, "inputs older than this (vs the node clock) are not used (s)", 0.05, 30.0),
+    ParamSpec("slop_s", SyncPolicy.slop_s, "largest stamp spread inside one synchronised set (s)", 0.0, 1.0),
+    ParamSpec("max_age_s", SyncPolicy.max_age_s, "inputs older than this (vs the node clock) are not used (s)", 0.05, 30.0),
     ParamSpec(
         "max_wait_s",
-        0.1,
+        SyncPolicy.max_wait_s,
         "how long a frame waits for a live sensor that has not delivered, and in the first max_age_s"
         " for a sensor not heard yet (s)",
         0.0,
         5.0,
     ),
     ParamSpec(
-        "future_tolerance_s", 0.5, "stamps further ahead of the node clock are rejected (s)", 0.0, 60.0
+        "future_tolerance_s", SyncPolicy.future_tolerance_s, "stamps further ahead of the node clock are rejected (s)", 0.0, 60.0
     ),
-    ParamSpec("buffer_size", 16, "messages buffered per sensor", 1, 256),
+    ParamSpec("buffer_size", SyncPolicy.buffer_size, "messages buffered per sensor", 1, 256),
     ParamSpec(
         "output_frame",
         "camera_depth_optical_frame",

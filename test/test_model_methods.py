@@ -9,8 +9,8 @@ from train_helpers import TINY_MODEL, one_thread, random_inputs  # noqa: F401  (
 from pta_core.checkpoint import inference_state_dict
 from pta_core.config import load_config
 from pta_core.models.baselines import LateFusionModel, XFiModel, late_fusion_state_dict
-from pta_core.models.factory import build_model
-from pta_core.models.objectives import Targets, build_objective, pose_loss
+from pta_core.models.factory import build_model, build_objective
+from pta_core.models.objectives import Targets, pose_loss
 from pta_core.models.pta import PTAModel
 from pta_core.presence import PresenceSampler
 

@@ -177,17 +177,3 @@ class LateFusionObjective(Objective):
         if total is None:
             raise ValueError("no modality is present in the batch")
         return LossOutput(total, terms)
-
-
-def build_objective(cfg: Config, model: nn.Module) -> Objective:
-    """The training objective of ``cfg.train.method`` around ``model`` (from ``build_model``)."""
-    method = cfg.train.method
-    if method == "pta":
-        return PTAObjective(model, cfg)
-    if method == "single":
-        return SingleObjective(model, cfg.train)
-    if method == "xfi":
-        return SupervisedObjective(model, cfg.train)
-    if method == "late_fusion":
-        return LateFusionObjective(model, cfg.train)
-    raise ValueError(f"unknown train.method {method!r}; known: pta, single, late_fusion, xfi")
