@@ -131,7 +131,7 @@ class Predictor:
         return empty_sample(get_modality(modality), self.preprocess_config)
 
     def warm_up(self, modalities: Iterable[str]) -> None:
-        """One throw-away forward pass: the first call is ~50× slower (allocations, kernel selection)."""
+        """One throw-away forward pass: the first call is far slower than the next (allocations, kernel selection)."""
         self._forward({m: self.empty_sample(m) for m in modalities})
 
     def predict(self, samples: dict[str, Sample], stamp_s: float | None = None) -> Prediction:

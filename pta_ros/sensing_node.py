@@ -66,9 +66,9 @@ def input_qos() -> QoSProfile:
     """Sensor-data QoS (best effort, volatile) keeping only the newest message per input.
 
     A deeper queue only adds latency: when inputs outpace inference, the node should use the
-    newest frame, not work through old ones. Measured with all five modalities at 60 Hz (overload
-    on the 2-core CPU): depth 5 (``qos_profile_sensor_data``) gave 79 % of frames at 91 ms median
-    latency; depth 1 gave 95 % at 19 ms. A fresh object per subscription: QoS overrides mutate it.
+    newest frame, not work through old ones (measured under overload against the depth 5 of
+    ``qos_profile_sensor_data``: docs/BENCHMARKS.md, ``## ROS node``). A fresh object per
+    subscription: QoS overrides mutate it.
     """
     qos = copy.copy(qos_profile_sensor_data)
     qos.depth = 1

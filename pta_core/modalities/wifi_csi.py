@@ -20,7 +20,7 @@ SHAPE = (ANTENNAS, SUBCARRIERS, PACKETS)
 
 def read_csi_mat(path: Path) -> np.ndarray:
     """MAT v5 file → ``CSIamp`` float64 (3, 114, 10); ``CSIphase`` is not used (as in the toolbox)."""
-    import scipy.io  # here, not at the top: the node never reads files, and scipy costs it ~20 MB
+    import scipy.io  # here, not at the top: the node never reads files, and scipy is a large import
 
     try:
         mat = scipy.io.loadmat(path, variable_names=["CSIamp"])
