@@ -8,7 +8,7 @@ with ``ros2 param set`` and are validated by :func:`apply_changes` before they t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -155,33 +155,18 @@ SPECS: tuple[ParamSpec, ...] = (
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
 
-@dataclass(frozen=True)
-class NodeParams:
-    """Typed snapshot of every parameter (``frame_ids`` keyed by sensor key)."""
+def _field_type(spec: ParamSpec) -> type:
+    return tuple[str, ...] if isinstance(spec.default, list) else type(spec.default)
 
-    model_path: str
-    backend: str
-    device: str
-    inference_threads: int
-    executor_threads: int
-    autostart: bool
-    modalities_enabled: tuple[str, ...]
-    rate_hz: float
-    event_driven: bool
-    slop_s: float
-    max_age_s: float
-    max_wait_s: float
-    future_tolerance_s: float
-    buffer_size: int
-    output_frame: str
-    frame_ids: dict[str, str]
-    depth_scale: float
-    csi_layout: str
-    max_points: int
-    publish_markers: bool
-    marker_lifetime_s: float
-    input_timeout_s: float
-    latency_warn_s: float
+
+# A typed, frozen snapshot of every parameter, with the fields of SPECS (one source): the
+# ``frame_ids.<key>`` parameters become one ``frame_ids`` mapping (sensor key → frame).
+NodeParams = make_dataclass(
+    "NodeParams",
+    [(spec.name, _field_type(spec)) for spec in SPECS if not spec.name.startswith("frame_ids.")]
+    + [("frame_ids", dict[str, str])],
+    frozen=True,
+)
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
