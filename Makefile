@@ -37,7 +37,7 @@ $(JAZZY_STAMP): requirements-jazzy.txt requirements-base.txt setup.py setup.cfg
 	$(call venv_install,$(JAZZY_VENV),requirements-jazzy.txt)
 
 demo: venv
-	$(PY) -m pta_ros.demo --out $(DEMO_OUT)
+	$(PY) -m pta_ros.tools.demo --out $(DEMO_OUT)
 
 test: pytest colcon-test test-jazzy
 

@@ -34,10 +34,10 @@ setup(
         "console_scripts": [
             "pta = pta_core.cli:main",
             "sensing_node = pta_ros.sensing_node:main",
-            "replay_node = pta_ros.replay_node:main",
-            "mmfi_to_bag = pta_ros.bag:main",
-            "pta_bringup = pta_ros.bringup:main",
-            "online_eval = pta_ros.online_eval:main",
+            "replay_node = pta_ros.tools.replay_node:main",
+            "mmfi_to_bag = pta_ros.tools.bag:main",
+            "pta_bringup = pta_ros.tools.bringup:main",
+            "online_eval = pta_ros.tools.online_eval:main",
         ],
     },
 )

@@ -31,7 +31,7 @@ def folder_mb(path: Path) -> float:
 
 
 def convert_all(root: Path, work: Path, sequences) -> list[dict]:
-    from pta_ros import bag
+    from pta_ros.tools import bag
 
     rows = []
     for storage, version in (("mcap", 9), ("sqlite3", 9), ("sqlite3", 8)):
@@ -49,8 +49,8 @@ def replay_timing(bag_dir: Path, work: Path) -> dict:
     from geometry_msgs.msg import PoseArray
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-    from pta_ros.bag import GROUND_TRUTH_TOPIC
     from pta_ros.inputs import SENSORS
+    from pta_ros.tools.bag import GROUND_TRUTH_TOPIC
 
     rclpy.init()
     node = rclpy.create_node("bench_bag_sink")
@@ -64,7 +64,7 @@ def replay_timing(bag_dir: Path, work: Path) -> dict:
         node.create_subscription(spec.msg_type, "/" + spec.topic, record, qos)
     node.create_subscription(PoseArray, GROUND_TRUTH_TOPIC, record, qos)
     stats_file = work / "replay_stats.json"
-    proc = subprocess.Popen([sys.executable, "-m", "pta_ros.replay_node", str(bag_dir), "--wait-for-subscribers",
+    proc = subprocess.Popen([sys.executable, "-m", "pta_ros.tools.replay_node", str(bag_dir), "--wait-for-subscribers",
                              "20", "--stats", str(stats_file)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     while proc.poll() is None:
         rclpy.spin_once(node, timeout_sec=0.01)
@@ -94,7 +94,7 @@ def main() -> int:
     parser.add_argument("--sequences", type=int, default=4)
     parser.add_argument("--frames", type=int, default=60)
     args = parser.parse_args()
-    from pta_core.data.synthetic import MMFiSpec, generate_mmfi
+    from pta_core.simulator import MMFiSpec, generate_mmfi
 
     work = Path(args.work)
     root = work / "mmfi"

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pta_core.data.synthetic import MMFiSpec, XRF55Spec, generate_mmfi, generate_xrf55
-from pta_core.data.synthetic import fileformats as ff
-from pta_core.data.synthetic.body import capsules
-from pta_core.data.synthetic.contamination import Contamination
-from pta_core.data.synthetic.mmfi_sequence import DOPPLER_DT, MMFiSequence
-from pta_core.data.synthetic.render_csi import PACKETS, CsiRenderer
-from pta_core.data.synthetic.render_keypoints import detect_keypoints
-from pta_core.data.synthetic.spec import subjects_round_robin
+from pta_core.simulator import MMFiSpec, XRF55Spec, generate_mmfi, generate_xrf55
+from pta_core.simulator import fileformats as ff
+from pta_core.simulator.body import capsules
+from pta_core.simulator.contamination import Contamination
+from pta_core.simulator.mmfi_sequence import DOPPLER_DT, MMFiSequence
+from pta_core.simulator.render_csi import PACKETS, CsiRenderer
+from pta_core.simulator.render_keypoints import detect_keypoints
+from pta_core.simulator.spec import subjects_round_robin
 
 
 def tree_bytes(root: Path) -> dict[str, int]:

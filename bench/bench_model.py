@@ -34,8 +34,8 @@ from pta_core.config import Config, load_config  # noqa: E402
 from pta_core.modalities import get_modality  # noqa: E402
 from pta_core.models.factory import build_model, build_objective  # noqa: E402
 from pta_core.models.objectives import Targets  # noqa: E402
-from pta_core.presence import PresenceSampler  # noqa: E402
 from pta_core.torch_predictor import TorchPredictor  # noqa: E402
+from pta_core.training.presence import PresenceSampler  # noqa: E402
 
 CLASSES = tuple(f"A{i:02d}" for i in range(1, 28))
 

@@ -34,7 +34,7 @@ from pta_core.config import Config, load_config  # noqa: E402
 from pta_core.modalities import get_modality  # noqa: E402
 from pta_core.models.factory import build_model, build_objective  # noqa: E402
 from pta_core.models.objectives import Targets  # noqa: E402
-from pta_core.presence import PresenceSampler  # noqa: E402
+from pta_core.training.presence import PresenceSampler  # noqa: E402
 
 NUM_CLASSES = 27
 

@@ -29,14 +29,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pta_core.batching import model_batch  # noqa: E402
 from pta_core.config import load_config  # noqa: E402
 from pta_core.data import PackedDataset, collate, open_split  # noqa: E402
 from pta_core.data.sequences import sample_groups  # noqa: E402
 from pta_core.models.diffusion.dist import dist_loss  # noqa: E402
 from pta_core.models.factory import build_model, build_objective  # noqa: E402
-from pta_core.purify import meta_split  # noqa: E402
-from pta_core.runstate import load_state  # noqa: E402
+from pta_core.training.batching import model_batch  # noqa: E402
+from pta_core.training.purify import meta_split  # noqa: E402
+from pta_core.training.runstate import load_state  # noqa: E402
 
 
 def rows_dist(refined: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

@@ -8,9 +8,9 @@ import torch
 
 from pta_core.checkpoint import Checkpoint, load_checkpoint
 from pta_core.config import activity_window
-from pta_core.distributed import resolve_device
 from pta_core.errors import CheckpointError
 from pta_core.serving import ModelCard, Predictor, Sample
+from pta_core.training.distributed import resolve_device
 
 
 def model_card(checkpoint: Checkpoint) -> ModelCard:

@@ -2,7 +2,7 @@
 
 ``~/inference`` (DiagnosticArray, one per output, same header as the skeleton) says which modality
 set produced that output and how long the step took: what an online evaluator needs to score each
-chosen set (``pta_ros.online_eval``) without guessing which output came from which set.
+chosen set (``pta_ros.tools.online_eval``) without guessing which output came from which set.
 
 Publishers are lifecycle publishers (silent while the node is inactive), reliable, depth 10.
 """

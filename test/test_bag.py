@@ -9,9 +9,9 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
 from pta_core.data import mmfi
-from pta_core.data.synthetic import MMFiSpec, generate_mmfi, parse_contamination
 from pta_core.errors import DataFormatError
-from pta_ros import bag
+from pta_core.simulator import MMFiSpec, generate_mmfi, parse_contamination
+from pta_ros.tools import bag
 
 SEQUENCES = [("S01", "A03"), ("S01", "A12")]
 FRAMES = 8
@@ -121,7 +121,7 @@ def test_cli_reports_bad_arguments(tree, tmp_path, capsys):
 def test_one_rig_for_the_launch_file_and_the_bags(repo_root):
     # config/rig.yaml (static_tf:=true) is the synthetic rig of E01 with exactly the frames the node's
     # inputs expect; a bag's /tf_static (synthetic_transforms) holds the same frames.
-    from pta_core.data.synthetic.rig import mmfi_rig
+    from pta_core.simulator.rig import mmfi_rig
     from pta_ros.inputs import SENSORS
 
     derived = {(t["parent"], t["child"]): t for t in bag.synthetic_transforms(mmfi_rig("E01").describe())}

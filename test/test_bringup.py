@@ -9,8 +9,8 @@ import sys
 import pytest
 from node_helpers import make_checkpoint
 
-from pta_core.data.synthetic import MMFiSpec, generate_mmfi
-from pta_ros import bag
+from pta_core.simulator import MMFiSpec, generate_mmfi
+from pta_ros.tools import bag
 
 
 @pytest.mark.slow
@@ -20,7 +20,7 @@ def test_bag_replay_through_the_node_is_scored(tmp_path):
     bag.convert(root, tmp_path / "bag", [("S01", "A03"), ("S01", "A12")], progress=False)
     model = make_checkpoint(tmp_path / "model.pt")
     result = subprocess.run(
-        [sys.executable, "-m", "pta_ros.bringup", "--model", str(model), "--bag", str(tmp_path / "bag"),
+        [sys.executable, "-m", "pta_ros.tools.bringup", "--model", str(model), "--bag", str(tmp_path / "bag"),
          "--evaluate", "--json", str(tmp_path / "summary.json"), "--rate", "0.5"],
         capture_output=True, text=True, timeout=120,
     )
@@ -37,7 +37,7 @@ def test_bag_replay_through_the_node_is_scored(tmp_path):
 
 
 def test_bringup_reports_a_missing_model(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pta_ros.bringup", "--model", str(tmp_path / "none.pt")],
+    result = subprocess.run([sys.executable, "-m", "pta_ros.tools.bringup", "--model", str(tmp_path / "none.pt")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "model file not found" in result.stdout + result.stderr

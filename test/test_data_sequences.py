@@ -10,7 +10,7 @@ from data_trees import frame_path, write_mmfi_tree, write_xrf55_tree
 from pta_core.config import DataConfig
 from pta_core.data import open_split
 from pta_core.data.sequences import sample_groups, sequence_windows
-from pta_core.purify import meta_split
+from pta_core.training.purify import meta_split
 
 
 @pytest.fixture(scope="module")

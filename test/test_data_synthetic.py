@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from pta_core import simulator
 from pta_core.config import DataConfig
-from pta_core.data import PackedDataset, collate, open_split, synthetic
+from pta_core.data import PackedDataset, collate, open_split
 
 
 def test_generated_mmfi_set_packs_with_presence_and_units(tmp_path):
-    spec = synthetic.MMFiSpec(
+    spec = simulator.MMFiSpec(
         subjects=("S01", "S31"),
         actions=("A01", "A02"),
         frames=5,
-        contamination=synthetic.parse_contamination(["mmwave.dropout=0.5", "wifi-csi.inf_fraction=0.05"]),
+        contamination=simulator.parse_contamination(["mmwave.dropout=0.5", "wifi-csi.inf_fraction=0.05"]),
     )
-    summary = synthetic.generate_mmfi(tmp_path / "mmfi", spec)
+    summary = simulator.generate_mmfi(tmp_path / "mmfi", spec)
     modalities = ("rgb", "infra1", "depth", "lidar", "mmwave", "wifi-csi")
     cfg = DataConfig(
         root=str(tmp_path / "mmfi"),
@@ -48,8 +49,8 @@ def test_generated_mmfi_set_packs_with_presence_and_units(tmp_path):
 
 
 def test_generated_xrf55_set_packs(tmp_path):
-    spec = synthetic.XRF55Spec(volunteers=(1,), classes=(1, 55), repetitions=(1, 15))
-    synthetic.generate_xrf55(tmp_path / "xrf", spec)
+    spec = simulator.XRF55Spec(volunteers=(1,), classes=(1, 55), repetitions=(1, 15))
+    simulator.generate_xrf55(tmp_path / "xrf", spec)
     cfg = DataConfig(
         dataset="xrf55",
         root=str(tmp_path / "xrf"),

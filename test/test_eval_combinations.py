@@ -13,11 +13,11 @@ from train_helpers import one_thread, tiny_overrides, write_tiny_mmfi  # noqa: F
 from pta_core import cli
 from pta_core.config import load_config
 from pta_core.data import PackedDataset, open_split
-from pta_core.evaluate import evaluate_combinations, selection_score
 from pta_core.metrics import mpjpe, top1_accuracy
 from pta_core.models.factory import build_model
 from pta_core.models.pta import PTAModel
-from pta_core.train import train
+from pta_core.training.evaluate import evaluate_combinations, selection_score
+from pta_core.training.train import train
 from pta_core.validation import ValidationRow
 
 

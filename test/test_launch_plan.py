@@ -7,8 +7,8 @@ import ast
 import pytest
 
 from pta_ros import launch_plan
-from pta_ros.bringup import build_parser, launch_values, node_arguments
 from pta_ros.inputs import SENSORS
+from pta_ros.tools.bringup import build_parser, launch_values, node_arguments
 
 DEFAULTS = {a.name: a.default for a in launch_plan.ARGUMENTS}
 

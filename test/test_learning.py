@@ -15,10 +15,10 @@ from train_helpers import one_thread  # noqa: F401  (autouse fixture)
 from pta_core.checkpoint import load_checkpoint
 from pta_core.config import load_config
 from pta_core.data import PackedDataset, open_split
-from pta_core.data.synthetic import MMFiSpec, generate_mmfi
-from pta_core.evaluate import evaluate_combinations
 from pta_core.metrics import pa_mpjpe
-from pta_core.train import train
+from pta_core.simulator import MMFiSpec, generate_mmfi
+from pta_core.training.evaluate import evaluate_combinations
+from pta_core.training.train import train
 
 SUBJECTS = ("S01", "S11", "S21")
 ACTIONS = ("A03", "A12", "A17", "A26")  # chest expansion, squat, waving, jumping

@@ -14,7 +14,7 @@ from pta_core.models.factory import build_model
 from pta_core.models.heads import PoseHead, PoseScale
 from pta_core.models.projector import Projector
 from pta_core.models.temporal import WindowActivityHead
-from pta_core.schedule import lr_factor
+from pta_core.training.schedule import lr_factor
 
 
 @pytest.mark.parametrize("head", ["mlp", "flatten", "mean_ln"])

@@ -12,7 +12,7 @@ from pta_core.models.baselines import LateFusionModel, XFiModel, late_fusion_sta
 from pta_core.models.factory import build_model, build_objective
 from pta_core.models.objectives import Targets, pose_loss
 from pta_core.models.pta import PTAModel
-from pta_core.presence import PresenceSampler
+from pta_core.training.presence import PresenceSampler
 
 
 def _cfg(*extra: str):

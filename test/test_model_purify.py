@@ -9,12 +9,12 @@ import pytest
 import torch
 from train_helpers import one_thread  # noqa: F401  (autouse fixture)
 
-from pta_core.batching import model_batch
 from pta_core.config import load_config
-from pta_core.distributed import World
 from pta_core.models.factory import build_model, build_objective
-from pta_core.presence import PresenceSampler
-from pta_core.purify import MetaBatches, MetaUpdater, meta_split
+from pta_core.training.batching import model_batch
+from pta_core.training.distributed import World
+from pta_core.training.presence import PresenceSampler
+from pta_core.training.purify import MetaBatches, MetaUpdater, meta_split
 
 MODALITIES = ("rgb", "infra1")  # two keypoint modalities: cheap encoders
 

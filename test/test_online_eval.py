@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pta_ros.online_eval import OnlineEvaluator
+from pta_ros.tools.online_eval import OnlineEvaluator
 
 
 def test_scores_per_modality_set_in_any_arrival_order():

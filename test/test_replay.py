@@ -17,7 +17,7 @@ from geometry_msgs.msg import PoseArray  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 
-from pta_ros.replay import BagPlayback, DropWindow  # noqa: E402
+from pta_ros.tools.replay import BagPlayback, DropWindow  # noqa: E402
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 PERIOD_NS = 50_000_000  # 20 Hz
@@ -72,7 +72,7 @@ def test_replay_node_publishes_paced_messages_and_clock(tmp_path, storage):
         executor = rclpy.executors.SingleThreadedExecutor()
         executor.add_node(node)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pta_ros.replay_node", str(bag), "--wait-for-subscribers", "15",
+            [sys.executable, "-m", "pta_ros.tools.replay_node", str(bag), "--wait-for-subscribers", "15",
              "--stats", str(tmp_path / "stats.json"), "--drop", "camera/keypoints:0.5:1.0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
@@ -112,6 +112,6 @@ def test_drop_window_parsing():
 
 
 def test_replay_node_reports_missing_bag(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pta_ros.replay_node", str(tmp_path / "nope")],
+    proc = subprocess.run([sys.executable, "-m", "pta_ros.tools.replay_node", str(tmp_path / "nope")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "bag not found" in proc.stderr

@@ -8,10 +8,10 @@ import pytest
 
 from pta_core.cli import main
 from pta_core.config import ConfigError
-from pta_core.data.synthetic import Contamination, load_contamination, parse_contamination
-from pta_core.data.synthetic.contamination import at_level
-from pta_core.data.synthetic.jobs import run_jobs
-from pta_core.data.synthetic.spec import parse_actions, parse_int_list, parse_subjects, subjects_round_robin
+from pta_core.simulator import Contamination, load_contamination, parse_contamination
+from pta_core.simulator.contamination import at_level
+from pta_core.simulator.jobs import run_jobs
+from pta_core.simulator.spec import parse_actions, parse_int_list, parse_subjects, subjects_round_robin
 
 
 def test_generate_mmfi_command_writes_a_tree_and_resumes(tmp_path, capsys):

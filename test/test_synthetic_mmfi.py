@@ -13,7 +13,8 @@ import yaml
 
 from pta_core.config import PreprocessConfig
 from pta_core.data.mmfi import read_sequence
-from pta_core.data.synthetic import (
+from pta_core.modalities import get_modality
+from pta_core.simulator import (
     RIG_FILENAME,
     MMFiSpec,
     SpecError,
@@ -21,9 +22,8 @@ from pta_core.data.synthetic import (
     parse_contamination,
     read_manifest,
 )
-from pta_core.data.synthetic.mmfi_sequence import MMFiSequence
-from pta_core.data.synthetic.render_keypoints import project_keypoints
-from pta_core.modalities import get_modality
+from pta_core.simulator.mmfi_sequence import MMFiSequence
+from pta_core.simulator.render_keypoints import project_keypoints
 
 FRAMES = 6
 SPEC = MMFiSpec(subjects=("S01", "S31"), actions=("A06", "A17"), frames=FRAMES)

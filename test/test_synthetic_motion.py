@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pta_core.data.synthetic import MMFI_ACTIONS, XRF55_ACTIONS
-from pta_core.data.synthetic.body import L_HIP, R_HIP, Placement, draw_body, forward_kinematics
-from pta_core.data.synthetic.geometry import two_bone_ik
-from pta_core.data.synthetic.mmfi_sequence import subject_body
-from pta_core.data.synthetic.motions import draw_variation
+from pta_core.simulator import MMFI_ACTIONS, XRF55_ACTIONS
+from pta_core.simulator.body import L_HIP, R_HIP, Placement, draw_body, forward_kinematics
+from pta_core.simulator.geometry import two_bone_ik
+from pta_core.simulator.mmfi_sequence import subject_body
+from pta_core.simulator.motions import draw_variation
 from pta_core.skeleton import H36M_BONES
 
 

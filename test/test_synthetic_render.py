@@ -8,17 +8,17 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from pta_core.data.synthetic import fileformats as ff
-from pta_core.data.synthetic.body import Placement, capsules, draw_body, forward_kinematics
-from pta_core.data.synthetic.contamination import CsiKnobs, DepthKnobs, KeypointKnobs, MmwaveKnobs
-from pta_core.data.synthetic.motions import draw_variation, rest
-from pta_core.data.synthetic.radio import segment_distance
-from pta_core.data.synthetic.raycast import capsule_range, capsules_range
-from pta_core.data.synthetic.render_csi import CsiRenderer
-from pta_core.data.synthetic.render_depth import DepthRenderer
-from pta_core.data.synthetic.render_keypoints import detect_keypoints, project_keypoints
-from pta_core.data.synthetic.render_points import RadarRenderer
-from pta_core.data.synthetic.rig import mmfi_rig
+from pta_core.simulator import fileformats as ff
+from pta_core.simulator.body import Placement, capsules, draw_body, forward_kinematics
+from pta_core.simulator.contamination import CsiKnobs, DepthKnobs, KeypointKnobs, MmwaveKnobs
+from pta_core.simulator.motions import draw_variation, rest
+from pta_core.simulator.radio import segment_distance
+from pta_core.simulator.raycast import capsule_range, capsules_range
+from pta_core.simulator.render_csi import CsiRenderer
+from pta_core.simulator.render_depth import DepthRenderer
+from pta_core.simulator.render_keypoints import detect_keypoints, project_keypoints
+from pta_core.simulator.render_points import RadarRenderer
+from pta_core.simulator.rig import mmfi_rig
 
 
 def _standing(x=3.0, y=0.0, frames=3):

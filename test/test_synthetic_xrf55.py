@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from pta_core.config import PreprocessConfig
-from pta_core.data.synthetic import (
+from pta_core.data.xrf55 import scan_xrf55
+from pta_core.modalities import get_modality
+from pta_core.simulator import (
     RIG_FILENAME,
     XRF55Spec,
     generate_xrf55,
     parse_contamination,
     read_manifest,
 )
-from pta_core.data.xrf55 import scan_xrf55
-from pta_core.modalities import get_modality
 
 SPEC = XRF55Spec(volunteers=(2,), classes=(33, 46), repetitions=(1,))
 SHAPES = {"WiFi": (270, 1000), "RFID": (23, 148), "mmWave": (1, 17, 256, 128)}

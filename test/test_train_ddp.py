@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from train_helpers import tiny_overrides, write_tiny_mmfi
 
 from pta_core.checkpoint import load_checkpoint
-from pta_core.runstate import read_jsonl
+from pta_core.training.runstate import read_jsonl
 
 
 def _free_port() -> int:
@@ -23,9 +23,9 @@ def _rank_main(rank: int, world: int, port: int, overrides: list[str], out_dir: 
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from pta_core import distributed
     from pta_core.config import load_config
-    from pta_core.train import Trainer
+    from pta_core.training import distributed
+    from pta_core.training.train import Trainer
 
     try:
         trainer = Trainer(load_config(None, overrides), progress=False)

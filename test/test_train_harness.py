@@ -12,9 +12,9 @@ from train_helpers import one_thread, tiny_overrides, write_tiny_mmfi  # noqa: F
 from pta_core import cli
 from pta_core.checkpoint import load_checkpoint
 from pta_core.config import load_config
-from pta_core.runstate import load_state, read_jsonl
 from pta_core.torch_predictor import TorchPredictor
-from pta_core.train import Trainer, train
+from pta_core.training.runstate import load_state, read_jsonl
+from pta_core.training.train import Trainer, train
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,7 @@ def _data_config(args, checkpoint):
 def _dataset(cfg, split_name: str, progress: bool):
     from pta_core.data import PackedDataset, open_split
     from pta_core.data.sequences import sample_groups
-    from pta_core.purify import meta_split
+    from pta_core.training.purify import meta_split
 
     if split_name == "test":
         return PackedDataset(open_split(cfg.data, "test", progress=progress))
@@ -63,11 +63,11 @@ def _dataset(cfg, split_name: str, progress: bool):
 def run(args: argparse.Namespace) -> int:
     from pta_core.checkpoint import load_checkpoint
     from pta_core.config import ConfigError, activity_window
-    from pta_core.distributed import resolve_device
     from pta_core.errors import CheckpointError
-    from pta_core.evaluate import evaluate_combinations
     from pta_core.metrics import modality_combinations, parse_combination
     from pta_core.results import write_report
+    from pta_core.training.distributed import resolve_device
+    from pta_core.training.evaluate import evaluate_combinations
 
     paths = [Path(p) for p in args.checkpoint]
     names = args.names or [p.parent.name or p.stem for p in paths]

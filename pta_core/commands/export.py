@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_batch(checkpoint, overrides: list[str], samples: int):
     import numpy as np
 
-    from pta_core.batching import model_batch
     from pta_core.config import Config
     from pta_core.data import PackedDataset, collate, open_split
+    from pta_core.training.batching import model_batch
 
     cfg = from_dict(Config, apply_overrides(to_dict(checkpoint.config), overrides))
     split = open_split(cfg.data, "test", progress=False)

@@ -50,7 +50,7 @@ Arrays are float32: WiFi (270, 1000) amplitude, RFID (23, 148) phase, mmWave (1,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pta_core.data.synthetic.benchmarks import BENCHMARKS
+    from pta_core.simulator.benchmarks import BENCHMARKS
 
     sub = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
     mmfi = sub.add_parser(
@@ -121,7 +121,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pta_core.data.synthetic import SpecError
+    from pta_core.simulator import SpecError
 
     try:
         return args.dataset_run(args)
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _contamination(args: argparse.Namespace):
-    from pta_core.data.synthetic import Contamination, load_contamination, parse_contamination
+    from pta_core.simulator import Contamination, load_contamination, parse_contamination
 
     base = load_contamination(args.contamination_file) if args.contamination_file else Contamination()
     return parse_contamination(args.contaminate, base)
@@ -142,8 +142,8 @@ def _split(text: str | None) -> tuple[str, ...] | None:
 
 
 def _benchmark_spec(args: argparse.Namespace):
-    from pta_core.data.synthetic.benchmarks import benchmark
-    from pta_core.data.synthetic.spec import SpecError
+    from pta_core.simulator.benchmarks import benchmark
+    from pta_core.simulator.spec import SpecError
 
     given = [flag for flag, value, default in (
         ("--subjects", args.subjects, None), ("--num-subjects", args.num_subjects, None),
@@ -157,8 +157,8 @@ def _benchmark_spec(args: argparse.Namespace):
 
 
 def _run_mmfi(args: argparse.Namespace) -> int:
-    from pta_core.data.synthetic import MMFI_MODALITIES, MMFiSpec, generate_mmfi
-    from pta_core.data.synthetic.spec import parse_actions, parse_subjects, subjects_round_robin
+    from pta_core.simulator import MMFI_MODALITIES, MMFiSpec, generate_mmfi
+    from pta_core.simulator.spec import parse_actions, parse_subjects, subjects_round_robin
 
     if args.benchmark:
         summary = generate_mmfi(args.out, _benchmark_spec(args), workers=args.workers, progress=not args.no_progress)
@@ -184,8 +184,8 @@ def _run_mmfi(args: argparse.Namespace) -> int:
 
 
 def _run_xrf55(args: argparse.Namespace) -> int:
-    from pta_core.data.synthetic import XRF55_MODALITIES, XRF55Spec, generate_xrf55
-    from pta_core.data.synthetic.spec import parse_int_list
+    from pta_core.simulator import XRF55_MODALITIES, XRF55Spec, generate_xrf55
+    from pta_core.simulator.spec import parse_int_list
 
     spec = XRF55Spec(
         scenes=_split(args.scenes) or (),

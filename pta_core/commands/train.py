@@ -53,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"pta train: {err}", file=sys.stderr)
         return 2
-    from pta_core import distributed
     from pta_core.errors import CheckpointError
-    from pta_core.late_fusion import assemble_late_fusion
-    from pta_core.train import train
+    from pta_core.training import distributed
+    from pta_core.training.late_fusion import assemble_late_fusion
+    from pta_core.training.train import train
 
     handler = None
     progress = not args.no_progress and sys.stderr.isatty()

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pta_core.data.packed import PackedSplit
-from pta_core.seeding import worker_init_fn
+from pta_core.training.seeding import worker_init_fn
 
 
 class PackedDataset(Dataset):

@@ -1,0 +1,139 @@
+"""The second training stage of a windowed activity head: windows of frozen per-frame embeddings.
+
+After the pose network is trained and selected, its encoders, fusion and pose head are frozen and
+only the :class:`~pta_core.models.temporal.WindowActivityHead` learns, from windows of
+``activity.window`` consecutive training frames labelled by their sequence's action. Each window
+gets one sampled presence mask (the training presence distribution), so the head learns from the
+embeddings of every modality set it will see; frames where the mask leaves no modality with data
+are masked out of the window.
+
+The frames' encoder outputs are computed once and kept in memory (:class:`FrameBank`), so a step
+costs only the fusion and heads of ``batch × window`` frames. Up to ``activity.bank_mb`` MB; beyond
+that a random subset of the training windows is used. The stage is deterministic given the
+network and the seed, so a resumed run simply repeats it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from pta_core.config import Config
+from pta_core.data import PackedSplit, collate
+from pta_core.data.sequences import sequence_windows
+from pta_core.training.batching import model_batch
+from pta_core.training.presence import PresenceSampler
+from pta_core.training.schedule import lr_factor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FrameBank:
+    """Encoder outputs of a set of frames: ``features[m]`` (F, L, D), ``present`` (F, M) data presence."""
+
+    features: dict[str, torch.Tensor]
+    present: torch.Tensor
+
+    @classmethod
+    @torch.no_grad()
+    def build(
+        cls, model: nn.Module, split: PackedSplit, rows: np.ndarray, modalities: tuple[str, ...],
+        batch_size: int, device: torch.device, progress: bool = False,
+    ) -> FrameBank:
+        """Encode the split's ``rows`` (positions in ``split``) with ``model.encode`` in eval mode."""
+        features: dict[str, torch.Tensor] = {}
+        present = torch.zeros(len(rows), len(modalities), dtype=torch.bool, device=device)
+        starts = range(0, len(rows), batch_size)
+        for start in tqdm(starts, desc="encode frames", unit="batch", disable=not progress, leave=False):
+            raw = collate(split.gather(rows[start : start + batch_size]))
+            batch = model_batch(raw, split.modalities, modalities).to(device)
+            present[start : start + len(batch)] = batch.present
+            for name, tokens in model.encode(batch.inputs, batch.present).items():
+                if name not in features:  # zeros where the modality is absent
+                    features[name] = tokens.new_zeros((len(rows), *tokens.shape[1:]))
+                features[name][start : start + len(batch)] = tokens
+        return cls(features, present)
+
+
+def train_window_head(
+    model: nn.Module, cfg: Config, split: PackedSplit, positions: np.ndarray, *, device: torch.device,
+    generator: torch.Generator, progress: bool = False,
+) -> dict[str, float]:
+    """Train ``model``'s window head on windows of ``split`` rows ``positions`` (see the module docstring).
+
+    Returns the last logging interval's mean loss and accuracy, the number of windows and frames used.
+    """
+    acfg = cfg.activity
+    modalities = tuple(model.modalities)
+    windows = sequence_windows(split, positions, acfg.window)  # (W, T) into positions
+    if len(windows) == 0:
+        raise ValueError(
+            f"no window of {acfg.window} consecutive frames in the training split: lower activity.window "
+            "or generate longer sequences"
+        )
+    model.eval()
+    frame_bytes = 4 * len(modalities) * cfg.model.tokens * cfg.model.dim  # float32 tokens per frame
+    budget = acfg.bank_mb * 2**20 // frame_bytes
+    order = torch.randperm(len(windows), generator=generator).numpy()
+    if budget < len(np.unique(windows)):
+        keep = max(1, int(budget // acfg.window))
+        log.warning("activity: %d of %d training windows fit activity.bank_mb=%d MB; using those",
+                    keep, len(windows), acfg.bank_mb)
+        windows = windows[np.sort(order[:keep])]
+    frames, local = np.unique(windows, return_inverse=True)
+    local = torch.from_numpy(local.reshape(windows.shape))  # (W, T) into the bank
+    bank = FrameBank.build(model, split, positions[frames], modalities, cfg.train.eval_batch_size, device, progress)
+    labels = torch.as_tensor(np.asarray(split.activity)[positions[frames]], dtype=torch.long, device=device)
+    sampler = PresenceSampler.for_model(modalities, cfg.data.modalities, cfg.train.presence_probs,
+                                        cfg.train.presence_mode, generator)
+    head = model.task.activity_head if hasattr(model, "task") else None
+    if head is None:
+        raise ValueError("this model has no windowed activity head to train")
+    optimizer = torch.optim.AdamW(head.parameters(), lr=acfg.lr, weight_decay=acfg.weight_decay)
+    warmup = min(100, acfg.steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor("cosine", s, acfg.steps, 1.0, warmup))
+    head.train()
+    sums = {"loss": 0.0, "accuracy": 0.0, "count": 0}
+    bar = tqdm(range(acfg.steps), desc="activity", unit="step", disable=not progress, leave=False)
+    for step in bar:
+        pick = torch.randint(len(local), (acfg.batch_size,), generator=generator)
+        index = local[pick].to(device)  # (B, T)
+        mask = sampler.draw(len(pick))
+        empty = ~mask.any(dim=1)
+        mask[empty] = True  # an empty draw means "everything the data has"
+        present = bank.present[index] & mask.to(device)[:, None, :]  # (B, T, M)
+        valid = present.any(dim=-1)
+        flat = index[valid]
+        with torch.no_grad():
+            chosen = {m: t[flat] for m, t in bank.features.items()}
+            embedding = model.decode(chosen, present[valid]).embedding
+        window = embedding.new_zeros((*valid.shape, embedding.shape[-1]))
+        window[valid] = embedding
+        logits = model.window_activity(window, valid)
+        target = labels[index[:, -1]]
+        loss = F.cross_entropy(logits.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(f"non-finite activity loss at step {step + 1}")
+        sums["loss"] += value * len(pick)
+        sums["accuracy"] += float((logits.argmax(1) == target).float().sum())
+        sums["count"] += len(pick)
+        if (step + 1) % max(acfg.steps // 10, 1) == 0 or step + 1 == acfg.steps:
+            means = {"loss": sums["loss"] / sums["count"], "accuracy": sums["accuracy"] / sums["count"]}
+            log.info("activity step %d/%d: loss %.4f, training accuracy %.3f", step + 1, acfg.steps,
+                     means["loss"], means["accuracy"])
+            bar.set_postfix(loss=f"{means['loss']:.3f}")
+            sums = {"loss": 0.0, "accuracy": 0.0, "count": 0}
+    head.eval()
+    return {**means, "windows": float(len(local)), "frames": float(len(frames))}

@@ -1,0 +1,197 @@
+"""``pta_bringup``: what ``launch/sensing.launch.py`` starts, in one process, for machines without the
+ROS 2 launch system (e.g. a venv with the PyPI ROS wheels).
+
+Same arguments, same YAML: the sensing node reads ``--params-file`` (default config/sensing.yaml)
+with ``--model`` on top; ``--bag`` replays a rosbag2 with /clock and switches the node to sim time;
+the rig's static transforms (config/rig.yaml) are published when ``tf2_msgs`` is installed; RViz
+starts when ``rviz2`` is on the PATH. ``--evaluate`` adds the online evaluator (needs a bag with
+``/ground_truth/skeleton``, as ``mmfi_to_bag`` writes).
+
+    pta_bringup --model runs/pta/model.pt [--bag demo_out/bag] [--rviz] [--evaluate]
+        [--camera-topic T] [--depth-topic T] [--radar-topic T] [--lidar-topic T] [--csi-topic T]
+        [--namespace NS] [--params-file F] [--rate R] [--loops N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from pta_ros import launch_plan
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The launch file's arguments (``launch_plan.ARGUMENTS``) as options, plus what only a one-process
+    bringup has (``--loops``, ``--evaluate``, ``--json``)."""
+    from pta_ros.paths import share_dir
+
+    parser = argparse.ArgumentParser(prog="pta_bringup", description=__doc__.splitlines()[0])
+    for argument in launch_plan.ARGUMENTS:
+        option = f"--{argument.name.replace('_', '-')}"
+        if argument.choices == ("true", "false"):  # a switch; static_tf is on unless --no-static-tf
+            if argument.default == "true":
+                parser.add_argument(f"--no-{argument.name.replace('_', '-')}", dest=argument.name,
+                                    action="store_false", help=f"do not: {argument.description}")
+            else:
+                parser.add_argument(option, dest=argument.name, action="store_true", help=argument.description)
+        elif argument.name == "rate":
+            parser.add_argument(option, type=float, default=float(argument.default), help=argument.description)
+        else:
+            parser.add_argument(option, dest=argument.name, default=argument.default, help=argument.description)
+    parser.set_defaults(params_file=str(share_dir() / "config" / "sensing.yaml"))
+    parser.add_argument("--loops", type=int, default=1, help="bag passes (0 = forever)")
+    parser.add_argument("--evaluate", action="store_true", help="score outputs against /ground_truth/skeleton")
+    parser.add_argument("--json", help="with --evaluate: write the summary here")
+    return parser
+
+
+def launch_values(args: argparse.Namespace) -> dict[str, str]:
+    """The options as the launch file sees its arguments (strings)."""
+    values = {}
+    for argument in launch_plan.ARGUMENTS:
+        value = getattr(args, argument.name)
+        values[argument.name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return values
+
+
+def node_arguments(args: argparse.Namespace) -> list[str]:
+    """The sensing node's ``--ros-args``: what the launch file passes as parameters and remappings."""
+    ros_args = ["--ros-args", "--params-file", args.params_file]
+    if args.model:
+        ros_args += ["-p", f"model_path:={args.model}"]
+    if args.bag:
+        ros_args += ["-p", "use_sim_time:=true"]
+    for topic, target in launch_plan.node_remappings(launch_values(args)):
+        ros_args += ["-r", f"{topic}:={target}"]
+    return ros_args
+
+
+def publish_static_tf(node, rig_file: Path) -> object | None:
+    """The rig's static transforms on /tf_static (transient local), if tf2_msgs is installed."""
+    try:
+        from geometry_msgs.msg import TransformStamped
+        from tf2_msgs.msg import TFMessage
+    except ImportError:
+        node.get_logger().info("static TF skipped: tf2_msgs is not installed here (mmfi_to_bag bags carry /tf_static)")
+        return None
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from scipy.spatial.transform import Rotation
+
+    publisher = node.create_publisher(TFMessage, "/tf_static", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    transforms = []
+    for t in yaml.safe_load(rig_file.read_text())["transforms"]:
+        msg = TransformStamped()
+        msg.header.stamp = node.get_clock().now().to_msg()
+        msg.header.frame_id, msg.child_frame_id = t["parent"], t["child"]
+        msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = map(float, t["xyz"])
+        q = Rotation.from_euler("xyz", t["rpy"]).as_quat()
+        r = msg.transform.rotation
+        r.x, r.y, r.z, r.w = map(float, q)
+        transforms.append(msg)
+    publisher.publish(TFMessage(transforms=transforms))
+    return publisher
+
+
+def main(argv: list[str] | None = None) -> int:
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+    from pta_ros.paths import share_dir
+    from pta_ros.sensing_node import SensingNode, make_executor
+
+    args = build_parser().parse_args(argv)
+    rclpy.init()
+    nodes, executors, threads, rviz, playback = [], [], [], None, None
+    try:
+        try:
+            sensing = SensingNode(namespace=args.namespace, cli_args=node_arguments(args))
+        except Exception as err:  # invalid parameters from the YAML or the command line
+            print(f"pta_bringup: cannot start the sensing node: {err}", file=sys.stderr)
+            return 1
+        nodes.append(sensing)
+        node_executor = make_executor(sensing)
+        executors.append(node_executor)
+        if sensing.get_parameter("autostart").value and not sensing.start():
+            return 1
+        helpers = SingleThreadedExecutor()  # /tf_static and the evaluator, beside the node's executor
+        executors.append(helpers)
+        tool_node = rclpy.create_node("pta_bringup")
+        nodes.append(tool_node)
+        helpers.add_node(tool_node)
+        if args.static_tf:
+            publish_static_tf(tool_node, share_dir() / "config" / "rig.yaml")
+        evaluator = None
+        if args.evaluate:
+            from pta_ros.tools.online_eval import OnlineEvaluator, make_node
+
+            evaluator = OnlineEvaluator()
+            node_name = launch_plan.resolve(launch_plan.NODE_NAME, args.namespace)
+            truth = launch_plan.resolve(launch_plan.GROUND_TRUTH_TOPIC.lstrip("/"), args.namespace)
+            inputs = list(launch_plan.input_topics(launch_values(args)).values())  # SENSORS order
+            eval_node = make_node(evaluator, node_name, truth, inputs)
+            nodes.append(eval_node)
+            helpers.add_node(eval_node)
+        if args.rviz:
+            if shutil.which("rviz2"):
+                template = (share_dir() / "config" / "sensing.rviz").read_text()
+                config = Path(tempfile.mkdtemp(prefix="pta_rviz_")) / "sensing.rviz"
+                config.write_text(launch_plan.rviz_config(template, launch_values(args)))
+                rviz = subprocess.Popen(["rviz2", "-d", str(config)])
+            else:
+                tool_node.get_logger().warning("rviz2 is not installed here: no RViz")
+        threads.append(threading.Thread(target=helpers.spin, daemon=True))
+        threads[-1].start()
+        if not args.bag:
+            node_executor.spin()
+            return 0
+        from pta_ros.tools.replay import BagPlayback
+        from pta_ros.tools.replay_node import ReplayNode
+
+        playback = BagPlayback(args.bag)
+        remap = dict(item.split(":=", 1) for item in launch_plan.bag_remappings(launch_values(args)))
+        replay = ReplayNode(playback, rate=args.rate, remap=remap)
+        nodes.append(replay)
+        threads.append(threading.Thread(target=node_executor.spin, daemon=True))
+        threads[-1].start()
+        replay.wait_for_subscribers(15.0)
+        passes = 0
+        while args.loops == 0 or passes < args.loops:
+            replay.play_once()
+            passes += 1
+        time.sleep(1.0)  # the last outputs in flight
+        replay.get_logger().info(f"replay finished: {json.dumps(replay.stats.summary())}")
+        if evaluator is not None:
+            summary = evaluator.summary()
+            print(json.dumps(summary, indent=2))
+            if args.json:
+                Path(args.json).write_text(json.dumps(summary, indent=2))
+        return 0
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    except (FileNotFoundError, ValueError) as err:
+        print(f"pta_bringup: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if rviz is not None:
+            rviz.terminate()
+        if playback is not None:
+            playback.close()
+        for executor in executors:
+            executor.shutdown(timeout_sec=2.0)
+        for thread in threads:  # spin() returns once its executor is shut down
+            thread.join(timeout=5.0)
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
