@@ -5,7 +5,7 @@ overrides use dotted keys (``--set train.lr=5e-4``); their values are parsed as 
 Defaults are the project's recipe (``docs/method.md`` §13); the reference code's settings are flags (§12).
 
 Why a hand-written loader (``from_dict`` / ``_convert``, about 110 lines) and not a library: the
-X
+configs use ``Literal`` choices and fixed-length tuples throughout (and a few ``X | None``). OmegaConf's
 structured configs, the usual choice, support Literal and tuples only from 2.4 (a release
 candidate in late 2026; 2.3 has neither), and pydantic would be a large dependency for what is
 field-by-field type checking with the dotted path in the error. Revisit when OmegaConf 2.4 is final.
