@@ -9,6 +9,9 @@ configs use ``Literal`` choices and fixed-length tuples throughout (and a few ``
 structured configs, the usual choice, support Literal and tuples only from 2.4 (a release
 candidate in late 2026; 2.3 has neither), and pydantic would be a large dependency for what is
 field-by-field type checking with the dotted path in the error. Revisit when OmegaConf 2.4 is final.
+
+Why one module over 400 lines: the schema is one tree (data, model, Purify, Align, train, activity)
+and its loader; split, a reader would have to assemble the tree from several files.
 """
 from __future__ import annotations
 

@@ -12,6 +12,10 @@ selection for every method alike; the test split is never touched. The run direc
 
 ``resume=True`` continues exactly where the last saved state stopped. Under torchrun the objective
 is wrapped in DistributedDataParallel; rank 0 logs and writes files; metrics are all-reduced.
+
+Why one module over 400 lines: it is the loop and its bookkeeping (run directory, resume, logging,
+evaluation cadence) in the order a step runs them; the parts with a concept of their own (schedule,
+presence, Purify's meta steps, run state, batching, evaluation) are already their own modules here.
 """
 from __future__ import annotations
 
