@@ -27,8 +27,8 @@ Callbacks and threads (:func:`make_executor`):
   inference *slower* on a shared CPU, as each torch op re-acquires the GIL behind the other
   callback threads (a convoy; measured in docs/BENCHMARKS.md, ``## ROS node``).
 
-Why a module just over 400 lines: half of it is this docstring, the lifecycle transitions and
-:func:`main`; the work itself is in ``pipeline.py``.
+Why a module just over 400 lines: it is ROS wiring only — this docstring, the five lifecycle
+transitions, parameter changes, executor choice and :func:`main`; the work is in ``pipeline.py``.
 
 Lifecycle (``rclpy.lifecycle``): configure loads the model, publishers and the synchroniser;
 activate creates subscriptions and timers; deactivate drops them and frees the model. With
