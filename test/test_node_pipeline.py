@@ -41,27 +41,32 @@ def pipeline_status(h: Harness) -> DiagnosticStatus:
     return next(s for s in h.out.diagnostics[-1].status if s.name.endswith(": pipeline"))
 
 
+def all_live_then_frames(h: Harness, count: int) -> dict[int, dict]:
+    """Make every sensor live (all five chosen), clear the outputs, then publish ``count`` frames and
+    wait for their skeletons; returns the frames by stamp."""
+    for _ in range(3):
+        publish_frame(h, raw_samples(100), h.now_ns())
+        h.spin_for(0.1)
+    h.wait_for(lambda: h.node.chosen_modalities == MMFI_MODALITIES, 5, "all five modalities chosen")
+    h.spin_for(0.3)
+    for received in (h.out.skeleton, h.out.scores, h.out.activity, h.out.markers, h.out.inference):
+        received.clear()
+    frames = {}
+    for k in range(count):
+        raws, t = raw_samples(k), h.now_ns()
+        frames[t] = raws
+        publish_frame(h, raws, t)
+        h.spin_for(0.1)
+    h.wait_for(lambda: len(h.out.skeleton) >= count, 5, f"{count} skeletons")
+    return frames
+
+
 def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
     model = make_checkpoint(tmp_path / "model.pt")
     predictor = TorchPredictor.from_checkpoint(model, "cpu")
     h = Harness(model).start()
     try:
-        warm = raw_samples(100)
-        for _ in range(3):  # every sensor becomes live
-            publish_frame(h, warm, h.now_ns())
-            h.spin_for(0.1)
-        h.wait_for(lambda: h.node.chosen_modalities == MMFI_MODALITIES, 5, "all five modalities chosen")
-        h.spin_for(0.3)
-        h.out.skeleton.clear(), h.out.scores.clear(), h.out.activity.clear(), h.out.markers.clear()
-        h.out.inference.clear()
-
-        frames = {}
-        for k in range(6):
-            raws, t = raw_samples(k), h.now_ns()
-            frames[t] = raws
-            publish_frame(h, raws, t)
-            h.spin_for(0.1)
-        h.wait_for(lambda: len(h.out.skeleton) >= 6, 5, "six skeletons")
+        frames = all_live_then_frames(h, 6)
         h.spin_for(0.2)
 
         h.wait_for(lambda: len(h.out.inference) >= 6, 2, "six inference records")
@@ -216,19 +221,7 @@ def test_the_onnxruntime_backend_serves_an_export_like_pytorch(exported):
     predictor = TorchPredictor.from_checkpoint(model, "cpu")
     h = Harness(folder, extra={"backend": "onnxruntime"}).start()
     try:
-        for _ in range(3):  # every sensor becomes live
-            publish_frame(h, raw_samples(100), h.now_ns())
-            h.spin_for(0.1)
-        h.wait_for(lambda: h.node.chosen_modalities == MMFI_MODALITIES, 5, "all five modalities chosen")
-        h.spin_for(0.3)
-        h.out.skeleton.clear()
-        frames = {}
-        for k in range(3):
-            raws, t = raw_samples(k), h.now_ns()
-            frames[t] = raws
-            publish_frame(h, raws, t)
-            h.spin_for(0.1)
-        h.wait_for(lambda: len(h.out.skeleton) >= 3, 5, "three skeletons")
+        frames = all_live_then_frames(h, 3)
         for skeleton in h.out.skeleton:
             joints, _ = expected(predictor, frames[stamp_to_ns(skeleton.header.stamp)], MMFI_MODALITIES)
             np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-4)
