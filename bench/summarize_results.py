@@ -268,6 +268,16 @@ def summarize(work: Path, bench: str, seeds: list[int], config: str) -> str:
                 lines.append(f"- seed {s}: each weight against the clean benchmark's: " + ", ".join(
                     f"{m} {clean['weights'][m]:.3f} → {final[s][m]:.3f} "
                     f"({100 * (final[s][m] / clean['weights'][m] - 1):+.0f} %)" for m in MODALITIES))
+    for s in seeds:  # converged: the weights hardly move over the last quarter of training
+        records = weights_of(work, bench, "pta", s)
+        if records:
+            last = records[-1]
+            start = next(r for r in records if r["step"] >= 0.75 * last["step"])
+            moved = {m: last["weights"][m] - start["weights"][m] for m in MODALITIES}
+            largest = max(moved, key=lambda m: abs(moved[m]))
+            lines.append(f"- seed {s}: Purify's convergence: the largest weight change over steps {start['step']}–"
+                         f"{last['step']} ({len(records) - records.index(start) - 1} meta steps) is {largest} "
+                         f"{moved[largest]:+.3f}")
     plot = purify_plot(work, bench, seeds)
     if plot is not None:
         lines += ["", f"Weights over training: `{plot.name}`."]

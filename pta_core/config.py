@@ -162,6 +162,11 @@ class AlignConfig:
     # students (the reference code); "fused" = head(Σ w̃ F_m), the inference path, with Align's KD as
     # an auxiliary loss only (a deviation that removes the train/serve mismatch of the head's input).
     head_input: Literal["refined", "fused"] = "fused"
+    # Who teaches: "sampled" = Σ w̃ F_m over the batch's sampled presence (the reference code: with a
+    # dropped LiDAR the teacher is a mix of weak sensors); "available" = over every modality the
+    # sample has data for, so each present student learns from the full multimodal teacher even when
+    # presence sampling hides the other sensors from the heads. Needs head_input "fused".
+    teacher: Literal["sampled", "available"] = "sampled"
     dist_beta: float = 1.0
     dist_gamma: float = 1.0
     dist_tau: float = 1.0
@@ -360,6 +365,8 @@ def check_config(cfg: Config) -> None:
     for key, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{key} must be >= 0, got {value}")
+    if cfg.align.teacher == "available" and cfg.align.head_input != "fused":
+        raise ConfigError('align.teacher "available" needs align.head_input "fused" (the refined head input is per sampled set)')
 
 
 def dump_config(cfg: Any, path: str | Path) -> None:

@@ -7,7 +7,7 @@ import torch
 from train_helpers import TINY_MODEL, one_thread, random_inputs  # noqa: F401  (autouse fixture)
 
 from pta_core.checkpoint import inference_state_dict
-from pta_core.config import load_config
+from pta_core.config import ConfigError, load_config
 from pta_core.models.baselines import LateFusionModel, XFiModel, late_fusion_state_dict
 from pta_core.models.factory import build_model, build_objective
 from pta_core.models.objectives import Targets, pose_loss
@@ -110,6 +110,33 @@ def test_align_modules_stay_out_of_the_exported_state_dict():
     # Without Align (ablation) there is no training-only module at all.
     plain = build_objective(_cfg("align.enabled=false"), build_model(_cfg("align.enabled=false"), 27))
     assert plain.align is None and not any(k.startswith("align.") for k in plain.state_dict())
+
+
+def test_the_available_teacher_distils_students_the_heads_do_not_see():
+    """align.teacher=available: a sensor hidden from the heads by presence sampling still teaches and
+    is taught (its encoder gets KD's gradient); with the sampled teacher it gets none."""
+    torch.manual_seed(2)
+    grads = {}
+    for teacher in ("sampled", "available"):
+        torch.manual_seed(2)
+        cfg = _cfg("train.method=pta", f"align.teacher={teacher}")
+        model = build_model(cfg, 27)
+        objective = build_objective(cfg, model)
+        inputs = random_inputs(model, cfg.data.preprocess, 6)
+        available = torch.ones(6, len(model.modalities), dtype=torch.bool)
+        present = available.clone()
+        hidden = model.modalities.index("lidar")
+        present[:, hidden] = False  # the sampled mask drops LiDAR in this batch
+        targets = Targets(pose=torch.randn(6, 17, 3), activity=torch.randint(0, 27, (6,)))
+        objective(inputs, present, targets, available).total.backward()
+        grads[teacher] = sum(float(p.grad.abs().sum()) for p in model.encoders["lidar"].parameters() if p.grad is not None)
+    assert grads["sampled"] == 0.0
+    assert grads["available"] > 0.0
+
+
+def test_the_available_teacher_needs_the_fused_head_input():
+    with pytest.raises(ConfigError, match="align.teacher"):
+        _cfg("align.teacher=available", "align.head_input=refined")
 
 
 def test_presence_sampler_masks_batches_and_respects_the_data():

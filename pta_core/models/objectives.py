@@ -77,7 +77,8 @@ def task_loss(
 
 
 class Objective(nn.Module):
-    """Base: ``forward(inputs, present, targets) -> LossOutput``; ``present`` already includes sampled masks."""
+    """Base: ``forward(inputs, present, targets, available=None) -> LossOutput``; ``present`` already
+    includes the sampled masks, ``available`` (default ``present``) is the data's own presence."""
 
     uses_presence_sampling = True  # false: train on the data's own presence (single models, late fusion)
 
@@ -91,7 +92,7 @@ class Objective(nn.Module):
 class SupervisedObjective(Objective):
     """The inference path trained with the task loss (single, X-Fi)."""
 
-    def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets) -> LossOutput:
+    def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets, available: torch.Tensor | None = None) -> LossOutput:
         total, terms = task_loss(self.model(inputs, present), targets, self.train_cfg, self.model.pose_scale)
         return LossOutput(total, terms)
 
@@ -109,26 +110,30 @@ class PTAObjective(Objective):
       ``student_loss_weight`` and averaged over the modalities, on the samples with ≥ 2 modalities
       (for one modality it equals the fused loss): so every student stands alone at inference.
     - Align (if enabled) adds λ_kd · KD, distilling each student towards the detached teacher
-      T = sg(Σ w̃ F_m).
+      T = sg(Σ w̃ F_m), summed over the sampled presence or, with ``align.teacher: available``, over
+      every modality the sample has (then every available student is distilled).
     """
 
     def __init__(self, model: PTAModel, cfg: Config):
         super().__init__(model, cfg.train)
         self.lambda_kd = cfg.align.lambda_kd
         self.head_input = cfg.align.head_input
+        self.full_teacher = cfg.align.enabled and cfg.align.teacher == "available"
         self.student_weight = cfg.train.student_loss_weight
         # Training only: a sibling of .model, so model.pt (model's state dict) never carries it.
         self.align = Align(model.modalities, cfg.model.dim, cfg.align) if cfg.align.enabled else None
 
-    def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets) -> LossOutput:
+    def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets, available: torch.Tensor | None = None) -> LossOutput:
         model: PTAModel = self.model
         scale = model.pose_scale
-        features = model.encode(inputs, present)
+        taught = available.bool() if self.full_teacher and available is not None else present
+        features = model.encode(inputs, taught)
         fused = model.fuse(features, present)
         tokens, kd = fused, None
         if self.align is not None:
-            teacher = fused.detach()  # T = sg(Σ w̃_m F_m): φ gets no gradient from the KD terms
-            kd = self.align(features, present, teacher, self.generator)
+            # T = sg(Σ w̃_m F_m): φ gets no gradient from the KD terms
+            teacher = (fused if taught is present else model.fuse(features, taught)).detach()
+            kd = self.align(features, taught, teacher, self.generator)
             if self.head_input == "refined":
                 tokens = kd.head_tokens
         total, terms = task_loss(model.heads(tokens), targets, self.train_cfg, scale)
@@ -160,7 +165,7 @@ class LateFusionObjective(Objective):
 
     uses_presence_sampling = False
 
-    def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets) -> LossOutput:
+    def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets, available: torch.Tensor | None = None) -> LossOutput:
         model: LateFusionModel = self.model
         total = None
         terms = {}

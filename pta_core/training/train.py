@@ -316,12 +316,13 @@ class Trainer:
         batch, present = batch.rows(keep), present[keep]
         batch = batch.to(self.device)
         present = present.to(self.device)
+        available = batch.present.to(self.device)
         self.objective.train()
         if self.cfg.model.freeze_backbones:
             for encoder in _encoders(self.model):
                 encoder.eval()
         with self._autocast():
-            output = self.trained(batch.inputs, present, batch.targets)
+            output = self.trained(batch.inputs, present, batch.targets, available)
         self.optimizer.zero_grad(set_to_none=True)
         self.objective.zero_grad(set_to_none=True)  # also φ, which only the meta step updates
         output.total.backward()
