@@ -6,6 +6,7 @@
 #   bash bench/run_results.sh                  # everything (docs/RESULTS.md gives the measured time)
 #   SEEDS="3407" BENCHES="clean" bash bench/run_results.sh
 #   EXTRA="--set train.max_steps=20 --set activity.steps=20" WORK=out/smoke bash bench/run_results.sh  # smoke test
+#   SINGLE_STEPS=4000 WORK=out/results_long bash bench/run_results.sh   # stage 1 as long as stage 1 + 2
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
@@ -20,6 +21,9 @@ PY=${PY:-.venv/bin/python}
 WORK=${WORK:-out/results}
 JOBS=${JOBS:-2}
 SEEDS=${SEEDS:-3407 1}
+# Steps of the single-modality networks (stage 1, also the baselines); empty: the config's. At the
+# config's 2,000 the depth and LiDAR networks are still improving (docs/RESULTS.md, equal steps).
+SINGLE_STEPS=${SINGLE_STEPS:-}
 BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
 CONFIG=config/results_mmfi.yaml
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -114,7 +118,8 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
   with_slot prepare_data "$bench"
   for seed in $seeds; do  # stage 1: the single-modality networks
     for m in "${MODALITIES[@]}"; do
-      with_slot train_run "$bench" "single_$m" "$seed" --set train.method=single --set "train.single_modality=$m" &
+      with_slot train_run "$bench" "single_$m" "$seed" --set train.method=single --set "train.single_modality=$m" \
+        ${SINGLE_STEPS:+--set "train.max_steps=$SINGLE_STEPS"} &
       pids+=($!)
     done
   done
