@@ -147,6 +147,9 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
         assert chosen["all"][-1] == ("rgb", "depth")
         assert chosen["no_depth"][-1] == ("rgb",)
         assert chosen["back"][-1] == ("rgb", "depth"), chosen["back"]
+        last = phases["back"][-1]  # its outputs are in flight: wait for them instead of a fixed pause
+        h.wait_for(lambda: last in {stamp_to_ns(i.header.stamp) for i in h.out.inference}
+                   and last in {stamp_to_ns(s.header.stamp) for s in h.out.skeleton}, 10.0, "the last frame's outputs")
 
         outputs = {stamp_to_ns(s.header.stamp): posearray_to_numpy(s) for s in h.out.skeleton}
         # Output never stopped: nearly every frame of every phase produced a skeleton ...
