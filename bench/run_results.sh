@@ -7,6 +7,7 @@
 #   SEEDS="3407" BENCHES="clean" bash bench/run_results.sh
 #   EXTRA="--set train.max_steps=20 --set activity.steps=20" WORK=out/smoke bash bench/run_results.sh  # smoke test
 #   SINGLE_STEPS=4000 WORK=out/results_long bash bench/run_results.sh   # stage 1 as long as stage 1 + 2
+#   OTHERS="pta_no_purify pta_no_align" BENCHES=contaminated bash bench/run_results.sh   # PTA and two ablations
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
@@ -25,6 +26,13 @@ SEEDS=${SEEDS:-3407 1}
 # config's 2,000 the depth and LiDAR networks are still improving (docs/RESULTS.md, equal steps).
 SINGLE_STEPS=${SINGLE_STEPS:-}
 BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
+# The contaminated benchmark's runs besides PTA (its ablations and baselines); a subset for a quicker look.
+OTHERS=${OTHERS:-pta_no_purify pta_no_align xfi pta_reference}
+for run in $OTHERS; do
+  case $run in pta_no_purify | pta_no_align | xfi | pta_reference) ;;
+    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference)" >&2; exit 2 ;;
+  esac
+done
 CONFIG=config/results_mmfi.yaml
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 MODALITIES=(rgb depth mmwave lidar wifi-csi)
@@ -128,16 +136,21 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
   for seed in $seeds; do  # stage 2: the fused methods, encoders from the same seed's singles
     local init; init=$(singles_of "$bench" "$seed")
     with_slot train_run "$bench" pta "$seed" --set "$init" & pids+=($!)
-    if [ "$bench" = contaminated ]; then
-      with_slot train_run "$bench" pta_no_purify "$seed" --set "$init" --set purify.enabled=false & pids+=($!)
-      with_slot train_run "$bench" pta_no_align "$seed" --set "$init" --set align.enabled=false & pids+=($!)
-      with_slot train_run "$bench" xfi "$seed" --set "$init" --set train.method=xfi --set train.optimizer=adamw & pids+=($!)
-      # The reference code's PTA: its head and projector layouts, heads on the refined students, no
-      # student readout loss, no feature standardisation, KD summed with λ 0.1.
-      with_slot train_run "$bench" pta_reference "$seed" --set "$init" --set model.head=mean_ln \
-        --set model.projector=bn_relu --set model.feature_norm=false --set align.head_input=refined \
-        --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 & pids+=($!)
-    fi
+    [ "$bench" = contaminated ] || continue
+    for run in $OTHERS; do
+      case $run in
+        pta_no_purify) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set purify.enabled=false & ;;
+        pta_no_align) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set align.enabled=false & ;;
+        xfi) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set train.method=xfi \
+          --set train.optimizer=adamw & ;;
+        # The reference code's PTA: its head and projector layouts, heads on the refined students, no
+        # student readout loss, no feature standardisation, KD summed with λ 0.1.
+        pta_reference) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set model.head=mean_ln \
+          --set model.projector=bn_relu --set model.feature_norm=false --set align.head_input=refined \
+          --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 & ;;
+      esac
+      pids+=($!)
+    done
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
   for seed in $seeds; do with_slot evaluate "$bench" "$seed"; done

@@ -187,6 +187,48 @@ class MetricAccumulator:
         self._count.clear()
 
 
+class ClusterSums:
+    """Per-cluster sums of per-sample values: the standard error of a mean over correlated samples.
+
+    Frames of one sequence share a subject, an action and a sensor's noise, so treating them as
+    independent understates the uncertainty of a mean. :meth:`moments` reduces the clusters to four
+    numbers that add up over disjoint sets of clusters (DDP ranks evaluate whole sequences);
+    :func:`clustered_standard_error` turns them into the cluster-robust standard error.
+    """
+
+    def __init__(self) -> None:
+        self._clusters: dict[str, dict[int, list[float]]] = {}  # name → cluster id → [sum, count]
+
+    def update(self, name: str, values: ArrayLike, clusters: np.ndarray) -> None:
+        v = torch.as_tensor(values).detach().to("cpu", torch.float64).reshape(-1).numpy()
+        clusters = np.asarray(clusters).reshape(-1)
+        if clusters.shape != v.shape:
+            raise ValueError(f"{name}: {v.size} values but {clusters.size} cluster ids")
+        ids, inverse = np.unique(clusters, return_inverse=True)
+        sums, counts = np.bincount(inverse, weights=v), np.bincount(inverse)
+        table = self._clusters.setdefault(name, {})
+        for cluster, total, count in zip(ids.tolist(), sums.tolist(), counts.tolist()):
+            entry = table.setdefault(cluster, [0.0, 0.0])
+            entry[0] += total
+            entry[1] += count
+
+    def moments(self, name: str) -> np.ndarray:
+        """(Σ S², Σ S·n, Σ n², clusters) over the clusters' sums S and counts n."""
+        entries = np.asarray(list(self._clusters.get(name, {}).values()), dtype=np.float64).reshape(-1, 2)
+        sums, counts = entries[:, 0], entries[:, 1]
+        return np.array([(sums**2).sum(), (sums * counts).sum(), (counts**2).sum(), len(entries)])
+
+
+def clustered_standard_error(mean: float, count: float, moments: Sequence[float]) -> float | None:
+    """Cluster-robust standard error of a per-sample mean (CR1: G/(G−1) · Σ_g (S_g − mean·n_g)² / N²; Cameron &
+    Miller, "A Practitioner's Guide to Cluster-Robust Inference", 2015). None with fewer than two clusters."""
+    sq, cross, n_sq, clusters = (float(x) for x in moments)
+    if clusters < 2 or count <= 0 or not math.isfinite(mean):
+        return None
+    spread = sq - 2.0 * mean * cross + mean * mean * n_sq  # Σ_g (S_g − mean·n_g)²
+    return math.sqrt(max(spread, 0.0) * clusters / (clusters - 1)) / count
+
+
 # ---------------------------------------------------------------------------------------------
 # Modality combinations and result tables
 

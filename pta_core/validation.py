@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 SCORES = ("mpjpe_mm", "pa_mpjpe_mm", "root_mm", "rel_mpjpe_mm", "accuracy")  # ValidationRow's score columns
+# The scores that carry a standard error (sequence-clustered), and its column.
+STANDARD_ERRORS = {"mpjpe_mm": "mpjpe_se_mm", "accuracy": "accuracy_se"}
 
 
 @dataclass
@@ -22,12 +24,16 @@ class ValidationRow:
     root_mm: float | None = None  # error of the root joint: where the person is
     rel_mpjpe_mm: float | None = None  # MPJPE with the roots aligned: the body alone
     accuracy: float | None = None
+    # Standard errors of mpjpe_mm and accuracy, frames clustered by sequence (None: not measured,
+    # as in model files written before they were).
+    mpjpe_se_mm: float | None = None
+    accuracy_se: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "modalities": list(self.modalities),
             "samples": int(self.samples),
-            **{name: getattr(self, name) for name in SCORES},
+            **{name: getattr(self, name) for name in (*SCORES, *STANDARD_ERRORS.values())},
         }
 
     @classmethod
@@ -35,17 +41,23 @@ class ValidationRow:
         return cls(
             modalities=tuple(data["modalities"]),
             samples=int(data["samples"]),
-            **{name: data.get(name) for name in SCORES},
+            **{name: data.get(name) for name in (*SCORES, *STANDARD_ERRORS.values())},
         )
 
 
 def best_subset(
     rows: Sequence[ValidationRow], metric: str, lower_is_better: bool, modalities: Sequence[str], live: Iterable[str]
 ) -> tuple[str, ...] | None:
-    """The validated combination of ``live`` modalities with the best ``metric``, in ``modalities`` order.
+    """The validated combination of ``live`` modalities to serve, in ``modalities`` order.
 
-    Ties go to the larger set. Without a score for any usable combination (an untrained model),
-    every live modality the model knows; None when the model knows none of them.
+    The one-standard-error rule (Hastie, Tibshirani & Friedman, *The Elements of Statistical
+    Learning*, 2nd ed., §7.10.1): the fewest modalities whose ``metric`` is within one standard
+    error of the best combination's, the best score among those. A larger set must beat a smaller
+    one by more than the validation split can resolve; otherwise the node would chase noise and
+    serve a set that is worse on new data than one of its members. Rows without a standard error
+    (model files from before they were measured): the best score, ties to the larger set.
+    Without a score for any usable combination (an untrained model), every live modality the model
+    knows; None when the model knows none of them.
     """
     available = {m for m in live if m in modalities}
     if not available:
@@ -54,5 +66,11 @@ def best_subset(
     if not scored:
         return tuple(m for m in modalities if m in available)
     sign = 1.0 if lower_is_better else -1.0
-    best = min(scored, key=lambda row: (sign * getattr(row, metric), -len(row.modalities)))
+    loss = {id(row): sign * getattr(row, metric) for row in scored}  # lower is better
+    best = min(scored, key=lambda row: (loss[id(row)], -len(row.modalities)))
+    column = STANDARD_ERRORS.get(metric)
+    error = getattr(best, column) if column else None
+    if error is not None:
+        within = [row for row in scored if loss[id(row)] <= loss[id(best)] + error]
+        best = min(within, key=lambda row: (len(row.modalities), loss[id(row)]))
     return tuple(m for m in modalities if m in best.modalities)

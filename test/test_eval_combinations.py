@@ -13,6 +13,7 @@ from train_helpers import one_thread, tiny_overrides, write_tiny_mmfi  # noqa: F
 from pta_core import cli
 from pta_core.config import load_config
 from pta_core.data import PackedDataset, open_split
+from pta_core.data.sequences import sample_groups
 from pta_core.metrics import mpjpe, top1_accuracy
 from pta_core.models.factory import build_model
 from pta_core.models.pta import PTAModel
@@ -72,6 +73,16 @@ def test_fast_pta_path_equals_the_generic_path_and_per_sample_means(runs):
         out = model(inputs, present)
     assert fast[1].mpjpe_mm == pytest.approx(mpjpe(out.pose, torch.from_numpy(np.array(batch["pose"]))), rel=1e-5)
     assert fast[1].accuracy == pytest.approx(top1_accuracy(out.activity, torch.from_numpy(np.array(batch["activity"]))))
+    # Standard errors with the frames clustered by sequence, by hand: G/(G−1) Σ_g (S_g − m n_g)² / N².
+    errors = mpjpe(out.pose, torch.from_numpy(np.array(batch["pose"])), per_sample=True).numpy()
+    sequence = sample_groups(dataset.split, "sequence")
+    groups = np.unique(sequence)
+    residual = [errors[sequence == g].sum() - errors.mean() * (sequence == g).sum() for g in groups]
+    by_hand = np.sqrt(len(groups) / (len(groups) - 1) * np.sum(np.square(residual))) / len(errors)
+    assert 2 <= len(groups) < len(errors)
+    assert fast[1].mpjpe_se_mm == pytest.approx(by_hand, rel=1e-5)
+    assert slow[1].mpjpe_se_mm == pytest.approx(by_hand, rel=1e-5)
+    assert all(r.accuracy_se is not None and r.accuracy_se >= 0 for r in fast)
     with pytest.raises(ValueError, match="not in the network"):
         evaluate_combinations(model, dataset, modalities=("depth",), combinations=[("lidar",)])
 
@@ -121,3 +132,36 @@ def test_pta_eval_compares_runs_in_one_table(runs, tmp_path, capsys):
     # Errors are reported, not raised.
     assert cli.main(["eval", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(out)]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_store_validation_rewrites_an_old_model_file_s_table_with_standard_errors(runs, tmp_path, capsys):
+    import dataclasses
+    import shutil
+
+    from pta_core.checkpoint import load_checkpoint, save_checkpoint
+
+    _, paths = runs
+    model = tmp_path / "model.pt"
+    shutil.copy(paths["pta"], model)
+    checkpoint = load_checkpoint(model)
+    original = list(checkpoint.validation)
+    checkpoint.validation = [dataclasses.replace(r, mpjpe_se_mm=None, accuracy_se=None) for r in original]
+    save_checkpoint(model, checkpoint)  # as written before the table carried standard errors
+    args = ["eval", "--checkpoint", str(model), "--split", "meta_val", "--no-progress", "--out", str(tmp_path / "e")]
+    assert cli.main([*args, "--store-validation"]) == 0
+    assert "validation table stored" in capsys.readouterr().out
+    restored = load_checkpoint(model).validation
+    assert [r.modalities for r in restored] == [r.modalities for r in original]
+    for new, old in zip(restored, original):
+        assert new.mpjpe_mm == pytest.approx(old.mpjpe_mm, rel=1e-4)
+        assert new.mpjpe_se_mm == pytest.approx(old.mpjpe_se_mm, rel=1e-4)
+    # A table that the data does not reproduce is left alone, with one line that says why.
+    checkpoint.validation = [dataclasses.replace(r, mpjpe_mm=r.mpjpe_mm + 5.0) for r in original]
+    save_checkpoint(model, checkpoint)
+    before = model.read_bytes()
+    assert cli.main([*args, "--store-validation"]) == 1
+    err = capsys.readouterr().err
+    assert "not the data it was trained on" in err and len(err.strip().splitlines()) == 1
+    assert model.read_bytes() == before
+    assert cli.main([*args[:3], "--out", str(tmp_path / "e"), "--store-validation"]) == 2  # the test split
+    assert "--split meta_val" in capsys.readouterr().err

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from pta_core.metrics import (
+    ClusterSums,
     MetricAccumulator,
+    clustered_standard_error,
     combination_name,
     modality_combinations,
     mpjpe,
@@ -149,6 +151,46 @@ def test_accumulator_weights_samples_not_batches():
     assert math.isnan(MetricAccumulator().mean("none"))
     acc.reset()
     assert acc.compute() == {}
+
+
+def _clustered_se(values, clusters):
+    sums = ClusterSums()
+    sums.update("x", values, clusters)
+    return clustered_standard_error(float(np.mean(values)), len(values), sums.moments("x"))
+
+
+def test_clustered_standard_error_of_independent_and_of_repeated_samples():
+    rng = np.random.default_rng(7)
+    x = rng.normal(50.0, 8.0, size=40)
+    # One sample per cluster: the textbook standard error of the mean, s / √n.
+    assert _clustered_se(x, np.arange(40)) == pytest.approx(x.std(ddof=1) / math.sqrt(40), rel=1e-9)
+    # Every value five times in its own cluster (frames that say the same): no more certain than 40 values.
+    repeated = np.repeat(x, 5)
+    assert _clustered_se(repeated, np.repeat(np.arange(40), 5)) == pytest.approx(x.std(ddof=1) / math.sqrt(40),
+                                                                                  rel=1e-9)
+    # ...while treating them as 200 independent frames would claim √5 × the certainty.
+    assert _clustered_se(repeated, np.arange(200)) == pytest.approx(_clustered_se(x, np.arange(40)) / math.sqrt(5),
+                                                                     rel=0.02)
+    assert _clustered_se(x[:3], np.zeros(3)) is None  # one cluster: no estimate
+
+
+def test_cluster_moments_add_up_over_disjoint_clusters_in_any_batching():
+    rng = np.random.default_rng(8)
+    values, clusters = rng.uniform(0, 100, size=90), rng.integers(0, 12, size=90)
+    whole = ClusterSums()
+    whole.update("x", torch.from_numpy(values), clusters)
+    batched = ClusterSums()  # a cluster split over batches is merged
+    for start in range(0, 90, 16):
+        batched.update("x", values[start : start + 16], clusters[start : start + 16])
+    np.testing.assert_allclose(batched.moments("x"), whole.moments("x"))
+    low, high = ClusterSums(), ClusterSums()  # two ranks with disjoint clusters
+    low.update("x", values[clusters < 6], clusters[clusters < 6])
+    high.update("x", values[clusters >= 6], clusters[clusters >= 6])
+    np.testing.assert_allclose(low.moments("x") + high.moments("x"), whole.moments("x"))
+    assert whole.moments("x")[3] == len(np.unique(clusters))
+    np.testing.assert_array_equal(ClusterSums().moments("none"), np.zeros(4))
+    with pytest.raises(ValueError, match="cluster ids"):
+        whole.update("x", values, clusters[:-1])
 
 
 def test_modality_combinations_and_names():

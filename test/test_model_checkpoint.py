@@ -10,7 +10,7 @@ from pta_core.config import load_config
 from pta_core.errors import CheckpointError, InvalidInput
 from pta_core.models.weighting import ModalityWeights
 from pta_core.torch_predictor import TorchPredictor
-from pta_core.validation import ValidationRow
+from pta_core.validation import ValidationRow, best_subset
 
 TINY = ["model.dim=32", "model.tokens=4", "model.encoder_width=8", "data.preprocess.depth_size=[24,32]",
         "data.preprocess.lidar_points=32", "data.preprocess.mmwave_points=16"]
@@ -81,6 +81,40 @@ def test_best_subset_follows_validation_table(tmp_path):
     assert predictor.best_subset(["depth", "wifi-csi"]) == ("depth",)
     assert predictor.best_subset(["wifi-csi"]) == ("wifi-csi",)  # unvalidated: use what is live
     assert predictor.best_subset(["camera_that_does_not_exist"]) is None
+
+
+def test_best_subset_takes_the_fewest_modalities_within_one_standard_error():
+    order = ("rgb", "depth", "lidar", "wifi-csi")
+    rows = [
+        ValidationRow(("depth",), 10, mpjpe_mm=120.0, mpjpe_se_mm=4.0),
+        ValidationRow(("lidar",), 10, mpjpe_mm=40.0, mpjpe_se_mm=1.5),
+        ValidationRow(("depth", "lidar"), 10, mpjpe_mm=39.0, mpjpe_se_mm=1.5),  # 1 mm better: within one SE
+        ValidationRow(("lidar", "wifi-csi"), 10, mpjpe_mm=36.0, mpjpe_se_mm=1.0),  # 4 mm better: beyond it
+        ValidationRow(("wifi-csi",), 10, mpjpe_mm=300.0, mpjpe_se_mm=9.0),
+    ]
+
+    def pick(live, table=rows):
+        return best_subset(table, "mpjpe_mm", True, order, live)
+
+    assert pick(["depth", "lidar"]) == ("lidar",)
+    assert pick(["depth", "lidar", "wifi-csi"]) == ("lidar", "wifi-csi")
+    # The best set's own standard error sets the tolerance: a wide one lets a smaller set in.
+    wide = [*rows[:3], ValidationRow(("lidar", "wifi-csi"), 10, mpjpe_mm=36.0, mpjpe_se_mm=5.0), rows[4]]
+    assert pick(["lidar", "wifi-csi"], wide) == ("lidar",)
+    # Among the equally small sets within reach, the best score.
+    assert pick(["rgb", "lidar", "wifi-csi"], [*wide, ValidationRow(("rgb",), 10, mpjpe_mm=38.0)]) == ("rgb",)
+    # Higher-is-better scores use their own standard error.
+    accuracy = [ValidationRow(("lidar",), 10, accuracy=0.80, accuracy_se=0.02),
+                ValidationRow(("depth", "lidar"), 10, accuracy=0.81, accuracy_se=0.02),
+                ValidationRow(("lidar", "wifi-csi"), 10, accuracy=0.90, accuracy_se=0.02)]
+    assert best_subset(accuracy, "accuracy", False, order, ["depth", "lidar"]) == ("lidar",)
+    assert best_subset(accuracy, "accuracy", False, order, ["lidar", "wifi-csi"]) == ("lidar", "wifi-csi")
+    # Without standard errors (model files from before they were measured): the best score as before.
+    old = [ValidationRow(r.modalities, r.samples, mpjpe_mm=r.mpjpe_mm) for r in rows]
+    assert pick(["depth", "lidar"], old) == ("depth", "lidar")
+    # The table round-trips through a model file's dictionaries; old dictionaries load without them.
+    assert [ValidationRow.from_dict(r.to_dict()) for r in rows] == rows
+    assert ValidationRow.from_dict({"modalities": ["lidar"], "samples": 3, "mpjpe_mm": 40.0}).mpjpe_se_mm is None
 
 
 def test_corrupt_and_foreign_checkpoints_give_clear_errors(tmp_path):

@@ -10,6 +10,11 @@ import torch.multiprocessing as mp
 from train_helpers import tiny_overrides, write_tiny_mmfi
 
 from pta_core.checkpoint import load_checkpoint
+from pta_core.config import activity_window
+from pta_core.data import PackedDataset, open_split
+from pta_core.data.sequences import sample_groups
+from pta_core.training.evaluate import evaluate_combinations
+from pta_core.training.purify import meta_split
 from pta_core.training.runstate import read_jsonl
 
 
@@ -58,6 +63,17 @@ def test_two_process_gloo_run_keeps_ranks_in_sync(tmp_path):
     # Rank 0 alone wrote the run's files; metrics are all-reduced over the ranks.
     checkpoint = load_checkpoint(out / "model.pt")
     assert len(checkpoint.validation) == 31 and all(r.samples == 20 for r in checkpoint.validation)  # S03
+    # The all-reduced table (standard errors too) is what one process measures on the whole meta-val part.
+    cfg = checkpoint.config
+    split = open_split(cfg.data, "train", progress=False)
+    _, meta = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    alone = evaluate_combinations(checkpoint.build(), PackedDataset(split, meta), modalities=checkpoint.modalities,
+                                  combinations=[r.modalities for r in checkpoint.validation],
+                                  window=activity_window(cfg))
+    for shared, single in zip(checkpoint.validation, alone):
+        assert shared.mpjpe_se_mm is not None and shared.accuracy_se is not None
+        for column in ("mpjpe_mm", "mpjpe_se_mm", "accuracy", "accuracy_se"):
+            assert getattr(shared, column) == pytest.approx(getattr(single, column), rel=1e-4, abs=1e-6), column
     lines = [r for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
     assert [r["step"] for r in lines] == [1, 2, 3]
     info = (out / "run_info.json").read_text()

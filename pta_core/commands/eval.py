@@ -8,6 +8,10 @@ Examples::
 
 Data: each model's own config (``data`` section) unless ``--config`` is given; the preprocessing must
 match the model's. Split: the test side (default) or the training run's meta-val part.
+
+``--split meta_val --store-validation`` writes the meta-val table back into each model file, as
+training does: for model files written before the table carried standard errors (the node's set
+choice uses them). It refuses when the scores differ from the file's: not the data it was trained on.
 """
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, help="default: eval.batch_size")
     parser.add_argument("--title", default="", help="plot and table title")
+    parser.add_argument("--store-validation", action="store_true",
+                        help="with --split meta_val and every combination: write the table, standard errors "
+                             "included, into each model file (for files from before they were recorded)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -60,6 +67,26 @@ def _dataset(cfg, split_name: str, progress: bool):
     return PackedDataset(split, meta)
 
 
+def _store_validation(path: Path, checkpoint, rows) -> None:
+    """Replace the model file's validation table by ``rows``, if they reproduce its scores."""
+    import math
+
+    from pta_core.checkpoint import save_checkpoint
+    from pta_core.validation import SCORES
+
+    stored = {tuple(r.modalities): r for r in checkpoint.validation}
+    for row in rows:
+        old = stored.get(tuple(row.modalities))
+        for score in SCORES:
+            before, after = (getattr(old, score, None), getattr(row, score))
+            if before is not None and (after is None or not math.isclose(before, after, rel_tol=1e-4, abs_tol=1e-6)):
+                raise ValueError(f"{path}: meta-val {score} of {'+'.join(row.modalities)} is {after}, the file says "
+                                 f"{before}: not the data it was trained on; nothing written")
+    checkpoint.validation = list(rows)
+    save_checkpoint(path, checkpoint)
+    print(f"{path}: validation table stored ({len(rows)} combinations, with standard errors)")
+
+
 def run(args: argparse.Namespace) -> int:
     from pta_core.checkpoint import load_checkpoint
     from pta_core.config import ConfigError, activity_window
@@ -73,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
     names = args.names or [p.parent.name or p.stem for p in paths]
     if len(names) != len(paths) or len(set(names)) != len(names):
         print("pta eval: --names must give one distinct name per checkpoint", file=sys.stderr)
+        return 2
+    if args.store_validation and (args.split != "meta_val" or args.combinations):
+        print("pta eval: --store-validation needs --split meta_val and every combination (no --combinations)",
+              file=sys.stderr)
         return 2
     progress = not args.no_progress and sys.stderr.isatty()
     runs = {}
@@ -106,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size or cfg.eval.batch_size, window=activity_window(checkpoint.config),
                 device=device, progress=progress,
             )
+            if args.store_validation:
+                _store_validation(path, checkpoint, runs[name])
         written = write_report(runs, order, Path(args.out), args.title)
     except (OSError, ValueError, ConfigError, CheckpointError) as err:
         print(f"pta eval: {err}", file=sys.stderr)

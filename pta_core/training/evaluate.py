@@ -25,7 +25,9 @@ from tqdm import tqdm
 from pta_core.data import PackedDataset, collate
 from pta_core.data.sequences import sample_groups, sequence_windows
 from pta_core.metrics import (
+    ClusterSums,
     MetricAccumulator,
+    clustered_standard_error,
     combination_name,
     mpjpe,
     pa_mpjpe,
@@ -36,22 +38,30 @@ from pta_core.metrics import (
 from pta_core.models.pta import ModelOutput
 from pta_core.training.batching import ModelBatch, model_batch
 from pta_core.training.distributed import World, all_reduce_sum
-from pta_core.validation import SCORES, ValidationRow
+from pta_core.validation import SCORES, STANDARD_ERRORS, ValidationRow
 
 log = logging.getLogger(__name__)
 
 METRICS = SCORES
 
 
-def _score_pose(acc: MetricAccumulator, key: str, output: ModelOutput, batch: ModelBatch) -> None:
+def _score_pose(
+    acc: MetricAccumulator, clustered: ClusterSums, key: str, output: ModelOutput, batch: ModelBatch,
+    sequences: np.ndarray,
+) -> None:
+    """Add one batch's per-frame scores; ``sequences``: each row's sequence id (the standard errors' clusters)."""
     if output.pose is not None and batch.targets.pose is not None:
         pred, truth = output.pose.float(), batch.targets.pose
-        acc.update(f"{key}/mpjpe_mm", mpjpe(pred, truth, per_sample=True))
+        errors = mpjpe(pred, truth, per_sample=True)
+        acc.update(f"{key}/mpjpe_mm", errors)
+        clustered.update(f"{key}/mpjpe_mm", errors, sequences)
         acc.update(f"{key}/pa_mpjpe_mm", pa_mpjpe(pred, truth, per_sample=True))
         acc.update(f"{key}/root_mm", root_error(pred, truth, per_sample=True))
         acc.update(f"{key}/rel_mpjpe_mm", relative_mpjpe(pred, truth, per_sample=True))
     if output.activity is not None and batch.targets.activity is not None:
-        acc.update(f"{key}/accuracy", top1_accuracy(output.activity.float(), batch.targets.activity, per_sample=True))
+        correct = top1_accuracy(output.activity.float(), batch.targets.activity, per_sample=True)
+        acc.update(f"{key}/accuracy", correct)
+        clustered.update(f"{key}/accuracy", correct, sequences)
 
 
 def combination_outputs(
@@ -121,7 +131,8 @@ def evaluate_combinations(
         amp: bf16 autocast (CUDA only).
 
     Returns:
-        One :class:`ValidationRow` per combination (``samples`` = frames that had the data for it).
+        One :class:`ValidationRow` per combination (``samples`` = frames that had the data for it), with
+        the standard errors of MPJPE and accuracy over frames clustered by sequence.
     """
     device = torch.device(device)
     combos = []
@@ -131,14 +142,16 @@ def evaluate_combinations(
             raise ValueError(f"combination {combination_name(combo)} uses {unknown}, not in the network {list(modalities)}")
         combos.append(tuple(sorted(modalities.index(m) for m in combo)))
     split = dataset.split
+    sequence_of = sample_groups(split, "sequence")  # per split row
     chunks = sequence_chunks(dataset, max(batch_size, 4 * window))
     if world is not None and world.distributed:
         chunks = chunks[world.rank :: world.size]
     was_training = model.training
     model.eval()
-    acc = MetricAccumulator()
+    acc, clustered = MetricAccumulator(), ClusterSums()
     try:
         for chunk in tqdm(chunks, desc="evaluate", unit="chunk", disable=not progress, leave=False):
+            sequences = sequence_of[dataset.indices[chunk]]
             states: list[list[torch.Tensor | None]] = [[] for _ in combos]  # per combo: per batch (B, E) or None
             has: list[list[torch.Tensor]] = [[] for _ in combos]
             labels = []
@@ -149,17 +162,19 @@ def evaluate_combinations(
                     outputs = combination_outputs(model, batch, combos)
                 for i, (combo, (rows, output)) in enumerate(zip(combos, outputs)):
                     if output is not None:
-                        _score_pose(acc, str(combo), output, batch.rows(rows))
+                        in_batch = sequences[start : start + batch_size][rows.cpu().numpy()]
+                        _score_pose(acc, clustered, str(combo), output, batch.rows(rows), in_batch)
                     if window > 0:
                         has[i].append(rows)
                         states[i].append(_scatter(output.embedding, rows) if output is not None else None)
                 if window > 0 and batch.targets.activity is not None:
                     labels.append(batch.targets.activity)
             if window > 0 and labels:
-                _score_windows(acc, model, combos, dataset, chunk, window, states, has, torch.cat(labels))
+                _score_windows(acc, clustered, model, combos, dataset, chunk, window, states, has,
+                               torch.cat(labels), sequences)
     finally:
         model.train(was_training)
-    return _rows(acc, combos, modalities, world)
+    return _rows(acc, clustered, combos, modalities, world)
 
 
 def _scatter(embedding: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
@@ -171,7 +186,7 @@ def _scatter(embedding: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor
     return full
 
 
-def _score_windows(acc, model, combos, dataset, chunk, window, states, has, labels) -> None:
+def _score_windows(acc, clustered, model, combos, dataset, chunk, window, states, has, labels, sequences) -> None:
     windows = torch.from_numpy(sequence_windows(dataset.split, dataset.indices[chunk], window))
     if windows.numel() == 0:
         return
@@ -190,22 +205,34 @@ def _score_windows(acc, model, combos, dataset, chunk, window, states, has, labe
             continue
         chosen = windows[counted].to(valid.device)
         logits = model.window_activity(embeddings[chosen], valid[chosen])
-        acc.update(f"{combo}/accuracy", top1_accuracy(logits.float(), labels[chosen[:, -1]], per_sample=True))
+        correct = top1_accuracy(logits.float(), labels[chosen[:, -1]], per_sample=True)
+        acc.update(f"{combo}/accuracy", correct)
+        clustered.update(f"{combo}/accuracy", correct, sequences[chosen[:, -1].cpu().numpy()])
 
 
-def _rows(acc: MetricAccumulator, combos, modalities, world: World | None) -> list[ValidationRow]:
-    # [sum, count] per (combination, metric), all-reduced so every rank gets the global means.
+def _rows(acc: MetricAccumulator, clustered: ClusterSums, combos, modalities, world: World | None) -> list[ValidationRow]:
+    # [sum, count] per (combination, metric) and the cluster moments of the metrics with a standard
+    # error, all-reduced so every rank gets the global figures (ranks hold disjoint sequences).
+    with_error = list(STANDARD_ERRORS)
     stats = torch.zeros(len(combos), len(METRICS), 2, dtype=torch.float64)
+    moments = torch.zeros(len(combos), len(with_error), 4, dtype=torch.float64)
     for i, combo in enumerate(combos):
         for j, metric in enumerate(METRICS):
             count = acc.count(f"{combo}/{metric}")
             if count:
                 stats[i, j] = torch.tensor([acc.mean(f"{combo}/{metric}") * count, count])
+        for j, metric in enumerate(with_error):
+            moments[i, j] = torch.from_numpy(clustered.moments(f"{combo}/{metric}"))
     if world is not None and world.distributed:
         all_reduce_sum(stats)
+        all_reduce_sum(moments)
     rows = []
     for i, combo in enumerate(combos):
         values = {m: (float(stats[i, j, 0] / stats[i, j, 1]) if stats[i, j, 1] else None) for j, m in enumerate(METRICS)}
+        for j, metric in enumerate(with_error):
+            count = float(stats[i, METRICS.index(metric), 1])
+            values[STANDARD_ERRORS[metric]] = None if values[metric] is None else clustered_standard_error(
+                values[metric], count, moments[i, j].tolist())
         samples = int(max(stats[i, :, 1].max().item(), 0))
         rows.append(ValidationRow(modalities=tuple(modalities[k] for k in combo), samples=samples, **values))
     return rows
