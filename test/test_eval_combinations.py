@@ -105,6 +105,23 @@ def test_samples_without_a_combination_s_data_are_skipped_and_counted(runs):
     rows = evaluate_combinations(model, Holey(split), modalities=model.modalities,
                                  combinations=[("depth",), ("depth", "lidar"), ("lidar",)])
     assert [r.samples for r in rows] == [len(split), len(split) // 2, len(split) // 2]
+    # A subset scored where a larger set is live: depth on the frames that also have lidar (the even
+    # ones), twice in one call, equals depth on those frames alone.
+    twice = evaluate_combinations(model, Holey(split), modalities=model.modalities,
+                                  combinations=[("depth",), ("depth",)], frames_with=[("depth",), ("depth", "lidar")])
+    even = evaluate_combinations(model, PackedDataset(split, np.arange(0, len(split), 2)), modalities=model.modalities,
+                                 combinations=[("depth",)])
+    assert [r.samples for r in twice] == [len(split), len(split) // 2]
+    assert twice[0].mpjpe_mm == pytest.approx(rows[0].mpjpe_mm)
+    assert twice[1].mpjpe_mm == pytest.approx(even[0].mpjpe_mm) and twice[1].mpjpe_se_mm == pytest.approx(
+        even[0].mpjpe_se_mm)
+    whole = PackedDataset(split)
+    with pytest.raises(ValueError, match="superset"):
+        evaluate_combinations(model, whole, modalities=model.modalities, combinations=[("depth", "lidar")],
+                              frames_with=[("depth",)])
+    with pytest.raises(ValueError, match="outside the network"):
+        evaluate_combinations(model, whole, modalities=model.modalities, combinations=[("depth",)],
+                              frames_with=[("depth", "sonar")])
     assert selection_score(rows, "mpjpe_mm") == pytest.approx(np.mean([r.mpjpe_mm for r in rows]))
     assert np.isnan(selection_score([ValidationRow(("a",), 0)], "mpjpe_mm"))
 

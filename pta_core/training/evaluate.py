@@ -65,14 +65,16 @@ def _score_pose(
 
 
 def combination_outputs(
-    model: nn.Module, batch: ModelBatch, combos: Sequence[tuple[int, ...]]
+    model: nn.Module, batch: ModelBatch, combos: Sequence[tuple[int, ...]],
+    required: Sequence[tuple[int, ...]] | None = None,
 ) -> list[tuple[torch.Tensor, ModelOutput | None]]:
-    """Per combination (indices into the network's modalities): the rows whose data has all of it,
-    and the network's output for those rows with exactly that combination present."""
+    """Per combination (indices into the network's modalities): the rows whose data has all of its
+    ``required`` modalities (default: the combination's own), and the network's output for those rows
+    with exactly that combination present."""
     results = []
     features = model.encode(batch.inputs, batch.present) if hasattr(model, "decode") else None
-    for combo in combos:
-        rows = batch.present[:, list(combo)].all(dim=1)
+    for combo, need in zip(combos, required or combos):
+        rows = batch.present[:, list(need)].all(dim=1)
         if not bool(rows.any()):
             results.append((rows, None))
             continue
@@ -116,6 +118,7 @@ def evaluate_combinations(
     combinations: Sequence[tuple[str, ...]],
     batch_size: int = 64,
     window: int = 0,
+    frames_with: Sequence[tuple[str, ...]] | None = None,
     device: torch.device | str = "cpu",
     world: World | None = None,
     amp: bool = False,
@@ -127,6 +130,8 @@ def evaluate_combinations(
         modalities: the network's modality order (``present`` columns).
         combinations: modality-name tuples, each a subset of ``modalities``.
         window: frames per activity window (the model's ``activity.window``); 0: per-sample activity.
+        frames_with: per combination, the modalities a frame must have to count (a superset of the
+            combination: score a subset on the frames where a larger set is live); default: its own.
         world: shard the dataset over ranks and all-reduce (None: this process evaluates everything).
         amp: bf16 autocast (CUDA only).
 
@@ -141,6 +146,13 @@ def evaluate_combinations(
         if unknown:
             raise ValueError(f"combination {combination_name(combo)} uses {unknown}, not in the network {list(modalities)}")
         combos.append(tuple(sorted(modalities.index(m) for m in combo)))
+    required = None
+    if frames_with is not None:
+        if len(frames_with) != len(combos) or any(not set(c) <= set(f) for c, f in zip(combinations, frames_with)):
+            raise ValueError("frames_with needs one superset of each combination")
+        if any(m not in modalities for f in frames_with for m in f):
+            raise ValueError(f"frames_with names modalities outside the network {list(modalities)}")
+        required = [tuple(sorted(modalities.index(m) for m in f)) for f in frames_with]
     split = dataset.split
     sequence_of = sample_groups(split, "sequence")  # per split row
     chunks = sequence_chunks(dataset, max(batch_size, 4 * window))
@@ -159,11 +171,11 @@ def evaluate_combinations(
                 raw = collate(dataset.__getitems__(list(chunk[start : start + batch_size])))
                 batch = model_batch(raw, split.modalities, modalities).to(device)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-                    outputs = combination_outputs(model, batch, combos)
-                for i, (combo, (rows, output)) in enumerate(zip(combos, outputs)):
+                    outputs = combination_outputs(model, batch, combos, required)
+                for i, (rows, output) in enumerate(outputs):
                     if output is not None:
                         in_batch = sequences[start : start + batch_size][rows.cpu().numpy()]
-                        _score_pose(acc, clustered, str(combo), output, batch.rows(rows), in_batch)
+                        _score_pose(acc, clustered, str(i), output, batch.rows(rows), in_batch)
                     if window > 0:
                         has[i].append(rows)
                         states[i].append(_scatter(output.embedding, rows) if output is not None else None)
@@ -191,7 +203,7 @@ def _score_windows(acc, clustered, model, combos, dataset, chunk, window, states
     if windows.numel() == 0:
         return
     last = windows[:, -1]
-    for i, combo in enumerate(combos):
+    for i in range(len(combos)):
         known = [state for state in states[i] if state is not None]
         if not known:
             continue
@@ -206,8 +218,8 @@ def _score_windows(acc, clustered, model, combos, dataset, chunk, window, states
         chosen = windows[counted].to(valid.device)
         logits = model.window_activity(embeddings[chosen], valid[chosen])
         correct = top1_accuracy(logits.float(), labels[chosen[:, -1]], per_sample=True)
-        acc.update(f"{combo}/accuracy", correct)
-        clustered.update(f"{combo}/accuracy", correct, sequences[chosen[:, -1].cpu().numpy()])
+        acc.update(f"{i}/accuracy", correct)
+        clustered.update(f"{i}/accuracy", correct, sequences[chosen[:, -1].cpu().numpy()])
 
 
 def _rows(acc: MetricAccumulator, clustered: ClusterSums, combos, modalities, world: World | None) -> list[ValidationRow]:
@@ -216,13 +228,13 @@ def _rows(acc: MetricAccumulator, clustered: ClusterSums, combos, modalities, wo
     with_error = list(STANDARD_ERRORS)
     stats = torch.zeros(len(combos), len(METRICS), 2, dtype=torch.float64)
     moments = torch.zeros(len(combos), len(with_error), 4, dtype=torch.float64)
-    for i, combo in enumerate(combos):
+    for i in range(len(combos)):
         for j, metric in enumerate(METRICS):
-            count = acc.count(f"{combo}/{metric}")
+            count = acc.count(f"{i}/{metric}")
             if count:
-                stats[i, j] = torch.tensor([acc.mean(f"{combo}/{metric}") * count, count])
+                stats[i, j] = torch.tensor([acc.mean(f"{i}/{metric}") * count, count])
         for j, metric in enumerate(with_error):
-            moments[i, j] = torch.from_numpy(clustered.moments(f"{combo}/{metric}"))
+            moments[i, j] = torch.from_numpy(clustered.moments(f"{i}/{metric}"))
     if world is not None and world.distributed:
         all_reduce_sum(stats)
         all_reduce_sum(moments)
