@@ -8,6 +8,7 @@
 #   EXTRA="--set train.max_steps=20 --set activity.steps=20" WORK=out/smoke bash bench/run_results.sh  # smoke test
 #   SINGLE_STEPS=4000 WORK=out/results_long bash bench/run_results.sh   # stage 1 as long as stage 1 + 2
 #   OTHERS="pta_no_purify pta_no_align" BENCHES=contaminated bash bench/run_results.sh   # PTA and two ablations
+#   OTHERS=single_tuned BENCHES=contaminated bash bench/run_results.sh   # the singles trained as long as PTA
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
@@ -27,10 +28,13 @@ SEEDS=${SEEDS:-3407 1}
 SINGLE_STEPS=${SINGLE_STEPS:-}
 BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
 # The contaminated benchmark's runs besides PTA (its ablations and baselines); a subset for a quicker look.
+# single_tuned: each single network trained on for stage 2's steps from its own stage 1 (fresh heads,
+# as PTA's): the single baseline with as many steps as PTA's students.
 OTHERS=${OTHERS:-pta_no_purify pta_no_align xfi pta_reference}
 for run in $OTHERS; do
-  case $run in pta_no_purify | pta_no_align | xfi | pta_reference) ;;
-    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference)" >&2; exit 2 ;;
+  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | single_tuned) ;;
+    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, single_tuned)" >&2
+       exit 2 ;;
   esac
 done
 CONFIG=config/results_mmfi.yaml
@@ -113,6 +117,10 @@ evaluate() {  # bench seed
     [ -f "$dir/model.pt" ] && { names+=("$run"); ckpts+=("$dir/model.pt"); }
   done
   for m in "${MODALITIES[@]}"; do names+=("single_$m"); ckpts+=("$(run_dir "$bench" "single_$m" "$seed")/model.pt"); done
+  for m in "${MODALITIES[@]}"; do
+    local tuned; tuned=$(run_dir "$bench" "single_tuned_$m" "$seed")
+    [ -f "$tuned/model.pt" ] && { names+=("single_tuned_$m"); ckpts+=("$tuned/model.pt"); }
+  done
   # shellcheck disable=SC2046
   $PY -m pta_core.cli eval --checkpoint "${ckpts[@]}" --names "${names[@]}" $(common "$bench") \
     --out "$WORK/eval/$bench/seed$seed" --title "$bench benchmark, held-out subjects, seed $seed" \
@@ -148,6 +156,13 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
         pta_reference) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set model.head=mean_ln \
           --set model.projector=bn_relu --set model.feature_norm=false --set align.head_input=refined \
           --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 & ;;
+        single_tuned)
+          for m in "${MODALITIES[@]}"; do
+            with_slot train_run "$bench" "single_tuned_$m" "$seed" --set train.method=single \
+              --set "train.single_modality=$m" --set "train.init_from=[$(run_dir "$bench" "single_$m" "$seed")/model.pt]" &
+            pids+=($!)
+          done
+          continue ;;
       esac
       pids+=($!)
     done
