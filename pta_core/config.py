@@ -237,6 +237,11 @@ class TrainConfig:
     # Single-modality model files (method=single runs of the same data and model config) whose
     # encoders and projectors start this network's: the pretrained backbones PTA and X-Fi fine-tune.
     init_from: tuple[str, ...] = ()
+    # Steps during which the parts init_from loaded stay frozen (no update, encoders in eval mode)
+    # while the new ones (heads, fusion, Align) train: linear probing, then fine-tuning (LP-FT, Kumar
+    # et al., "Fine-Tuning can Distort Pretrained Features", ICLR 2022), so that gradients through
+    # freshly initialised heads do not wreck the pretrained features.
+    init_frozen_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -358,6 +363,7 @@ def check_config(cfg: Config) -> None:
         "train.max_steps": cfg.train.max_steps, "train.warmup_steps": cfg.train.warmup_steps,
         "train.log_every": cfg.train.log_every, "train.eval_every": cfg.train.eval_every,
         "train.checkpoint_every": cfg.train.checkpoint_every, "activity.window": cfg.activity.window,
+        "train.init_frozen_steps": cfg.train.init_frozen_steps,
         "activity.steps": cfg.activity.steps, "purify.meta_every": cfg.purify.meta_every,
         "purify.meta_batches": cfg.purify.meta_batches, "model.dropout": cfg.model.dropout,
         "data.preprocess.depth_crop": min(pre.depth_crop),
@@ -365,6 +371,8 @@ def check_config(cfg: Config) -> None:
     for key, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{key} must be >= 0, got {value}")
+    if cfg.train.init_frozen_steps > 0 and not cfg.train.init_from:
+        raise ConfigError("train.init_frozen_steps freezes what train.init_from loads: set train.init_from, or 0")
     if cfg.align.teacher == "available" and cfg.align.head_input != "fused":
         raise ConfigError('align.teacher "available" needs align.head_input "fused" (the refined head input is per sampled set)')
 

@@ -179,3 +179,36 @@ def test_xrf55_activity_run_with_the_har_settings(tmp_path, repo_root):
     assert state["meta"]["steps"] == 2
     weights = read_jsonl(out / "purify_weights.jsonl")
     assert weights[0]["weights"] != pytest.approx({m: 1 / 3 for m in modalities})  # φ ~ U(0, 1)
+
+
+def test_init_from_singles_and_frozen_first_steps(tree, tmp_path):
+    """Stage 2 starts its encoders and projectors from stage-1 single networks; with
+    train.init_frozen_steps they stay exactly as loaded for those steps while the heads train (LP-FT)."""
+    single = tmp_path / "single"
+    train(load_config(None, _overrides(tree, single, "train.max_steps=2", "train.method=single",
+                                       "train.single_modality=lidar")), progress=False)
+    loaded = load_checkpoint(single / "model.pt").state_dict
+    pretrained = [k for k in loaded if k.startswith(("encoders.lidar.", "projectors.lidar."))]
+    assert pretrained
+
+    def stage2(name, frozen, steps):
+        cfg = load_config(None, _overrides(tree, tmp_path / name, f"train.max_steps={steps}", "train.selection=last",
+                                           f"train.init_from=[{single / 'model.pt'}]",
+                                           f"train.init_frozen_steps={frozen}"))
+        train(cfg, progress=False)
+        return load_checkpoint(tmp_path / name / "model.pt").state_dict
+
+    frozen, free = stage2("frozen", 3, 3), stage2("free", 0, 3)
+    for key in pretrained:  # buffers too: the frozen encoder ran in eval mode
+        torch.testing.assert_close(frozen[key], loaded[key], msg=key)
+    assert any(not torch.equal(free[k], loaded[k]) for k in pretrained)  # fine-tuning moves them
+    heads = [k for k in frozen if k.startswith("task.")]
+    initial = [Trainer(load_config(None, _overrides(tree, tmp_path / f"init{i}", "train.max_steps=1")),
+                       progress=False).model.state_dict() for i in range(2)]
+    assert heads and all(torch.equal(initial[0][k], initial[1][k]) for k in heads)  # seeded initialisation
+    assert any(not torch.equal(frozen[k], initial[0][k]) for k in heads)  # the new parts trained
+    # Unfrozen after its steps: a longer run moves the loaded parts.
+    later = stage2("later", 2, 8)
+    assert any(not torch.equal(later[k], loaded[k]) for k in pretrained)
+    with pytest.raises(Exception, match="init_frozen_steps freezes what train.init_from loads"):
+        load_config(None, _overrides(tree, tmp_path / "x", "train.init_frozen_steps=5"))

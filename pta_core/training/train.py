@@ -232,10 +232,22 @@ class Trainer:
         self.model.fit_pose_targets(torch.from_numpy(pose))
 
     def _init_from_singles(self) -> None:
-        """Start encoders and projectors from single-modality models (``train.init_from``)."""
-        if self.cfg.train.init_from and not self.resume:
-            loaded = init_from_singles(self.model, self.cfg, self.cfg.train.init_from)
-            log.info("encoders and projectors of %s start from %s", loaded, list(self.cfg.train.init_from))
+        """Start encoders and projectors from single-modality models (``train.init_from``); note the
+        parameters that came from them (frozen for ``train.init_frozen_steps``)."""
+        self.pretrained: list[torch.nn.Parameter] = []
+        self.pretrained_modules: list[torch.nn.Module] = []
+        if not self.cfg.train.init_from:
+            return
+        keys = init_from_singles(self.model, self.cfg, self.cfg.train.init_from, copy=not self.resume)
+        if not self.resume:
+            log.info("encoders and projectors of %s start from %s", list(keys), list(self.cfg.train.init_from))
+        copied = {key for names in keys.values() for key in names}
+        self.pretrained = [p for name, p in self.model.named_parameters() if name in copied]
+        modules = dict(self.model.named_modules())
+        owners = sorted({".".join(key.split(".")[:2]) for key in copied})  # "encoders.lidar", "projectors.lidar"
+        self.pretrained_modules = [modules[name] for name in owners if name in modules]  # eval mode while frozen
+        if self.cfg.train.init_frozen_steps:
+            log.info("the loaded parts stay frozen for the first %d steps (LP-FT)", self.cfg.train.init_frozen_steps)
 
     def _phi(self) -> torch.nn.Parameter | None:
         """Purify's φ when it is learned (PTA with purify.enabled)."""
@@ -318,14 +330,21 @@ class Trainer:
         present = present.to(self.device)
         available = batch.present.to(self.device)
         self.objective.train()
+        probing = self.step < self.cfg.train.init_frozen_steps  # LP-FT's first phase
         if self.cfg.model.freeze_backbones:
             for encoder in _encoders(self.model):
                 encoder.eval()
+        if probing:
+            for module in self.pretrained_modules:
+                module.eval()
         with self._autocast():
             output = self.trained(batch.inputs, present, batch.targets, available)
         self.optimizer.zero_grad(set_to_none=True)
         self.objective.zero_grad(set_to_none=True)  # also φ, which only the meta step updates
         output.total.backward()
+        if probing:
+            for param in self.pretrained:
+                param.grad = None  # the optimiser skips them: no update, no moment, no weight decay
         if self.cfg.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.objective.parameters(), self.cfg.train.grad_clip)
         self.optimizer.step()
@@ -494,17 +513,18 @@ class Trainer:
         return TrainResult(self.run_dir, model_path, self.step, score, self.best_rows)
 
 
-def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...]) -> list[str]:
+def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...], *, copy: bool = True) -> dict[str, list[str]]:
     """Copy ``encoders.<m>`` (and ``projectors.<m>`` where their layout matches) of single-modality
     model files into ``model``.
 
     Each file must be a ``method=single`` model of a modality ``model`` has, with the same encoder
-    width and preprocessing (so the encoder layers match). Returns the modalities loaded.
+    width and preprocessing (so the encoder layers match). Returns, per modality loaded, the state
+    keys that came from its file; ``copy=False`` only returns them (a resumed run has its weights).
 
     Raises:
         ValueError: a file that does not fit, or two files for one modality.
     """
-    loaded = []
+    loaded: dict[str, list[str]] = {}
     state = model.state_dict()
     for path in paths:
         single = load_checkpoint(path)
@@ -519,11 +539,13 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
         projector = ("tokens", "dim", "projector", "feature_norm")
         if all(getattr(single.config.model, k) == getattr(cfg.model, k) for k in projector):
             prefixes.append(f"projectors.{name}.")
+        loaded[name] = []
         for key, value in single.state_dict.items():
-            if key.startswith(tuple(prefixes)):
+            if key.startswith(tuple(prefixes)) and key in state:
                 state[key] = value
-        loaded.append(name)
-    model.load_state_dict(state)
+                loaded[name].append(key)
+    if copy:
+        model.load_state_dict(state)
     return loaded
 
 
