@@ -242,6 +242,9 @@ class TrainConfig:
     # et al., "Fine-Tuning can Distort Pretrained Features", ICLR 2022), so that gradients through
     # freshly initialised heads do not wreck the pretrained features.
     init_frozen_steps: int = 0
+    # "best_single": the shared pose head starts from that of the init_from network with the best
+    # meta-val score (its input space is that network's features), not from random weights.
+    init_head: Literal["fresh", "best_single"] = "fresh"
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,8 @@ def check_config(cfg: Config) -> None:
     for key, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{key} must be >= 0, got {value}")
+    if cfg.train.init_head != "fresh" and not cfg.train.init_from:
+        raise ConfigError(f"train.init_head {cfg.train.init_head!r} starts the head from train.init_from: set it, or fresh")
     if cfg.train.init_frozen_steps > 0 and not cfg.train.init_from:
         raise ConfigError("train.init_frozen_steps freezes what train.init_from loads: set train.init_from, or 0")
     if cfg.align.teacher == "available" and cfg.align.head_input != "fused":

@@ -212,3 +212,17 @@ def test_init_from_singles_and_frozen_first_steps(tree, tmp_path):
     assert any(not torch.equal(later[k], loaded[k]) for k in pretrained)
     with pytest.raises(Exception, match="init_frozen_steps freezes what train.init_from loads"):
         load_config(None, _overrides(tree, tmp_path / "x", "train.init_frozen_steps=5"))
+
+    # train.init_head=best_single: the shared pose head starts from the single network with the lowest meta-val MPJPE.
+    depth = tmp_path / "depth"
+    train(load_config(None, _overrides(tree, depth, "train.max_steps=2", "train.method=single",
+                                       "train.single_modality=depth")), progress=False)
+    singles = {path: load_checkpoint(path) for path in (single / "model.pt", depth / "model.pt")}
+    best = min(singles, key=lambda path: singles[path].validation[0].mpjpe_mm)
+    cfg = load_config(None, _overrides(tree, tmp_path / "headed", "train.max_steps=1", "train.init_head=best_single",
+                                       f"train.init_from=[{single / 'model.pt'},{depth / 'model.pt'}]"))
+    started = Trainer(cfg, progress=False).model.state_dict()
+    head = [k for k in started if k.startswith("task.pose_head.")]
+    assert head and all(torch.equal(started[k], singles[best].state_dict[k]) for k in head)
+    with pytest.raises(Exception, match="starts the head from train.init_from"):
+        load_config(None, _overrides(tree, tmp_path / "x", "train.init_head=best_single"))

@@ -241,6 +241,9 @@ class Trainer:
         keys = init_from_singles(self.model, self.cfg, self.cfg.train.init_from, copy=not self.resume)
         if not self.resume:
             log.info("encoders and projectors of %s start from %s", list(keys), list(self.cfg.train.init_from))
+            if self.cfg.train.init_head == "best_single":
+                source = init_head_from_best_single(self.model, self.cfg.train.init_from)
+                log.info("the pose head starts from %s (the best single network on meta-val)", source)
         copied = {key for names in keys.values() for key in names}
         self.pretrained = [p for name, p in self.model.named_parameters() if name in copied]
         modules = dict(self.model.named_modules())
@@ -547,6 +550,26 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
     if copy:
         model.load_state_dict(state)
     return loaded
+
+
+def init_head_from_best_single(model: torch.nn.Module, paths: tuple[str, ...]) -> str:
+    """Copy the pose head (``task.pose_head.*``) of the single-modality model file with the lowest
+    meta-val MPJPE into ``model``; returns its path."""
+    scored = []
+    for path in paths:
+        rows = [r for r in load_checkpoint(path).validation if r.mpjpe_mm is not None]
+        if rows:
+            scored.append((rows[0].mpjpe_mm, path))
+    if not scored:
+        raise ValueError("train.init_head best_single: no train.init_from model has a meta-val MPJPE")
+    best = min(scored)[1]
+    state = model.state_dict()
+    head = {k: v for k, v in load_checkpoint(best).state_dict.items() if k.startswith("task.pose_head.")}
+    mismatched = [k for k, v in head.items() if k not in state or state[k].shape != v.shape]
+    if not head or mismatched:
+        raise ValueError(f"train.init_head best_single: {best}'s pose head does not fit this network ({mismatched[:3]})")
+    model.load_state_dict({**state, **head})
+    return best
 
 
 def _encoders(model: torch.nn.Module) -> list[torch.nn.Module]:
