@@ -342,7 +342,7 @@ def summarize(work: Path, bench: str, seeds: list[int], config: str) -> str:
             fmt(first[r][combo]["mpjpe_mm"]) for r in runs) + f" | {fmt(single)} |")
     times = []
     for s in seeds:
-        for run in (*runs, *singles.values()):
+        for run in (*runs, *singles.values(), *tuned.values()):
             done = run_dir(work, bench, run, s) / "DONE"
             if done.is_file():
                 times.append(f"{run} (seed {s}) {int(done.read_text())} s")
