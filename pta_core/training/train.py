@@ -542,11 +542,11 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
         projector = ("tokens", "dim", "projector", "feature_norm")
         if all(getattr(single.config.model, k) == getattr(cfg.model, k) for k in projector):
             prefixes.append(f"projectors.{name}.")
-        loaded[name] = []
-        for key, value in single.state_dict.items():
-            if key.startswith(tuple(prefixes)) and key in state:
-                state[key] = value
-                loaded[name].append(key)
+        loaded[name] = [key for key in single.state_dict if key.startswith(tuple(prefixes))]
+        mismatched = [key for key in loaded[name] if key not in state or state[key].shape != single.state_dict[key].shape]
+        if not loaded[name] or mismatched:
+            raise ValueError(f"train.init_from: {path}'s encoder does not fit this network ({mismatched[:3]})")
+        state.update({key: single.state_dict[key] for key in loaded[name]})
     if copy:
         model.load_state_dict(state)
     return loaded
