@@ -66,11 +66,14 @@ def best_subset(
     if not scored:
         return tuple(m for m in modalities if m in available)
     sign = 1.0 if lower_is_better else -1.0
-    loss = {id(row): sign * getattr(row, metric) for row in scored}  # lower is better
-    best = min(scored, key=lambda row: (loss[id(row)], -len(row.modalities)))
+
+    def loss(row: ValidationRow) -> float:  # lower is better
+        return sign * getattr(row, metric)
+
+    best = min(scored, key=lambda row: (loss(row), -len(row.modalities)))
     column = STANDARD_ERRORS.get(metric)
     error = getattr(best, column) if column else None
     if error is not None:
-        within = [row for row in scored if loss[id(row)] <= loss[id(best)] + error]
-        best = min(within, key=lambda row: (len(row.modalities), loss[id(row)]))
+        within = [row for row in scored if loss(row) <= loss(best) + error]
+        best = min(within, key=lambda row: (len(row.modalities), loss(row)))
     return tuple(m for m in modalities if m in best.modalities)
