@@ -61,7 +61,7 @@ def main() -> int:
     sampler = PresenceSampler.for_model(model.modalities, cfg.data.modalities, cfg.train.presence_probs,
                                         cfg.train.presence_mode, torch.Generator().manual_seed(1))
     shared = [p for n, p in model.named_parameters() if n.startswith(("encoders.", "projectors."))]
-    heads = [p for n, p in model.named_parameters() if n.startswith("task.")]
+    heads = [p for n, p in model.named_parameters() if n.startswith(("task.", "students."))]
     rng = np.random.default_rng(0)
     dataset = PackedDataset(split, train_pos)
     rows: dict[str, list[tuple[float, float]]] = {}
@@ -72,9 +72,9 @@ def main() -> int:
         batch, present = batch.rows(keep), present[keep]
         features = model.encode(batch.inputs, present)
         fused = model.fuse(features, present)
-        terms = {"fused": task_loss(model.heads(fused), batch.targets, cfg.train, model.pose_scale)[0]}
+        terms = {"fused": task_loss(model.read(fused, features, present), batch.targets, cfg.train, model.pose_scale)[0]}
         several = present.sum(1) >= 2
-        student = [task_loss(model.heads(features[m][rows]), batch.targets.rows(rows), cfg.train, model.pose_scale)[0]
+        student = [task_loss(model.student(m)(features[m][rows]), batch.targets.rows(rows), cfg.train, model.pose_scale)[0]
                    for i, m in enumerate(model.modalities) if m in features
                    for rows in [torch.nonzero(present[:, i] & several).squeeze(1)] if rows.numel()]
         if student:

@@ -109,6 +109,10 @@ class ModelConfig:
     projector: Literal["linear", "bn_relu"] = "linear"
     feature_norm: bool = True  # standardise each modality's projected tokens before fusion (models/projector.py)
     dropout: float = 0.0  # head=mlp: dropout on the hidden layer (training only)
+    # PTA with two or more modalities: true gives each modality its own task heads, which read it
+    # whenever it is the only one present (started from its single network's heads with
+    # train.init_from); the shared heads then read fused sets only (docs/method.md §8).
+    student_heads: bool = False
     # X-Fi baseline (method=xfi, docs/method.md §11): X-Fusion blocks and attention heads.
     fusion_depth: int = 4
     fusion_heads: int = 8

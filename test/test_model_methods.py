@@ -186,3 +186,37 @@ def test_pta_head_input_flag():
         losses[head_input] = (out.terms["pose"].item(), inference.item())
     assert losses["fused"][0] == pytest.approx(losses["fused"][1], rel=1e-6)
     assert losses["refined"][0] != pytest.approx(losses["refined"][1], rel=1e-3)
+
+
+def test_student_heads_read_a_modality_alone_and_the_shared_heads_read_fused_sets():
+    """model.student_heads: a row with one modality present is read by that modality's own heads
+    (what the student loss trains), a row with several by the shared heads on Σ w̃ F_m."""
+    torch.manual_seed(6)
+    cfg = _cfg("model.student_heads=true", "activity.window=4")
+    model = build_model(cfg, 27).eval()
+    assert set(model.students) == set(model.modalities)
+    assert all(heads.activity_head is None for heads in model.students.values())  # one window head, the model's
+    inputs = random_inputs(model, cfg.data.preprocess, 3)
+    present = torch.tensor([[False, False, False, True, False], [True, False, False, True, False],
+                            [False, True, False, False, False]])
+    with torch.no_grad():
+        out = model(inputs, present)
+        features = model.encode(inputs, present)
+        shared = model.heads(model.fuse(features, present))
+        lidar, depth = model.students["lidar"](features["lidar"]), model.students["depth"](features["depth"])
+    for field in ("pose", "embedding"):
+        torch.testing.assert_close(getattr(out, field)[0], getattr(lidar, field)[0])
+        torch.testing.assert_close(getattr(out, field)[1], getattr(shared, field)[1])
+        torch.testing.assert_close(getattr(out, field)[2], getattr(depth, field)[2])
+    assert not torch.allclose(shared.pose[0], lidar.pose[0])
+    # Training: the shared heads get the fused rows' loss, each modality's own heads its student loss.
+    model.train()
+    objective = build_objective(cfg, model)
+    targets = Targets(pose=torch.randn(3, 17, 3))
+    objective(inputs, present, targets).total.backward()
+    grads = {name: sum(float(p.grad.abs().sum()) for p in heads.parameters() if p.grad is not None)
+             for name, heads in [("shared", model.task), *model.students.items()]}
+    assert grads["shared"] > 0 and grads["lidar"] > 0 and grads["depth"] > 0 and grads["rgb"] > 0
+    assert grads["mmwave"] == 0 and grads["wifi-csi"] == 0  # absent everywhere
+    single = build_model(_cfg("model.student_heads=true", "train.method=single", "train.single_modality=lidar"), 27)
+    assert single.students is None  # a single network's heads are its student heads

@@ -226,3 +226,11 @@ def test_init_from_singles_and_frozen_first_steps(tree, tmp_path):
     assert head and all(torch.equal(started[k], singles[best].state_dict[k]) for k in head)
     with pytest.raises(Exception, match="starts the head from train.init_from"):
         load_config(None, _overrides(tree, tmp_path / "x", "train.init_head=best_single"))
+
+    # model.student_heads: each modality's own heads start as its single network's heads.
+    cfg = load_config(None, _overrides(tree, tmp_path / "students", "train.max_steps=1", "model.student_heads=true",
+                                       f"train.init_from=[{single / 'model.pt'},{depth / 'model.pt'}]"))
+    started = Trainer(cfg, progress=False).model.state_dict()
+    for name, path in (("lidar", single), ("depth", depth)):
+        own = {k: v for k, v in singles[path / "model.pt"].state_dict.items() if k.startswith("task.pose_head.")}
+        assert own and all(torch.equal(started[f"students.{name}.{k[len('task.'):]}"], v) for k, v in own.items())

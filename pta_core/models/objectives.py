@@ -104,9 +104,11 @@ class SingleObjective(SupervisedObjective):
 class PTAObjective(Objective):
     """PTA (docs/method.md §4, with the deviations of ``align.head_input`` and ``train.student_loss_weight``).
 
-    - The heads train on ``head_input``: ``fused`` = head(Σ w̃ F_m), what inference computes (the
-      default), or ``refined`` = the mean of the AE-decoded DiffKD-refined students (the reference code).
-    - Each present modality's own readout head(F_m) also gets the task loss, weighted by
+    - The heads train on ``head_input``: ``fused`` = what inference computes (the default; head(Σ w̃ F_m),
+      or with ``model.student_heads`` a modality's own heads where it is alone), or ``refined`` = the
+      mean of the AE-decoded DiffKD-refined students through the shared heads (the reference code).
+    - Each present modality's own readout head(F_m) (its own heads with ``model.student_heads``,
+      else the shared ones) also gets the task loss, weighted by
       ``student_loss_weight`` and averaged over the modalities, on the samples with ≥ 2 modalities
       (for one modality it equals the fused loss): so every student stands alone at inference.
     - Align (if enabled) adds λ_kd · KD, distilling each student towards the detached teacher
@@ -136,7 +138,8 @@ class PTAObjective(Objective):
             kd = self.align(features, taught, teacher, self.generator)
             if self.head_input == "refined":
                 tokens = kd.head_tokens
-        total, terms = task_loss(model.heads(tokens), targets, self.train_cfg, scale)
+        output = model.heads(tokens) if self.head_input == "refined" else model.read(fused, features, present)
+        total, terms = task_loss(output, targets, self.train_cfg, scale)
         if self.student_weight > 0:
             student, count = None, 0
             several = present.sum(dim=1) >= 2
@@ -144,7 +147,7 @@ class PTAObjective(Objective):
                 rows = torch.nonzero(present[:, index] & several).squeeze(1)
                 if name not in features or rows.numel() == 0:
                     continue
-                loss, _ = task_loss(model.heads(features[name][rows]), targets.rows(rows), self.train_cfg, scale)
+                loss, _ = task_loss(model.student(name)(features[name][rows]), targets.rows(rows), self.train_cfg, scale)
                 student = loss if student is None else student + loss
                 count += 1
             if student is not None:

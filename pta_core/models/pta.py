@@ -1,11 +1,12 @@
 """The PTA network: per-modality encoder → projector → Purify-weighted fusion → heads.
 
 This module holds the inference path (docs/method.md §8): for a present set S the prediction is
-head(Σ_{m∈S} w̃_m F_m). The Align module (diffusion KD) is used only in training (`models/diffusion`).
+head(Σ_{m∈S} w̃_m F_m), or, with ``model.student_heads``, head_m(F_m) when S is one modality m.
+The Align module (diffusion KD) is used only in training (`models/diffusion`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -30,9 +31,15 @@ class ModelOutput:
 class TaskHeads(nn.Module):
     """The task heads on fused tokens: pose (:class:`PoseHead`), and activity either per sample
     (:class:`ActivityHead`, ``activity.window`` 0: XRF55) or over a window of frames
-    (:class:`WindowActivityHead`, which reads the pose head's per-frame embeddings)."""
+    (:class:`WindowActivityHead`, which reads the pose head's per-frame embeddings).
 
-    def __init__(self, model_cfg: ModelConfig, activity_cfg: ActivityConfig, tasks: tuple[str, ...], num_classes: int):
+    ``window_head`` false: no window head of its own (a modality's own heads, whose embeddings the
+    model's one window head reads)."""
+
+    def __init__(
+        self, model_cfg: ModelConfig, activity_cfg: ActivityConfig, tasks: tuple[str, ...], num_classes: int,
+        window_head: bool = True,
+    ):
         super().__init__()
         tokens, dim, kind, hidden, dropout = (
             model_cfg.tokens, model_cfg.dim, model_cfg.head, model_cfg.head_hidden, model_cfg.dropout
@@ -40,13 +47,13 @@ class TaskHeads(nn.Module):
         self.pose_head = PoseHead(tokens, dim, kind, hidden, dropout) if "pose" in tasks else None
         self.windowed = "activity" in tasks and activity_cfg.window > 0
         self.activity_head: nn.Module | None = None
-        if self.windowed:
+        if self.windowed and window_head:
             if self.pose_head is None:
                 raise ValueError("activity.window > 0 needs the pose task: the window head reads the pose head's embeddings")
             self.activity_head = WindowActivityHead(
                 self.pose_head.embedding_dim, num_classes, activity_cfg.width, activity_cfg.layers, activity_cfg.dropout
             )
-        elif "activity" in tasks:
+        elif "activity" in tasks and not self.windowed:
             self.activity_head = ActivityHead(tokens, dim, num_classes, kind, hidden, dropout)
 
     def forward(self, tokens: torch.Tensor) -> ModelOutput:
@@ -61,7 +68,7 @@ class TaskHeads(nn.Module):
 
     def window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, T, E) embeddings of a window's frames, (B, T) validity → (B, K) logits."""
-        if not self.windowed:
+        if not self.windowed or self.activity_head is None:
             raise ValueError("this model has no windowed activity head (activity.window is 0 or no activity task)")
         return self.activity_head(embeddings, valid)
 
@@ -73,6 +80,16 @@ class TaskHeads(nn.Module):
         """Fit the pose head's target statistics to training poses (N, 17, 3) metres."""
         if self.pose_head is not None:
             self.pose_head.fit_targets(poses)
+
+
+def pick_rows(rows: torch.Tensor, chosen: ModelOutput, other: ModelOutput) -> ModelOutput:
+    """Each output field from ``chosen`` where ``rows`` (B,) is true, else from ``other``."""
+    def pick(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+        if a is None or b is None:
+            return b
+        return torch.where(rows.view(-1, *([1] * (a.dim() - 1))), a, b)
+
+    return ModelOutput(**{f.name: pick(getattr(chosen, f.name), getattr(other, f.name)) for f in fields(ModelOutput)})
 
 
 def encode_present(
@@ -129,6 +146,14 @@ class PTAModel(nn.Module):
             learnable=purify_cfg.enabled,
         )
         self.task = TaskHeads(model_cfg, activity_cfg, tasks, num_classes)
+        # A modality's own heads (model.student_heads): a student read by the heads fitted to the
+        # fused sets loses to its single network (docs/RESULTS.md "Why stage 2 loses").
+        self.students: nn.ModuleDict | None = None
+        if model_cfg.student_heads and len(self.modalities) > 1:
+            self.students = nn.ModuleDict({
+                name: TaskHeads(model_cfg, activity_cfg, tasks, num_classes, window_head=False)
+                for name in self.modalities
+            })
 
     def encode(self, inputs: Inputs, present: torch.Tensor) -> dict[str, torch.Tensor]:
         """Tokens (B, L, D) for every modality present in at least one sample of the batch; zero rows
@@ -150,9 +175,26 @@ class PTAModel(nn.Module):
     def heads(self, tokens: torch.Tensor) -> ModelOutput:
         return self.task(tokens)
 
+    def student(self, name: str) -> TaskHeads:
+        """The heads that read modality ``name`` alone: its own, or the shared ones."""
+        return self.students[name] if self.students is not None else self.task
+
+    def read(self, fused: torch.Tensor, features: dict[str, torch.Tensor], present: torch.Tensor) -> ModelOutput:
+        """The shared heads on the fused tokens; with student heads, a row with one modality
+        present is read by that modality's own heads instead. Every head runs on every row and
+        ``torch.where`` picks (no data-dependent shapes, so the graph exports)."""
+        output = self.task(fused)
+        if self.students is None:
+            return output
+        alone = present.sum(dim=1) == 1
+        for index, name in enumerate(self.modalities):
+            if name in features:
+                output = pick_rows(alone & present[:, index], self.students[name](features[name]), output)
+        return output
+
     def decode(self, features: dict[str, torch.Tensor], present: torch.Tensor) -> ModelOutput:
-        """Everything after the encoders: heads(Σ w̃_m F_m)."""
-        return self.task(self.fuse(features, present))
+        """Everything after the encoders: heads(Σ w̃_m F_m), or a modality's own heads where it is alone."""
+        return self.read(self.fuse(features, present), features, present)
 
     def window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         return self.task.window_activity(embeddings, valid)
@@ -162,7 +204,8 @@ class PTAModel(nn.Module):
         return self.task.pose_scale
 
     def fit_pose_targets(self, poses: torch.Tensor) -> None:
-        self.task.fit_pose_targets(poses)
+        for heads in [self.task, *(self.students.values() if self.students is not None else ())]:
+            heads.fit_pose_targets(poses)
 
     def forward(self, inputs: Inputs, present: torch.Tensor) -> ModelOutput:
         """Inference path: heads(Σ w̃_m F_m). ``present`` (B, M) bool in ``self.modalities`` order."""

@@ -230,7 +230,7 @@ class MetaUpdater:
         if params is None:
             with torch.no_grad():  # frozen network: features carry no graph, only φ does
                 features = self.model.encode(batch.inputs, present)
-            output = self.model.heads(self.model.fuse(features, present))
+            output = self.model.decode(features, present)
             return task_loss(output, batch.targets, self.train_cfg, self.model.pose_scale)[0]
         return fused_task_loss(self.model, batch, present, self.train_cfg, params)
 

@@ -240,7 +240,8 @@ class Trainer:
             return
         keys = init_from_singles(self.model, self.cfg, self.cfg.train.init_from, copy=not self.resume)
         if not self.resume:
-            log.info("encoders and projectors of %s start from %s", list(keys), list(self.cfg.train.init_from))
+            parts = "encoders, projectors and own heads" if getattr(self.model, "students", None) else "encoders and projectors"
+            log.info("%s of %s start from %s", parts, list(keys), list(self.cfg.train.init_from))
             if self.cfg.train.init_head == "best_single":
                 source = init_head_from_best_single(self.model, self.cfg.train.init_from)
                 log.info("the pose head starts from %s (the best single network on meta-val)", source)
@@ -518,7 +519,7 @@ class Trainer:
 
 def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...], *, copy: bool = True) -> dict[str, list[str]]:
     """Copy ``encoders.<m>`` (and ``projectors.<m>`` where their layout matches) of single-modality
-    model files into ``model``.
+    model files into ``model``, and with ``model.student_heads`` their heads into ``students.<m>``.
 
     Each file must be a ``method=single`` model of a modality ``model`` has, with the same encoder
     width and preprocessing (so the encoder layers match). Returns, per modality loaded, the state
@@ -542,11 +543,19 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
         projector = ("tokens", "dim", "projector", "feature_norm")
         if all(getattr(single.config.model, k) == getattr(cfg.model, k) for k in projector):
             prefixes.append(f"projectors.{name}.")
-        loaded[name] = [key for key in single.state_dict if key.startswith(tuple(prefixes))]
-        mismatched = [key for key in loaded[name] if key not in state or state[key].shape != single.state_dict[key].shape]
-        if not loaded[name] or mismatched:
+        source = {key: key for key in single.state_dict if key.startswith(tuple(prefixes))}
+        mismatched = [key for key in source if key not in state or state[key].shape != single.state_dict[key].shape]
+        if not source or mismatched:
             raise ValueError(f"train.init_from: {path}'s encoder does not fit this network ({mismatched[:3]})")
-        state.update({key: single.state_dict[key] for key in loaded[name]})
+        if getattr(model, "students", None) is not None:  # the modality's own heads start as its single network's
+            heads = {f"students.{name}.{key[len('task.'):]}": key for key in single.state_dict
+                     if key.startswith("task.") and f"students.{name}.{key[len('task.'):]}" in state}
+            mismatched = [key for key, old in heads.items() if state[key].shape != single.state_dict[old].shape]
+            if not heads or mismatched:
+                raise ValueError(f"train.init_from: {path}'s heads do not fit this network's {name} heads ({mismatched[:3]})")
+            source.update(heads)
+        loaded[name] = list(source)
+        state.update({key: single.state_dict[old] for key, old in source.items()})
     if copy:
         model.load_state_dict(state)
     return loaded
