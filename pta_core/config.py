@@ -221,6 +221,11 @@ class TrainConfig:
     # PTA: task loss of each present modality's own readout head(F_m), averaged over the modalities,
     # on samples with two or more (models/objectives.py). 0: the reference code (fused loss only).
     student_loss_weight: float = 1.0
+    # Which rows a student's loss covers: "sampled" = where the sampled presence has its modality among
+    # two or more; "available" = every row whose data has it, whatever the sampled mask (each student
+    # learns from every frame it has, as its single network did; the mask then shapes only the fused
+    # sets the shared heads see). "available" encodes every modality a batch has.
+    student_presence: Literal["sampled", "available"] = "sampled"
     activity_loss_weight: float = 0.1
     presence_probs: dict[str, float] = field(default_factory=dict)  # empty: every modality 0.7
     # independent: one Bernoulli draw per modality (presence_probs), one mask per batch (MM-Fi code);

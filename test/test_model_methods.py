@@ -220,3 +220,23 @@ def test_student_heads_read_a_modality_alone_and_the_shared_heads_read_fused_set
     assert grads["mmwave"] == 0 and grads["wifi-csi"] == 0  # absent everywhere
     single = build_model(_cfg("model.student_heads=true", "train.method=single", "train.single_modality=lidar"), 27)
     assert single.students is None  # a single network's heads are its student heads
+
+
+def test_students_can_learn_from_every_modality_a_sample_has():
+    """train.student_presence=available: a modality the sampled mask dropped still trains its student
+    on the rows whose data have it; "sampled" trains only the sampled ones."""
+    torch.manual_seed(7)
+    present = torch.tensor([[True, False, False, True, False], [False, False, False, True, False]])
+    available = torch.tensor([[True, True, False, True, False], [True, True, False, True, False]])
+    targets = Targets(pose=torch.randn(2, 17, 3), activity=torch.randint(0, 27, (2,)))
+    grads = {}
+    for mode in ("sampled", "available"):
+        cfg = _cfg("model.student_heads=true", f"train.student_presence={mode}", "align.enabled=false")
+        torch.manual_seed(8)
+        model = build_model(cfg, 27)
+        inputs = random_inputs(model, cfg.data.preprocess, 2, torch.Generator().manual_seed(0))
+        build_objective(cfg, model)(inputs, present, targets, available).total.backward()
+        grads[mode] = {name: sum(float(p.grad.abs().sum()) for p in model.encoders[name].parameters() if p.grad is not None)
+                       for name in model.modalities}
+    assert grads["sampled"]["depth"] == 0 and grads["available"]["depth"] > 0
+    assert grads["sampled"]["rgb"] > 0 and grads["available"]["mmwave"] == 0  # no data, no loss

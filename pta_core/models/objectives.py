@@ -110,7 +110,8 @@ class PTAObjective(Objective):
     - Each present modality's own readout head(F_m) (its own heads with ``model.student_heads``,
       else the shared ones) also gets the task loss, weighted by
       ``student_loss_weight`` and averaged over the modalities, on the samples with ≥ 2 modalities
-      (for one modality it equals the fused loss): so every student stands alone at inference.
+      (for one modality it equals the fused loss), or with ``train.student_presence: available`` on
+      every sample whose data has the modality: so every student stands alone at inference.
     - Align (if enabled) adds λ_kd · KD, distilling each student towards the detached teacher
       T = sg(Σ w̃ F_m), summed over the sampled presence or, with ``align.teacher: available``, over
       every modality the sample has (then every available student is distilled).
@@ -122,14 +123,16 @@ class PTAObjective(Objective):
         self.head_input = cfg.align.head_input
         self.full_teacher = cfg.align.enabled and cfg.align.teacher == "available"
         self.student_weight = cfg.train.student_loss_weight
+        self.students_available = self.student_weight > 0 and cfg.train.student_presence == "available"
         # Training only: a sibling of .model, so model.pt (model's state dict) never carries it.
         self.align = Align(model.modalities, cfg.model.dim, cfg.align) if cfg.align.enabled else None
 
     def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets, available: torch.Tensor | None = None) -> LossOutput:
         model: PTAModel = self.model
         scale = model.pose_scale
-        taught = available.bool() if self.full_teacher and available is not None else present
-        features = model.encode(inputs, taught)
+        available = present if available is None else available.bool()
+        taught = available if self.full_teacher else present
+        features = model.encode(inputs, available if self.students_available else taught)
         fused = model.fuse(features, present)
         tokens, kd = fused, None
         if self.align is not None:
@@ -144,7 +147,11 @@ class PTAObjective(Objective):
             student, count = None, 0
             several = present.sum(dim=1) >= 2
             for index, name in enumerate(model.modalities):
-                rows = torch.nonzero(present[:, index] & several).squeeze(1)
+                if self.students_available:  # every row with its data, but those the task loss read it alone
+                    mask = available[:, index] & (several | ~present[:, index])
+                else:
+                    mask = present[:, index] & several
+                rows = torch.nonzero(mask).squeeze(1)
                 if name not in features or rows.numel() == 0:
                     continue
                 loss, _ = task_loss(model.student(name)(features[name][rows]), targets.rows(rows), self.train_cfg, scale)
