@@ -152,8 +152,9 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
         xfi) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set train.method=xfi \
           --set train.optimizer=adamw & ;;
         # The reference code's PTA: its head and projector layouts, heads on the refined students, no
-        # student readout loss, no feature standardisation, KD summed with λ 0.1.
+        # student readout loss or heads, no feature standardisation, KD summed with λ 0.1.
         pta_reference) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set model.head=mean_ln \
+          --set model.student_heads=false --set train.student_presence=sampled \
           --set model.projector=bn_relu --set model.feature_norm=false --set align.head_input=refined \
           --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 & ;;
         single_tuned)
