@@ -110,8 +110,11 @@ evaluate() {  # bench seed
   for m in "${MODALITIES[@]}"; do singles+=("$(run_dir "$bench" "single_$m" "$seed")/model.pt"); done
   local lf; lf=$(run_dir "$bench" late_fusion "$seed")
   # shellcheck disable=SC2046
-  [ -f "$lf/model.pt" ] || $PY -m pta_core.cli train $(common "$bench") --set "train.out_dir=$lf" \
-    --set train.method=late_fusion --from-singles "${singles[@]}" > "$WORK/logs/$bench-late_fusion_$seed.txt" 2>&1
+  if [ ! -f "$lf/model.pt" ] && ! $PY -m pta_core.cli train $(common "$bench") --set "train.out_dir=$lf" \
+      --set train.method=late_fusion --from-singles "${singles[@]}" > "$WORK/logs/$bench-late_fusion_$seed.txt" 2>&1; then
+    log "FAILED late fusion of $bench (seed $seed): see $WORK/logs/$bench-late_fusion_$seed.txt"
+    return 1
+  fi
   for run in pta pta_no_purify pta_no_align pta_reference xfi late_fusion; do
     local dir; dir=$(run_dir "$bench" "$run" "$seed")
     [ -f "$dir/model.pt" ] && { names+=("$run"); ckpts+=("$dir/model.pt"); }

@@ -153,6 +153,15 @@ def test_late_fusion_from_single_runs(tree, tmp_path, capsys):
         args_bad += ["--set", item]
     assert cli.main(args_bad) == 1
     assert "not a single-modality" in capsys.readouterr().err
+    # The suite's config (student heads, which a single network never has) assembles the same members;
+    # a setting that does change them is named.
+    for extra, code in (("model.student_heads=true", 0), ("model.head_hidden=7", 1)):
+        args_cfg = ["train", "--no-progress", "--from-singles", *paths]
+        for item in _overrides(tree, tmp_path / f"late_{code}", "data.modalities=[depth,lidar]",
+                               "train.method=late_fusion", extra):
+            args_cfg += ["--set", item]
+        assert cli.main(args_cfg) == code
+    assert "model settings differ from this config's (head_hidden)" in capsys.readouterr().err
 
 
 def test_xrf55_activity_run_with_the_har_settings(tmp_path, repo_root):

@@ -40,14 +40,16 @@ def assemble_late_fusion(cfg: Config, members: list[Path], *, progress: bool = T
         if member.train.method != "single":
             raise ValueError(f"{path} is a {member.train.method!r} model, not a single-modality one")
         name = member.train.single_modality
-        for section in ("model", "purify"):
-            if section == "purify":
-                same = (member.purify.meta_val_fraction, member.purify.meta_seed, member.purify.meta_group) == (
-                    cfg.purify.meta_val_fraction, cfg.purify.meta_seed, cfg.purify.meta_group)
-            else:
-                same = to_dict(getattr(member, section)) == to_dict(getattr(cfg, section))
-            if not same:
-                raise ValueError(f"{path}: its {section} settings differ from this config's")
+        # model.student_heads shapes only networks of two or more modalities: a member has none either way.
+        theirs, ours = (
+            {k: v for k, v in to_dict(c.model).items() if k != "student_heads"} for c in (member, cfg)
+        )
+        differ = sorted(k for k in ours if theirs.get(k) != ours[k])
+        if differ:
+            raise ValueError(f"{path}: its model settings differ from this config's ({', '.join(differ)})")
+        meta = ("meta_val_fraction", "meta_seed", "meta_group")
+        if any(getattr(member.purify, k) != getattr(cfg.purify, k) for k in meta):
+            raise ValueError(f"{path}: its meta-val split (purify.{{{', '.join(meta)}}}) differs from this config's")
         if member.train.tasks != cfg.train.tasks or member.data.preprocess != cfg.data.preprocess:
             raise ValueError(f"{path}: tasks or preprocessing differ from this config's")
         if name in singles:
