@@ -208,5 +208,5 @@ class PTAModel(nn.Module):
             heads.fit_pose_targets(poses)
 
     def forward(self, inputs: Inputs, present: torch.Tensor) -> ModelOutput:
-        """Inference path: heads(Σ w̃_m F_m). ``present`` (B, M) bool in ``self.modalities`` order."""
+        """Inference path (:meth:`decode`). ``present`` (B, M) bool in ``self.modalities`` order."""
         return self.decode(self.encode(inputs, present), present)
