@@ -195,7 +195,6 @@ def test_student_heads_read_a_modality_alone_and_the_shared_heads_read_fused_set
     cfg = _cfg("model.student_heads=true", "activity.window=4")
     model = build_model(cfg, 27).eval()
     assert set(model.students) == set(model.modalities)
-    assert all(heads.activity_head is None for heads in model.students.values())  # one window head, the model's
     inputs = random_inputs(model, cfg.data.preprocess, 3)
     present = torch.tensor([[False, False, False, True, False], [True, False, False, True, False],
                             [False, True, False, False, False]])
@@ -204,11 +203,15 @@ def test_student_heads_read_a_modality_alone_and_the_shared_heads_read_fused_set
         features = model.encode(inputs, present)
         shared = model.heads(model.fuse(features, present))
         lidar, depth = model.students["lidar"](features["lidar"]), model.students["depth"](features["depth"])
-    for field in ("pose", "embedding"):
-        torch.testing.assert_close(getattr(out, field)[0], getattr(lidar, field)[0])
-        torch.testing.assert_close(getattr(out, field)[1], getattr(shared, field)[1])
-        torch.testing.assert_close(getattr(out, field)[2], getattr(depth, field)[2])
+    width = shared.embedding.shape[1]
+    for field, cut in (("pose", None), ("embedding", width)):
+        torch.testing.assert_close(getattr(out, field)[0, :cut], getattr(lidar, field)[0])
+        torch.testing.assert_close(getattr(out, field)[1, :cut], getattr(shared, field)[1])
+        torch.testing.assert_close(getattr(out, field)[2, :cut], getattr(depth, field)[2])
     assert not torch.allclose(shared.pose[0], lidar.pose[0])
+    # The embedding's last M flags say whose heads served the row: lidar, none (shared), depth.
+    flags = out.embedding[:, width:]
+    torch.testing.assert_close(flags, torch.tensor([[0.0, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]]))
     # Training: the shared heads get the fused rows' loss, each modality's own heads its student loss.
     model.train()
     objective = build_objective(cfg, model)
@@ -220,6 +223,30 @@ def test_student_heads_read_a_modality_alone_and_the_shared_heads_read_fused_set
     assert grads["mmwave"] == 0 and grads["wifi-csi"] == 0  # absent everywhere
     single = build_model(_cfg("model.student_heads=true", "train.method=single", "train.single_modality=lidar"), 27)
     assert single.students is None  # a single network's heads are its student heads
+
+
+def test_a_window_served_by_one_modality_is_read_by_its_own_window_head():
+    """With student heads every modality has its own window head too: a window whose valid frames
+    that modality's heads all served is read by it; a window with any fused frame by the shared one."""
+    torch.manual_seed(9)
+    model = build_model(_cfg("model.student_heads=true", "activity.window=4"), 27).eval()
+    for heads in model.window_heads():  # distinct heads, so the pick is visible
+        torch.nn.init.normal_(heads.out[1].bias)
+    vectors = torch.randn(3, 4, model.task.pose_head.embedding_dim)
+    valid = torch.tensor([[True, True, False, True], [True, True, True, True], [False, False, False, False]])
+    served = torch.zeros(3, 4, len(model.modalities))
+    lidar = model.modalities.index("lidar")
+    served[0, :, lidar] = 1.0  # window 0: lidar alone (its invalid frame's flag does not matter)
+    served[0, 2] = 0.0
+    served[1, :2, lidar] = 1.0  # window 1: lidar, then fused frames
+    served[2, :, lidar] = 1.0  # window 2: no valid frame
+    with torch.no_grad():
+        logits = model.window_activity(torch.cat([vectors, served], dim=-1), valid)
+        own = model.students["lidar"].window_activity(vectors, valid)
+        shared = model.task.window_activity(vectors, valid)
+    torch.testing.assert_close(logits[0], own[0])
+    torch.testing.assert_close(logits[1:], shared[1:])
+    assert len(model.window_heads()) == 1 + len(model.modalities)
 
 
 def test_students_can_learn_from_every_modality_a_sample_has():

@@ -31,15 +31,9 @@ class ModelOutput:
 class TaskHeads(nn.Module):
     """The task heads on fused tokens: pose (:class:`PoseHead`), and activity either per sample
     (:class:`ActivityHead`, ``activity.window`` 0: XRF55) or over a window of frames
-    (:class:`WindowActivityHead`, which reads the pose head's per-frame embeddings).
+    (:class:`WindowActivityHead`, which reads the pose head's per-frame embeddings)."""
 
-    ``window_head`` false: no window head of its own (a modality's own heads, whose embeddings the
-    model's one window head reads)."""
-
-    def __init__(
-        self, model_cfg: ModelConfig, activity_cfg: ActivityConfig, tasks: tuple[str, ...], num_classes: int,
-        window_head: bool = True,
-    ):
+    def __init__(self, model_cfg: ModelConfig, activity_cfg: ActivityConfig, tasks: tuple[str, ...], num_classes: int):
         super().__init__()
         tokens, dim, kind, hidden, dropout = (
             model_cfg.tokens, model_cfg.dim, model_cfg.head, model_cfg.head_hidden, model_cfg.dropout
@@ -47,7 +41,7 @@ class TaskHeads(nn.Module):
         self.pose_head = PoseHead(tokens, dim, kind, hidden, dropout) if "pose" in tasks else None
         self.windowed = "activity" in tasks and activity_cfg.window > 0
         self.activity_head: nn.Module | None = None
-        if self.windowed and window_head:
+        if self.windowed:
             if self.pose_head is None:
                 raise ValueError("activity.window > 0 needs the pose task: the window head reads the pose head's embeddings")
             self.activity_head = WindowActivityHead(
@@ -151,8 +145,7 @@ class PTAModel(nn.Module):
         self.students: nn.ModuleDict | None = None
         if model_cfg.student_heads and len(self.modalities) > 1:
             self.students = nn.ModuleDict({
-                name: TaskHeads(model_cfg, activity_cfg, tasks, num_classes, window_head=False)
-                for name in self.modalities
+                name: TaskHeads(model_cfg, activity_cfg, tasks, num_classes) for name in self.modalities
             })
 
     def encode(self, inputs: Inputs, present: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -182,22 +175,50 @@ class PTAModel(nn.Module):
     def read(self, fused: torch.Tensor, features: dict[str, torch.Tensor], present: torch.Tensor) -> ModelOutput:
         """The shared heads on the fused tokens; with student heads, a row with one modality
         present is read by that modality's own heads instead. Every head runs on every row and
-        ``torch.where`` picks (no data-dependent shapes, so the graph exports)."""
+        ``torch.where`` picks (no data-dependent shapes, so the graph exports).
+
+        With student heads the embedding (a windowed activity head's per-frame state) ends in M
+        flags, flag m set where modality m's own heads served the row, so :meth:`window_activity`
+        knows whose window head reads the window."""
         output = self.task(fused)
         if self.students is None:
             return output
-        alone = present.sum(dim=1) == 1
+        served = (present.sum(dim=1, keepdim=True) == 1) & present
         for index, name in enumerate(self.modalities):
             if name in features:
-                output = pick_rows(alone & present[:, index], self.students[name](features[name]), output)
+                output = pick_rows(served[:, index], self.students[name](features[name]), output)
+        if output.embedding is not None:
+            output.embedding = torch.cat([output.embedding, served.to(output.embedding.dtype)], dim=1)
         return output
 
     def decode(self, features: dict[str, torch.Tensor], present: torch.Tensor) -> ModelOutput:
         """Everything after the encoders: heads(Σ w̃_m F_m), or a modality's own heads where it is alone."""
         return self.read(self.fuse(features, present), features, present)
 
+    def window_readers(self, embeddings: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, E') window embeddings from :meth:`read`, (B, T) validity → the embeddings without
+        the student flags (B, T, E) and, with student heads, (B, M): modality m's heads served every
+        valid frame of the window (so m's own window head reads it); None without student heads."""
+        if self.students is None:
+            return embeddings, None
+        width = embeddings.shape[-1] - len(self.modalities)
+        served = (embeddings[..., width:] > 0.5) | ~valid[..., None]
+        return embeddings[..., :width], served.all(dim=1) & valid.any(dim=1, keepdim=True)
+
     def window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return self.task.window_activity(embeddings, valid)
+        """(B, T, E') embeddings of a window's frames (from :meth:`read`), (B, T) validity → (B, K)
+        logits: a window one modality's heads served alone is read by its own window head, any other
+        by the shared one (every head runs; ``torch.where`` picks)."""
+        vectors, alone = self.window_readers(embeddings, valid)
+        logits = self.task.window_activity(vectors, valid)
+        for index, name in enumerate(self.modalities if alone is not None else ()):
+            logits = torch.where(alone[:, index, None], self.students[name].window_activity(vectors, valid), logits)
+        return logits
+
+    def window_heads(self) -> list[nn.Module]:
+        """Every windowed activity head: the shared one and, with student heads, each modality's."""
+        heads = [self.task, *(self.students.values() if self.students is not None else ())]
+        return [h.activity_head for h in heads if h.windowed and h.activity_head is not None]
 
     @property
     def pose_scale(self) -> PoseScale | None:

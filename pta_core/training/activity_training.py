@@ -5,7 +5,10 @@ only the :class:`~pta_core.models.temporal.WindowActivityHead` learns, from wind
 ``activity.window`` consecutive training frames labelled by their sequence's action. Each window
 gets one sampled presence mask (the training presence distribution), so the head learns from the
 embeddings of every modality set it will see; frames where the mask leaves no modality with data
-are masked out of the window.
+are masked out of the window. With student heads (``model.student_heads``) each modality's own
+window head also learns, every step, from the same windows read by that modality's own pose head
+alone (its frozen embeddings are computed once), so single-sensor activity does not depend on how
+often the sampled sets happen to be one modality.
 
 The frames' encoder outputs are computed once and kept in memory (:class:`FrameBank`), so a step
 costs only the fusion and heads of ``batch × window`` frames. Up to ``activity.bank_mb`` MB; beyond
@@ -62,13 +65,28 @@ class FrameBank:
         return cls(features, present)
 
 
+@torch.no_grad()
+def student_embeddings(model: nn.Module, bank: FrameBank, batch_size: int) -> dict[str, torch.Tensor]:
+    """modality → (F, E) embeddings of the bank's frames by that modality's own heads (zeros where
+    the frame lacks it); empty without student heads."""
+    if getattr(model, "students", None) is None:
+        return {}
+    out = {}
+    for name, tokens in bank.features.items():
+        parts = [model.students[name](tokens[start : start + batch_size]).embedding
+                 for start in range(0, len(tokens), batch_size)]
+        out[name] = torch.cat(parts)
+    return out
+
+
 def train_window_head(
     model: nn.Module, cfg: Config, split: PackedSplit, positions: np.ndarray, *, device: torch.device,
     generator: torch.Generator, progress: bool = False,
 ) -> dict[str, float]:
     """Train ``model``'s window head on windows of ``split`` rows ``positions`` (see the module docstring).
 
-    Returns the last logging interval's mean loss and accuracy, the number of windows and frames used.
+    Returns the last logging interval's mean loss (summed over the window heads) and accuracy (of the
+    sampled sets), the number of windows and frames used.
     """
     acfg = cfg.activity
     modalities = tuple(model.modalities)
@@ -93,14 +111,18 @@ def train_window_head(
     labels = torch.as_tensor(np.asarray(split.activity)[positions[frames]], dtype=torch.long, device=device)
     sampler = PresenceSampler.for_model(modalities, cfg.data.modalities, cfg.train.presence_probs,
                                         cfg.train.presence_mode, generator)
-    head = model.task.activity_head if hasattr(model, "task") else None
-    if head is None:
+    heads = model.window_heads() if hasattr(model, "window_heads") else [model.task.activity_head]
+    heads = [head for head in heads if head is not None]
+    if not heads:
         raise ValueError("this model has no windowed activity head to train")
-    optimizer = torch.optim.AdamW(head.parameters(), lr=acfg.lr, weight_decay=acfg.weight_decay)
+    students = student_embeddings(model, bank, cfg.train.eval_batch_size)
+    optimizer = torch.optim.AdamW([p for head in heads for p in head.parameters()], lr=acfg.lr,
+                                  weight_decay=acfg.weight_decay)
     warmup = min(100, acfg.steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor("cosine", s, acfg.steps, 1.0, warmup))
-    head.train()
-    sums = {"loss": 0.0, "accuracy": 0.0, "count": 0}
+    for head in heads:
+        head.train()
+    sums = {"loss": 0.0, "accuracy": 0.0, "count": 0, "fused": 0}
     bar = tqdm(range(acfg.steps), desc="activity", unit="step", disable=not progress, leave=False)
     for step in bar:
         pick = torch.randint(len(local), (acfg.batch_size,), generator=generator)
@@ -116,9 +138,19 @@ def train_window_head(
             embedding = model.decode(chosen, present[valid]).embedding
         window = embedding.new_zeros((*valid.shape, embedding.shape[-1]))
         window[valid] = embedding
-        logits = model.window_activity(window, valid)
         target = labels[index[:, -1]]
-        loss = F.cross_entropy(logits.float(), target)
+        # The shared window head, on windows of fused frames; a window one modality's heads served
+        # alone is its own window head's, which learns below from every window with that modality.
+        vectors, alone = model.window_readers(window, valid) if students else (window, None)
+        fused = ~alone.any(dim=1) if alone is not None else torch.ones_like(target, dtype=torch.bool)
+        logits = model.task.window_activity(vectors[fused], valid[fused]) if students else model.window_activity(window, valid)
+        loss = F.cross_entropy(logits.float(), target[fused]) if bool(fused.any()) else logits.sum() * 0.0
+        for name, own_embeddings in students.items():  # each modality's own window head, on its own frames
+            own = bank.present[index][..., modalities.index(name)]  # (B, T)
+            seen = own.any(dim=1)
+            if bool(seen.any()):
+                own_logits = model.students[name].window_activity(own_embeddings[index[seen]], own[seen])
+                loss = loss + F.cross_entropy(own_logits.float(), target[seen])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -127,13 +159,15 @@ def train_window_head(
         if not math.isfinite(value):
             raise FloatingPointError(f"non-finite activity loss at step {step + 1}")
         sums["loss"] += value * len(pick)
-        sums["accuracy"] += float((logits.argmax(1) == target).float().sum())
+        sums["accuracy"] += float((logits.argmax(1) == target[fused]).float().sum())
         sums["count"] += len(pick)
+        sums["fused"] += int(fused.sum())
         if (step + 1) % max(acfg.steps // 10, 1) == 0 or step + 1 == acfg.steps:
-            means = {"loss": sums["loss"] / sums["count"], "accuracy": sums["accuracy"] / sums["count"]}
-            log.info("activity step %d/%d: loss %.4f, training accuracy %.3f", step + 1, acfg.steps,
+            means = {"loss": sums["loss"] / sums["count"], "accuracy": sums["accuracy"] / max(sums["fused"], 1)}
+            log.info("activity step %d/%d: loss %.4f, training accuracy %.3f (shared head)", step + 1, acfg.steps,
                      means["loss"], means["accuracy"])
             bar.set_postfix(loss=f"{means['loss']:.3f}")
-            sums = {"loss": 0.0, "accuracy": 0.0, "count": 0}
-    head.eval()
+            sums = {"loss": 0.0, "accuracy": 0.0, "count": 0, "fused": 0}
+    for head in heads:
+        head.eval()
     return {**means, "windows": float(len(local)), "frames": float(len(frames))}
