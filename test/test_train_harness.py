@@ -243,3 +243,25 @@ def test_init_from_singles_and_frozen_first_steps(tree, tmp_path):
     for name, path in (("lidar", single), ("depth", depth)):
         own = {k: v for k, v in singles[path / "model.pt"].state_dict.items() if k.startswith("task.pose_head.")}
         assert own and all(torch.equal(started[f"students.{name}.{k[len('task.'):]}"], v) for k, v in own.items())
+
+
+def test_the_activity_stage_trains_every_window_head(tree, tmp_path):
+    """With student heads the activity stage trains the shared window head and every modality's own."""
+    from pta_core.data import open_split
+    from pta_core.models.factory import build_model
+    from pta_core.training.activity_training import train_window_head
+
+    cfg = load_config(None, _overrides(tree, tmp_path / "run", "model.student_heads=true", "train.tasks=[pose,activity]",
+                                       "activity.window=4", "activity.steps=4", "activity.batch_size=4"))
+    split = open_split(cfg.data, "train", progress=False)
+    torch.manual_seed(0)
+    model = build_model(cfg, len(split.activity_classes))
+    heads = model.window_heads()
+    assert len(heads) == 1 + len(model.modalities)
+    before = [[p.detach().clone() for p in head.parameters()] for head in heads]
+    stats = train_window_head(model, cfg, split, np.arange(len(split)), device=torch.device("cpu"),
+                              generator=torch.Generator().manual_seed(0))
+    assert stats["windows"] > 0 and np.isfinite(stats["loss"])
+    moved = [any(not torch.equal(p, q) for p, q in zip(head.parameters(), old)) for head, old in zip(heads, before)]
+    assert all(moved), moved
+    assert not any(p.requires_grad and p.grad is not None for p in model.encoders.parameters())  # frozen

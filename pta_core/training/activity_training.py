@@ -85,8 +85,8 @@ def train_window_head(
 ) -> dict[str, float]:
     """Train ``model``'s window head on windows of ``split`` rows ``positions`` (see the module docstring).
 
-    Returns the last logging interval's mean loss (summed over the window heads) and accuracy (of the
-    sampled sets), the number of windows and frames used.
+    Returns the last logging interval's mean loss (summed over the window heads) and the shared
+    window head's training accuracy on its windows, the number of windows and frames used.
     """
     acfg = cfg.activity
     modalities = tuple(model.modalities)
