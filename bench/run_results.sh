@@ -13,9 +13,12 @@
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
 # singles (stage 2); late fusion is assembled from the singles. The second contamination pattern
-# (contaminated-clouds) runs PTA with seed 3407 only, for the Purify ranking. Each benchmark is a
-# chain (data → stage 1 → stage 2 → evaluation) and the chains run side by side; at most $JOBS heavy
-# processes run at any time (one intra-op thread each).
+# (contaminated-clouds) runs PTA with seed 3407 only, for the Purify ranking. The data of every
+# benchmark come first; then each benchmark is a chain (stage 1 → stage 2 → evaluation) and the
+# chains run side by side; at most $JOBS heavy processes run at any time (one intra-op thread each).
+# A single-modality network whose training data are byte-identical to the clean benchmark's (the
+# contamination pattern leaves that modality alone; bench/same_training_data.py) is trained once,
+# on the clean benchmark, and its run folder hard-linked (with a REUSED note).
 # Idempotent: a finished run (DONE marker) is skipped, an interrupted one resumes from its state.pt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,16 +90,37 @@ train_run() {  # bench name seed [--set ...]
   if [ -f "$dir/DONE" ]; then log "skip $bench/$name (seed $seed): done"; return 0; fi
   local resume=()
   [ -f "$dir/state.pt" ] && resume=(--resume)
+  rm -f "$dir/FAILED"
   log "start $bench/$name (seed $seed)"
   local start=$SECONDS
   # shellcheck disable=SC2046
   if ! $PY -m pta_core.cli train $(common "$bench") --set "train.out_dir=$dir" --set "train.seed=$seed" "$@" \
       "${EXTRA_ARGS[@]}" "${resume[@]}" > "$WORK/logs/$bench-$(basename "$dir").txt" 2>&1; then
     log "FAILED $bench/$name (seed $seed): see $WORK/logs/$bench-$(basename "$dir").txt"
+    mkdir -p "$dir" && touch "$dir/FAILED"  # a chain waiting to reuse this run trains its own instead
     return 1
   fi
   echo "$((SECONDS - start))" > "$dir/DONE"
   log "done $bench/$name (seed $seed) in $((SECONDS - start)) s"
+}
+
+single_run() {  # bench modality seed: stage 1, or the clean benchmark's run when its training data are the same
+  local bench=$1 m=$2 seed=$3 dir twin
+  dir=$(run_dir "$bench" "single_$m" "$seed")
+  twin=$(run_dir clean "single_$m" "$seed")
+  if [ "$bench" != clean ] && [ ! -f "$dir/DONE" ] && { [[ " $BENCHES " == *" clean "* ]] || [ -f "$twin/DONE" ]; } \
+      && with_slot $PY bench/same_training_data.py --config "$CONFIG" --cache-dir "$WORK/cache" --modality "$m" \
+        "$WORK/data/clean" "$WORK/data/$bench" >> "$WORK/logs/same_training_data.txt" 2>&1; then
+    while [ ! -f "$twin/DONE" ] && [ ! -f "$twin/FAILED" ]; do sleep 5; done
+    if [ -f "$twin/DONE" ]; then
+      rm -rf "$dir" && mkdir -p "$(dirname "$dir")" && cp -al "$twin" "$dir"
+      echo "$twin" > "$dir/REUSED"
+      log "reuse clean/single_$m for $bench (seed $seed): the same training data"
+      return 0
+    fi
+  fi
+  with_slot train_run "$bench" "single_$m" "$seed" --set train.method=single --set "train.single_modality=$m" \
+    ${SINGLE_STEPS:+--set "train.max_steps=$SINGLE_STEPS"}
 }
 
 singles_of() {  # bench seed → the --set of train.init_from
@@ -131,14 +155,12 @@ evaluate() {  # bench seed
   log "evaluated $bench seed $seed"
 }
 
-chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy step in a slot
+chain() {  # bench: stage 1 → stage 2 → evaluation, every heavy step in a slot
   local bench=$1 seeds=$SEEDS pids=()
   [ "$bench" = contaminated-clouds ] && seeds=3407
-  with_slot prepare_data "$bench"
   for seed in $seeds; do  # stage 1: the single-modality networks
     for m in "${MODALITIES[@]}"; do
-      with_slot train_run "$bench" "single_$m" "$seed" --set train.method=single --set "train.single_modality=$m" \
-        ${SINGLE_STEPS:+--set "train.max_steps=$SINGLE_STEPS"} &
+      single_run "$bench" "$m" "$seed" &
       pids+=($!)
     done
   done
@@ -175,6 +197,9 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
   for seed in $seeds; do with_slot evaluate "$bench" "$seed"; done
 }
 
+pids=()
+for bench in $BENCHES; do with_slot prepare_data "$bench" & pids+=($!); done
+for pid in "${pids[@]}"; do wait "$pid" || { log "data preparation failed: see $WORK/logs"; exit 1; }; done
 pids=()
 for bench in $BENCHES; do chain "$bench" & pids+=($!); done
 status=0

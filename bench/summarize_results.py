@@ -343,8 +343,10 @@ def summarize(work: Path, bench: str, seeds: list[int], config: str) -> str:
     times = []
     for s in seeds:
         for run in (*runs, *singles.values(), *tuned.values()):
-            done = run_dir(work, bench, run, s) / "DONE"
-            if done.is_file():
+            done, reused = (run_dir(work, bench, run, s) / name for name in ("DONE", "REUSED"))
+            if reused.is_file():  # the same training data as another benchmark's run (bench/run_results.sh)
+                times.append(f"{run} (seed {s}) reused {Path(reused.read_text().strip()).parent.name}'s")
+            elif done.is_file():
                 times.append(f"{run} (seed {s}) {int(done.read_text())} s")
     lines += ["", "Wall time per run: " + ", ".join(times) + ".", ""]
     return "\n".join(lines)
