@@ -383,6 +383,8 @@ def check_config(cfg: Config) -> None:
     for key, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{key} must be >= 0, got {value}")
+    if cfg.activity.window > 0 and cfg.activity.steps == 0:
+        raise ConfigError("activity.steps must be positive with activity.window > 0 (the window head trains for that many steps)")
     if cfg.train.init_head != "fresh" and not cfg.train.init_from:
         raise ConfigError(f"train.init_head {cfg.train.init_head!r} starts the head from train.init_from: set it, or fresh")
     if cfg.train.init_frozen_steps > 0 and not cfg.train.init_from:

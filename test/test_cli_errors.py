@@ -65,6 +65,11 @@ def test_impossible_settings_are_refused_before_any_work(capsys, override, messa
     assert code == 2 and message in _one_line(err)
 
 
+def test_a_window_head_with_no_steps_is_refused(capsys):
+    code, err = _run(capsys, "train", "--set", "activity.window=8", "--set", "activity.steps=0")
+    assert code == 2 and "activity.steps must be positive" in _one_line(err)
+
+
 def test_eval_of_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, capsys):
     cfg = load_config(None, TINY_MODEL)
     good = tmp_path / "good.pt"
