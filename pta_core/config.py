@@ -113,6 +113,11 @@ class ModelConfig:
     # whenever it is the only one present (started from its single network's heads with
     # train.init_from); the shared heads then read fused sets only (docs/method.md §8).
     student_heads: bool = False
+    # With student heads, how a fused set (two or more modalities) is read: "features" = the shared
+    # heads on Σ w̃ F_m; "students" = the Purify-weighted average of the present students' poses,
+    # plus a correction the shared pose head reads from Σ w̃ F_m (starting at zero), so a fused set
+    # starts from its students' late fusion and Purify's meta step learns those weights (docs/method.md §8).
+    fused_readout: Literal["features", "students"] = "features"
     # X-Fi baseline (method=xfi, docs/method.md §11): X-Fusion blocks and attention heads.
     fusion_depth: int = 4
     fusion_heads: int = 8
@@ -385,6 +390,10 @@ def check_config(cfg: Config) -> None:
             raise ConfigError(f"{key} must be >= 0, got {value}")
     if cfg.activity.window > 0 and cfg.activity.steps == 0:
         raise ConfigError("activity.steps must be positive with activity.window > 0 (the window head trains for that many steps)")
+    if cfg.model.fused_readout == "students" and not cfg.model.student_heads:
+        raise ConfigError('model.fused_readout "students" averages the students\' own heads: set model.student_heads true')
+    if cfg.model.fused_readout == "students" and cfg.train.init_head != "fresh":
+        raise ConfigError('model.fused_readout "students" starts the shared pose head as a zero correction: train.init_head must be fresh')
     if cfg.train.init_head != "fresh" and not cfg.train.init_from:
         raise ConfigError(f"train.init_head {cfg.train.init_head!r} starts the head from train.init_from: set it, or fresh")
     if cfg.train.init_frozen_steps > 0 and not cfg.train.init_from:

@@ -267,3 +267,36 @@ def test_students_can_learn_from_every_modality_a_sample_has():
                        for name in model.modalities}
     assert grads["sampled"]["depth"] == 0 and grads["available"]["depth"] > 0
     assert grads["sampled"]["rgb"] > 0 and grads["available"]["mmwave"] == 0  # no data, no loss
+
+
+def test_the_students_readout_starts_a_fused_set_at_its_students_weighted_average():
+    """model.fused_readout=students: a fused set's pose is Σ w̃_m pose_m of its students plus the
+    shared head's correction, zero at the start; a set of one is still its own heads'."""
+    torch.manual_seed(11)
+    model = build_model(_cfg("model.student_heads=true", "model.fused_readout=students"), 27).eval()
+    model.fit_pose_targets(torch.randn(50, 17, 3) + torch.tensor([0.0, 0.0, 3.0]))
+    with torch.no_grad():
+        model.weights.logits.copy_(torch.tensor([0.5, -1.0, 0.0, 2.0, 1.0]))
+    inputs = random_inputs(model, load_config(None, TINY_MODEL).data.preprocess, 2)
+    present = torch.tensor([[True, False, False, True, True], [False, False, False, True, False]])
+    with torch.no_grad():
+        out = model(inputs, present)
+        features = model.encode(inputs, present)
+        poses = {m: model.students[m](features[m]).pose for m in ("rgb", "lidar", "wifi-csi")}
+    w = torch.softmax(torch.tensor([0.5, 2.0, 1.0]), 0)
+    average = w[0] * poses["rgb"][0] + w[1] * poses["lidar"][0] + w[2] * poses["wifi-csi"][0]
+    torch.testing.assert_close(out.pose[0], average)
+    torch.testing.assert_close(out.pose[1], poses["lidar"][1])
+    # Training moves the correction away from zero.
+    model.train()
+    objective = build_objective(_cfg("model.student_heads=true", "model.fused_readout=students",
+                                     "align.enabled=false"), model)
+    targets = Targets(pose=torch.randn(2, 17, 3), activity=torch.randint(0, 27, (2,)))
+    objective(inputs, present, targets).total.backward()
+    assert model.task.pose_head.fc.weight.grad.abs().sum() > 0
+    assert model.students["rgb"].pose_head.fc.weight.grad.abs().sum() > 0
+
+
+def test_the_students_readout_needs_student_heads():
+    with pytest.raises(ConfigError, match="set model.student_heads true"):
+        _cfg("model.fused_readout=students")

@@ -61,6 +61,10 @@ class PoseScale(nn.Module):
         parts = torch.cat([root, pose[:, 1:] - root], dim=1)
         return (parts - self.mean) / self.std
 
+    def mean_pose(self) -> torch.Tensor:
+        """(1, 17, 3) metres: the pose at zero standardised units."""
+        return self.denormalise(torch.zeros_like(self.mean)[None])
+
     def denormalise(self, units: torch.Tensor) -> torch.Tensor:
         parts = units * self.std + self.mean
         root = parts[:, :1]

@@ -1,7 +1,9 @@
 """The PTA network: per-modality encoder → projector → Purify-weighted fusion → heads.
 
 This module holds the inference path (docs/method.md §8): for a present set S the prediction is
-head(Σ_{m∈S} w̃_m F_m), or, with ``model.student_heads``, head_m(F_m) when S is one modality m.
+head(Σ_{m∈S} w̃_m F_m), or, with ``model.student_heads``, head_m(F_m) when S is one modality m
+(and with ``model.fused_readout: students``, Σ_{m∈S} w̃_m head_m(F_m) plus the shared head's
+correction from Σ w̃ F_m when S has several).
 The Align module (diffusion KD) is used only in training (`models/diffusion`).
 """
 from __future__ import annotations
@@ -147,6 +149,12 @@ class PTAModel(nn.Module):
             self.students = nn.ModuleDict({
                 name: TaskHeads(model_cfg, activity_cfg, tasks, num_classes) for name in self.modalities
             })
+        # model.fused_readout "students": a fused set's pose is its students' Purify-weighted average
+        # plus the shared pose head's correction, which starts at zero (its output layer zeroed).
+        self.average_students = self.students is not None and model_cfg.fused_readout == "students"
+        if self.average_students and self.task.pose_head is not None:
+            nn.init.zeros_(self.task.pose_head.fc.weight)
+            nn.init.zeros_(self.task.pose_head.fc.bias)
 
     def encode(self, inputs: Inputs, present: torch.Tensor) -> dict[str, torch.Tensor]:
         """Tokens (B, L, D) for every modality present in at least one sample of the batch; zero rows
@@ -183,13 +191,26 @@ class PTAModel(nn.Module):
         output = self.task(fused)
         if self.students is None:
             return output
+        own = {name: self.students[name](features[name]) for name in self.modalities if name in features}
+        if self.average_students and output.pose is not None:
+            output.pose = self._student_average(own, present) + output.pose - self.pose_scale.mean_pose()
         served = (present.sum(dim=1, keepdim=True) == 1) & present
         for index, name in enumerate(self.modalities):
-            if name in features:
-                output = pick_rows(served[:, index], self.students[name](features[name]), output)
+            if name in own:
+                output = pick_rows(served[:, index], own[name], output)
         if output.embedding is not None:
             output.embedding = torch.cat([output.embedding, served.to(output.embedding.dtype)], dim=1)
         return output
+
+    def _student_average(self, own: dict[str, ModelOutput], present: torch.Tensor) -> torch.Tensor:
+        """Σ_{m∈S} w̃_m · pose_m over each row's present students (B, 17, 3); absent ones weigh 0."""
+        weights = self.weights(present)
+        average = None
+        for index, name in enumerate(self.modalities):
+            if name in own:
+                term = weights[:, index, None, None] * own[name].pose
+                average = term if average is None else average + term
+        return average
 
     def decode(self, features: dict[str, torch.Tensor], present: torch.Tensor) -> ModelOutput:
         """Everything after the encoders: heads(Σ w̃_m F_m), or a modality's own heads where it is alone."""
