@@ -13,9 +13,10 @@
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
 # singles (stage 2); late fusion is assembled from the singles. The second contamination pattern
-# (contaminated-clouds) runs PTA with seed 3407 only, for the Purify ranking. The data of every
-# benchmark come first; then each benchmark is a chain (stage 1 → stage 2 → evaluation) and the
-# chains run side by side; at most $JOBS heavy processes run at any time (one intra-op thread each).
+# (contaminated-clouds) runs PTA with seed 3407 only, for the Purify ranking. Each benchmark is a
+# chain (data → stage 1 → stage 2 → evaluation) and the chains run side by side, a chain's training
+# starting once its own data and the clean benchmark's are ready; at most $JOBS heavy processes run
+# at any time (one intra-op thread each), so no core waits while another benchmark is generated.
 # A single-modality network whose training data are byte-identical to the clean benchmark's (the
 # contamination pattern leaves that modality alone; bench/same_training_data.py) is trained once,
 # on the clean benchmark, and its run folder hard-linked (with a REUSED note).
@@ -81,7 +82,15 @@ prepare_data() {  # bench
   fi
   # shellcheck disable=SC2046
   $PY -m pta_core.cli pack $(common "$bench") --side both --workers 1 > "$WORK/logs/pack_$bench.txt" 2>&1
+  touch "$WORK/.ready_$bench"
   log "data ready: $bench"
+}
+
+wait_data() {  # bench: until its data are generated and packed (prepare_data in its chain); 1 if that failed
+  while [ ! -f "$WORK/.ready_$1" ]; do
+    [ -f "$WORK/.failed_$1" ] && { log "no data for $1: see $WORK/logs/generate_$1.txt, pack_$1.txt"; return 1; }
+    sleep 2
+  done
 }
 
 train_run() {  # bench name seed [--set ...]
@@ -109,7 +118,7 @@ single_run() {  # bench modality seed: stage 1, or the clean benchmark's run whe
   dir=$(run_dir "$bench" "single_$m" "$seed")
   twin=$(run_dir clean "single_$m" "$seed")
   if [ "$bench" != clean ] && [ ! -f "$dir/DONE" ] && { [[ " $BENCHES " == *" clean "* ]] || [ -f "$twin/DONE" ]; } \
-      && with_slot $PY bench/same_training_data.py --config "$CONFIG" --cache-dir "$WORK/cache" --modality "$m" \
+      && { [[ " $BENCHES " != *" clean "* ]] || wait_data clean; } && with_slot $PY bench/same_training_data.py --config "$CONFIG" --cache-dir "$WORK/cache" --modality "$m" \
         "$WORK/data/clean" "$WORK/data/$bench" >> "$WORK/logs/same_training_data.txt" 2>&1; then
     while [ ! -f "$twin/DONE" ] && [ ! -f "$twin/FAILED" ]; do sleep 5; done
     if [ -f "$twin/DONE" ]; then
@@ -155,8 +164,9 @@ evaluate() {  # bench seed
   log "evaluated $bench seed $seed"
 }
 
-chain() {  # bench: stage 1 → stage 2 → evaluation, every heavy step in a slot
+chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy step in a slot
   local bench=$1 seeds=$SEEDS pids=()
+  with_slot prepare_data "$bench" || { touch "$WORK/.failed_$bench"; return 1; }
   [ "$bench" = contaminated-clouds ] && seeds=3407
   for seed in $seeds; do  # stage 1: the single-modality networks
     for m in "${MODALITIES[@]}"; do
@@ -197,9 +207,7 @@ chain() {  # bench: stage 1 → stage 2 → evaluation, every heavy step in a sl
   for seed in $seeds; do with_slot evaluate "$bench" "$seed"; done
 }
 
-pids=()
-for bench in $BENCHES; do with_slot prepare_data "$bench" & pids+=($!); done
-for pid in "${pids[@]}"; do wait "$pid" || { log "data preparation failed: see $WORK/logs"; exit 1; }; done
+rm -f "$WORK"/.ready_* "$WORK"/.failed_*
 pids=()
 for bench in $BENCHES; do chain "$bench" & pids+=($!); done
 status=0
