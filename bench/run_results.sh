@@ -9,6 +9,7 @@
 #   SINGLE_STEPS=4000 WORK=out/results_long bash bench/run_results.sh   # stage 1 as long as stage 1 + 2
 #   OTHERS="pta_no_purify pta_no_align" BENCHES=contaminated bash bench/run_results.sh   # PTA and two ablations
 #   OTHERS=single_tuned BENCHES=contaminated bash bench/run_results.sh   # the singles trained as long as PTA
+#   OTHERS=pta_students_readout BENCHES=contaminated bash bench/run_results.sh   # fused sets read from the students
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
@@ -33,11 +34,12 @@ SINGLE_STEPS=${SINGLE_STEPS:-}
 BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
 # The contaminated benchmark's runs besides PTA (its ablations and baselines); a subset for a quicker look.
 # single_tuned: each single network trained on for stage 2's steps from its own stage 1 (fresh heads,
-# as PTA's): the single baseline with as many steps as PTA's students.
+# as PTA's): the single baseline with as many steps as PTA's students. pta_students_readout: PTA with
+# model.fused_readout=students (a fused set starts from its students' Purify-weighted average).
 OTHERS=${OTHERS:-pta_no_purify pta_no_align xfi pta_reference}
 for run in $OTHERS; do
-  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | single_tuned) ;;
-    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, single_tuned)" >&2
+  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | single_tuned | pta_students_readout) ;;
+    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, single_tuned, pta_students_readout)" >&2
        exit 2 ;;
   esac
 done
@@ -148,7 +150,7 @@ evaluate() {  # bench seed
     log "FAILED late fusion of $bench (seed $seed): see $WORK/logs/$bench-late_fusion_$seed.txt"
     return 1
   fi
-  for run in pta pta_no_purify pta_no_align pta_reference xfi late_fusion; do
+  for run in pta pta_no_purify pta_no_align pta_reference pta_students_readout xfi late_fusion; do
     local dir; dir=$(run_dir "$bench" "$run" "$seed")
     [ -f "$dir/model.pt" ] && { names+=("$run"); ckpts+=("$dir/model.pt"); }
   done
@@ -184,6 +186,8 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
       case $run in
         pta_no_purify) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set purify.enabled=false & ;;
         pta_no_align) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set align.enabled=false & ;;
+        pta_students_readout) with_slot train_run "$bench" "$run" "$seed" --set "$init" \
+          --set model.fused_readout=students & ;;
         xfi) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set train.method=xfi \
           --set train.optimizer=adamw & ;;
         # The reference code's PTA: its head and projector layouts, heads on the refined students, no
