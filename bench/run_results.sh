@@ -160,9 +160,12 @@ evaluate() {  # bench seed
     [ -f "$tuned/model.pt" ] && { names+=("single_tuned_$m"); ckpts+=("$tuned/model.pt"); }
   done
   # shellcheck disable=SC2046
-  $PY -m pta_core.cli eval --checkpoint "${ckpts[@]}" --names "${names[@]}" $(common "$bench") \
-    --out "$WORK/eval/$bench/seed$seed" --title "$bench benchmark, held-out subjects, seed $seed" \
-    > "$WORK/logs/eval-$bench-$seed.txt" 2>&1
+  if ! $PY -m pta_core.cli eval --checkpoint "${ckpts[@]}" --names "${names[@]}" $(common "$bench") \
+      --out "$WORK/eval/$bench/seed$seed" --title "$bench benchmark, held-out subjects, seed $seed" \
+      > "$WORK/logs/eval-$bench-$seed.txt" 2>&1; then
+    log "FAILED evaluation of $bench (seed $seed): see $WORK/logs/eval-$bench-$seed.txt"
+    return 1
+  fi
   log "evaluated $bench seed $seed"
 }
 
@@ -208,7 +211,11 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
     done
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
-  for seed in $seeds; do with_slot evaluate "$bench" "$seed"; done
+  pids=()
+  for seed in $seeds; do with_slot evaluate "$bench" "$seed" & pids+=($!); done  # the seeds side by side
+  local status=0
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  return $status
 }
 
 rm -f "$WORK"/.ready_* "$WORK"/.failed_*
