@@ -287,7 +287,7 @@ def test_the_students_readout_starts_a_fused_set_at_its_students_weighted_averag
     average = w[0] * poses["rgb"][0] + w[1] * poses["lidar"][0] + w[2] * poses["wifi-csi"][0]
     torch.testing.assert_close(out.pose[0], average)
     torch.testing.assert_close(out.pose[1], poses["lidar"][1])
-    # Training moves the correction away from zero.
+    # The fused loss reaches the correction and the students' heads.
     model.train()
     objective = build_objective(_cfg("model.student_heads=true", "model.fused_readout=students",
                                      "align.enabled=false"), model)
