@@ -9,7 +9,7 @@
 #   SINGLE_STEPS=4000 WORK=out/results_long bash bench/run_results.sh   # stage 1 as long as stage 1 + 2
 #   OTHERS="pta_no_purify pta_no_align" BENCHES=contaminated bash bench/run_results.sh   # PTA and two ablations
 #   OTHERS=single_tuned BENCHES=contaminated bash bench/run_results.sh   # the singles trained as long as PTA
-#   OTHERS=pta_students_readout BENCHES=contaminated bash bench/run_results.sh   # fused sets read from the students
+#   OTHERS=pta_features_readout BENCHES=contaminated bash bench/run_results.sh   # fused sets read from Σ w̃ F_m alone
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
@@ -34,12 +34,12 @@ SINGLE_STEPS=${SINGLE_STEPS:-}
 BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
 # The contaminated benchmark's runs besides PTA (its ablations and baselines); a subset for a quicker look.
 # single_tuned: each single network trained on for stage 2's steps from its own stage 1 (fresh heads,
-# as PTA's): the single baseline with as many steps as PTA's students. pta_students_readout: PTA with
-# model.fused_readout=students (a fused set starts from its students' Purify-weighted average).
+# as PTA's): the single baseline with as many steps as PTA's students. pta_features_readout: PTA with
+# model.fused_readout=features (a fused set read by the shared heads from Σ w̃ F_m, the recipe before).
 OTHERS=${OTHERS:-pta_no_purify pta_no_align xfi pta_reference}
 for run in $OTHERS; do
-  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | single_tuned | pta_students_readout) ;;
-    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, single_tuned, pta_students_readout)" >&2
+  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | single_tuned | pta_features_readout) ;;
+    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, single_tuned, pta_features_readout)" >&2
        exit 2 ;;
   esac
 done
@@ -150,7 +150,7 @@ evaluate() {  # bench seed
     log "FAILED late fusion of $bench (seed $seed): see $WORK/logs/$bench-late_fusion_$seed.txt"
     return 1
   fi
-  for run in pta pta_no_purify pta_no_align pta_reference pta_students_readout xfi late_fusion; do
+  for run in pta pta_no_purify pta_no_align pta_reference pta_features_readout xfi late_fusion; do
     local dir; dir=$(run_dir "$bench" "$run" "$seed")
     [ -f "$dir/model.pt" ] && { names+=("$run"); ckpts+=("$dir/model.pt"); }
   done
@@ -189,14 +189,14 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
       case $run in
         pta_no_purify) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set purify.enabled=false & ;;
         pta_no_align) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set align.enabled=false & ;;
-        pta_students_readout) with_slot train_run "$bench" "$run" "$seed" --set "$init" \
-          --set model.fused_readout=students & ;;
+        pta_features_readout) with_slot train_run "$bench" "$run" "$seed" --set "$init" \
+          --set model.fused_readout=features & ;;
         xfi) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set train.method=xfi \
           --set train.optimizer=adamw & ;;
         # The reference code's PTA: its head and projector layouts, heads on the refined students, no
         # student readout loss or heads, no feature standardisation, KD summed with λ 0.1.
         pta_reference) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set model.head=mean_ln \
-          --set model.student_heads=false --set train.student_presence=sampled \
+          --set model.student_heads=false --set model.fused_readout=features --set train.student_presence=sampled \
           --set model.projector=bn_relu --set model.feature_norm=false --set align.head_input=refined \
           --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 & ;;
         single_tuned)
