@@ -10,6 +10,7 @@
 #   OTHERS="pta_no_purify pta_no_align" BENCHES=contaminated bash bench/run_results.sh   # PTA and two ablations
 #   OTHERS=single_tuned BENCHES=contaminated bash bench/run_results.sh   # the singles trained as long as PTA
 #   OTHERS=pta_features_readout BENCHES=contaminated bash bench/run_results.sh   # fused sets read from Σ w̃ F_m alone
+#   OTHERS=pta_align_predictions BENCHES=contaminated bash bench/run_results.sh  # Align on the predictions
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
@@ -36,10 +37,13 @@ BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
 # single_tuned: each single network trained on for stage 2's steps from its own stage 1 (fresh heads,
 # as PTA's): the single baseline with as many steps as PTA's students. pta_features_readout: PTA with
 # model.fused_readout=features (a fused set read by the shared heads from Σ w̃ F_m, the recipe before).
+# pta_align_predictions: Align distils the fused prediction into each present student's own heads
+# (align.target=predictions) instead of DiffKD on the features, each student's KD weighted as its own
+# task loss (summed over the students, λ 1, as train.student_loss_weight 5 × their mean).
 OTHERS=${OTHERS:-pta_no_purify pta_no_align xfi pta_reference}
 for run in $OTHERS; do
-  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | single_tuned | pta_features_readout) ;;
-    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, single_tuned, pta_features_readout)" >&2
+  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | single_tuned | pta_features_readout | pta_align_predictions) ;;
+    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, single_tuned, pta_features_readout, pta_align_predictions)" >&2
        exit 2 ;;
   esac
 done
@@ -150,7 +154,7 @@ evaluate() {  # bench seed
     log "FAILED late fusion of $bench (seed $seed): see $WORK/logs/$bench-late_fusion_$seed.txt"
     return 1
   fi
-  for run in pta pta_no_purify pta_no_align pta_reference pta_features_readout xfi late_fusion; do
+  for run in pta pta_no_purify pta_no_align pta_reference pta_features_readout pta_align_predictions xfi late_fusion; do
     local dir; dir=$(run_dir "$bench" "$run" "$seed")
     [ -f "$dir/model.pt" ] && { names+=("$run"); ckpts+=("$dir/model.pt"); }
   done
@@ -191,6 +195,8 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
         pta_no_align) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set align.enabled=false & ;;
         pta_features_readout) with_slot train_run "$bench" "$run" "$seed" --set "$init" \
           --set model.fused_readout=features & ;;
+        pta_align_predictions) with_slot train_run "$bench" "$run" "$seed" --set "$init" \
+          --set align.target=predictions --set align.aggregate=sum --set align.lambda_kd=1.0 & ;;
         xfi) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set train.method=xfi \
           --set train.optimizer=adamw & ;;
         # The reference code's PTA: its head and projector layouts, heads on the refined students, no

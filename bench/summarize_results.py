@@ -28,9 +28,10 @@ sys.path.insert(0, str(REPO))
 MODALITIES = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
 ALL = "+".join(MODALITIES)
 METRICS = ("samples", "mpjpe_mm", "pa_mpjpe_mm", "root_mm", "rel_mpjpe_mm", "accuracy")
-FUSED_RUNS = ("pta", "pta_no_purify", "pta_no_align", "pta_reference", "pta_features_readout", "xfi", "late_fusion")
+FUSED_RUNS = ("pta", "pta_no_purify", "pta_no_align", "pta_reference", "pta_features_readout", "pta_align_predictions", "xfi", "late_fusion")
 LABELS = {"pta": "PTA", "pta_no_purify": "PTA without Purify", "pta_no_align": "PTA without Align",
           "pta_reference": "PTA, reference code's layout", "pta_features_readout": "PTA, fused sets read from Σ w̃ F_m",
+          "pta_align_predictions": "PTA, Align on the predictions",
           "xfi": "X-Fi", "late_fusion": "late fusion"}
 CONTAMINATED = {"clean": (), "contaminated": ("rgb", "depth"), "contaminated-clouds": ("lidar", "mmwave")}
 

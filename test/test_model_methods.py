@@ -300,3 +300,38 @@ def test_the_students_readout_starts_a_fused_set_at_its_students_weighted_averag
 def test_the_students_readout_needs_student_heads():
     with pytest.raises(ConfigError, match="set model.student_heads true"):
         _cfg("model.fused_readout=students")
+
+
+def test_align_on_predictions_pulls_each_student_towards_the_detached_fused_prediction():
+    """align.target=predictions: on a sample with two or more present modalities, KD is the mean over
+    its present students of the pose loss between the student's own prediction and the fused one
+    plus the KL of their activity logits; a sample read by one modality gets none, and no DiffKD module is built."""
+    cfg = _cfg("model.student_heads=true", "model.fused_readout=students", "align.target=predictions",
+               "align.lambda_kd=1.0")
+    torch.manual_seed(12)
+    model = build_model(cfg, 27)
+    model.fit_pose_targets(torch.randn(50, 17, 3) + torch.tensor([0.0, 0.0, 3.0]))
+    objective = build_objective(cfg, model).eval()  # no dropout: the same forward twice
+    assert not any("diffkd" in name for name, _ in objective.named_parameters())
+    inputs = random_inputs(model, cfg.data.preprocess, 2)
+    present = torch.tensor([[True, False, False, True, True], [False, False, False, True, False]])
+    targets = Targets(pose=torch.randn(2, 17, 3), activity=torch.randint(0, 27, (2,)))
+    out = objective(inputs, present, targets)
+    with torch.no_grad():
+        features = model.encode(inputs, present)
+        fused = model(inputs, present)
+        per_student = []
+        for m in ("rgb", "lidar", "wifi-csi"):
+            own = model.students[m](features[m][:1])
+            kl = torch.nn.functional.kl_div(own.activity.log_softmax(1), fused.activity[:1].softmax(1), reduction="batchmean")
+            per_student.append(pose_loss(own.pose, fused.pose[:1], model.pose_scale)[0] + kl)
+        expected = torch.stack(per_student).mean()
+    torch.testing.assert_close(out.terms["kd"], expected)
+    with torch.no_grad():  # one modality everywhere: no KD term
+        alone = objective(inputs, present & torch.tensor([False, False, False, True, False]), targets)
+    assert "kd" not in alone.terms
+
+
+def test_align_on_predictions_needs_the_served_head_input():
+    with pytest.raises(ConfigError, match='align.target "predictions"'):
+        _cfg("align.target=predictions", "align.head_input=refined")

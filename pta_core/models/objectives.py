@@ -114,7 +114,9 @@ class PTAObjective(Objective):
       every sample whose data has the modality: so every student stands alone at inference.
     - Align (if enabled) adds λ_kd · KD, distilling each student towards the detached teacher
       T = sg(Σ w̃ F_m), summed over the sampled presence or, with ``align.teacher: available``, over
-      every modality the sample has (then every available student is distilled).
+      every modality the sample has (then every available student is distilled); with
+      ``align.target: predictions``, each present student's prediction towards the fused set's
+      detached prediction instead (:meth:`prediction_kd`).
     """
 
     def __init__(self, model: PTAModel, cfg: Config):
@@ -124,8 +126,11 @@ class PTAObjective(Objective):
         self.full_teacher = cfg.align.enabled and cfg.align.teacher == "available"
         self.student_weight = cfg.train.student_loss_weight
         self.students_available = self.student_weight > 0 and cfg.train.student_presence == "available"
+        self.kd_aggregate = cfg.align.aggregate
+        self.kd_on_predictions = cfg.align.enabled and cfg.align.target == "predictions"
         # Training only: a sibling of .model, so model.pt (model's state dict) never carries it.
-        self.align = Align(model.modalities, cfg.model.dim, cfg.align) if cfg.align.enabled else None
+        features_kd = cfg.align.enabled and cfg.align.target == "features"
+        self.align = Align(model.modalities, cfg.model.dim, cfg.align) if features_kd else None
 
     def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets, available: torch.Tensor | None = None) -> LossOutput:
         model: PTAModel = self.model
@@ -165,7 +170,39 @@ class PTAObjective(Objective):
             total = total + self.lambda_kd * kd.kd_loss
             terms["kd"] = kd.kd_loss.detach()
             terms.update({f"kd_{k}": v for k, v in kd.terms.items()})
+        if self.kd_on_predictions:
+            kd_loss = self.prediction_kd(features, present, output)
+            if kd_loss is not None:
+                total = total + self.lambda_kd * kd_loss
+                terms["kd"] = kd_loss.detach()
         return LossOutput(total, terms)
+
+    def prediction_kd(self, features: dict[str, torch.Tensor], present: torch.Tensor, teacher: ModelOutput) -> torch.Tensor | None:
+        """``align.target: predictions``: on each sample with two or more present modalities, each
+        present student's own prediction towards the fused prediction, detached (pose: the pose loss
+        in the head's units; activity: KL to the fused softmax), averaged or summed over the
+        students (``align.aggregate``). None when no sample has two modalities."""
+        model: PTAModel = self.model
+        several = present.sum(dim=1) >= 2
+        losses = []
+        for index, name in enumerate(model.modalities):
+            rows = torch.nonzero(present[:, index] & several).squeeze(1)
+            if name not in features or rows.numel() == 0:
+                continue
+            student = model.student(name)(features[name][rows])
+            loss = None
+            if student.pose is not None and teacher.pose is not None:
+                loss, _ = pose_loss(student.pose, teacher.pose[rows].detach(), model.pose_scale, self.train_cfg.root_loss_weight)
+            if student.activity is not None and teacher.activity is not None:
+                kl = F.kl_div(F.log_softmax(student.activity.float(), dim=1),
+                              F.softmax(teacher.activity[rows].detach().float(), dim=1), reduction="batchmean")
+                loss = kl if loss is None else loss + kl
+            if loss is not None:
+                losses.append(loss)
+        if not losses:
+            return None
+        stacked = torch.stack(losses)
+        return stacked.sum() if self.kd_aggregate == "sum" else stacked.mean()
 
 
 class LateFusionObjective(Objective):
