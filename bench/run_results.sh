@@ -36,7 +36,8 @@ BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
 # The contaminated benchmark's runs besides PTA (its ablations and baselines); a subset for a quicker look.
 # single_tuned: each single network trained on for stage 2's steps from its own stage 1 (fresh heads,
 # as PTA's): the single baseline with as many steps as PTA's students. pta_features_readout: PTA with
-# model.fused_readout=features (a fused set read by the shared heads from Σ w̃ F_m, the recipe before).
+# model.fused_readout=features and activity.fused_readout=shared (a fused set read by the shared heads
+# from Σ w̃ F_m, the recipe before).
 # pta_align_predictions: Align distils the fused prediction into each present student's own heads
 # (align.target=predictions) instead of DiffKD on the features, each student's KD weighted as its own
 # task loss (summed over the students, λ 1, as train.student_loss_weight 5 × their mean).
@@ -194,7 +195,7 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
         pta_no_purify) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set purify.enabled=false & ;;
         pta_no_align) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set align.enabled=false & ;;
         pta_features_readout) with_slot train_run "$bench" "$run" "$seed" --set "$init" \
-          --set model.fused_readout=features & ;;
+          --set model.fused_readout=features --set activity.fused_readout=shared & ;;
         pta_align_predictions) with_slot train_run "$bench" "$run" "$seed" --set "$init" \
           --set align.target=predictions --set align.aggregate=sum --set align.lambda_kd=1.0 & ;;
         xfi) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set train.method=xfi \
@@ -202,7 +203,8 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
         # The reference code's PTA: its head and projector layouts, heads on the refined students, no
         # student readout loss or heads, no feature standardisation, KD summed with λ 0.1.
         pta_reference) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set model.head=mean_ln \
-          --set model.student_heads=false --set model.fused_readout=features --set train.student_presence=sampled \
+          --set model.student_heads=false --set model.fused_readout=features --set activity.fused_readout=shared \
+          --set train.student_presence=sampled \
           --set model.projector=bn_relu --set model.feature_norm=false --set align.head_input=refined \
           --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 & ;;
         single_tuned)

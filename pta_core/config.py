@@ -209,6 +209,11 @@ class ActivityConfig:
     # Frame features kept in memory while the window head trains (MB); beyond it a random subset of
     # the training windows is used (the whole training split fits at benchmark sizes).
     bank_mb: int = 1024
+    # With student heads, how a fused set's activity is read: "shared" = the shared activity head on
+    # the fused set's embeddings; "students" = the Purify-weighted average of the present students'
+    # logits (each student's window head on its own frames) plus the shared head's correction, which
+    # starts at zero, as model.fused_readout "students" does for the pose (docs/method.md §8).
+    fused_readout: Literal["shared", "students"] = "shared"
 
 
 @dataclass(frozen=True)
@@ -399,6 +404,8 @@ def check_config(cfg: Config) -> None:
         raise ConfigError('model.fused_readout "students" averages the students\' own heads: set model.student_heads true')
     if cfg.model.fused_readout == "students" and cfg.train.init_head != "fresh":
         raise ConfigError('model.fused_readout "students" starts the shared pose head as a zero correction: train.init_head must be fresh')
+    if cfg.activity.fused_readout == "students" and not cfg.model.student_heads:
+        raise ConfigError('activity.fused_readout "students" averages the students\' own heads: set model.student_heads true')
     if cfg.train.init_head != "fresh" and not cfg.train.init_from:
         raise ConfigError(f"train.init_head {cfg.train.init_head!r} starts the head from train.init_from: set it, or fresh")
     if cfg.train.init_frozen_steps > 0 and not cfg.train.init_from:

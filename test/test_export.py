@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from train_helpers import TINY_MODEL, one_thread  # noqa: F401  (autouse fixture)
 
 from pta_core import cli
@@ -18,12 +19,18 @@ CLASSES = tuple(f"A{i:02d}" for i in range(1, 28))
 pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+@pytest.fixture(scope="module", params=["features", "students"])
+def exported(tmp_path_factory, request):
     root = tmp_path_factory.mktemp("export")
-    # student heads: the graph picks a modality's own heads per row where it is alone
-    cfg = load_config(None, [*TINY_MODEL, "activity.window=4", "data.frame_period=0.25", "model.student_heads=true"])
+    # student heads: the graph picks a modality's own heads per row where it is alone; with the
+    # students readout (the recipe) a fused set averages them and adds the shared heads' correction
+    readout = [] if request.param == "features" else ["model.fused_readout=students", "activity.fused_readout=students"]
+    cfg = load_config(None, [*TINY_MODEL, "activity.window=4", "data.frame_period=0.25", "model.student_heads=true",
+                             *readout])
     checkpoint = save_initial_checkpoint(root / "model.pt", cfg, CLASSES)
+    generator = torch.Generator().manual_seed(3)
+    for key in ("task.pose_head.fc.weight", "task.activity_head.out.1.weight"):  # corrections start at zero
+        checkpoint.state_dict[key] = 0.01 * torch.randn(checkpoint.state_dict[key].shape, generator=generator)
     checkpoint.modality_weights = {"rgb": 0.1, "depth": 0.2, "mmwave": 0.3, "lidar": 0.3, "wifi-csi": 0.1}
     save_checkpoint(root / "model.pt", checkpoint)
     assert cli.main(["export", "--checkpoint", str(root / "model.pt"), "--out", str(root / "onnx"), "--no-check"]) == 0
@@ -89,8 +96,6 @@ def test_backend_mistakes_are_one_clear_error(exported, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_export_check_compares_every_output_on_a_batch(exported):
-    import torch
-
     from pta_core.export import check_against_torch
     from pta_core.modalities import empty_sample, get_modality
 

@@ -297,6 +297,49 @@ def test_the_students_readout_starts_a_fused_set_at_its_students_weighted_averag
     assert model.students["rgb"].pose_head.fc.weight.grad.abs().sum() > 0
 
 
+def test_the_students_activity_readout_starts_a_fused_window_at_its_students_weighted_average():
+    """activity.fused_readout=students: a fused window's logits are Σ w̃_m of its students' window
+    logits (each on the frames that have it, weights over the modalities the window has) plus the
+    shared window head's correction, zero at the start; a window one modality served alone is its
+    own window head's. Without a window (one sample) the same holds for the per-sample logits."""
+    torch.manual_seed(13)
+    model = build_model(_cfg("model.student_heads=true", "activity.window=4", "activity.fused_readout=students"), 27).eval()
+    for heads in model.window_heads():  # distinct students, so a wrong pick or weight is visible
+        torch.nn.init.normal_(heads.out[1].bias)
+    torch.nn.init.zeros_(model.task.activity_head.out[1].bias)  # the correction starts at zero
+    with torch.no_grad():
+        model.weights.logits.copy_(torch.tensor([0.5, -1.0, 0.0, 2.0, 1.0]))
+    inputs = random_inputs(model, load_config(None, TINY_MODEL).data.preprocess, 4)
+    rgb, lidar = model.modalities.index("rgb"), model.modalities.index("lidar")
+    present = torch.zeros(4, 5, dtype=torch.bool)
+    present[:, lidar] = True
+    present[:3, rgb] = True  # one window: three frames rgb+lidar, the last lidar alone
+    valid = torch.ones(1, 4, dtype=torch.bool)
+    with torch.no_grad():
+        state = model(inputs, present).embedding[None]
+        logits = model.window_activity(state, valid)
+        features = model.encode(inputs, present)
+        own = {m: model.students[m](features[m]).embedding[None] for m in ("rgb", "lidar")}
+        rgb_logits = model.students["rgb"].window_activity(own["rgb"], present[None, :, rgb])
+        lidar_logits = model.students["lidar"].window_activity(own["lidar"], valid)
+        alone = model.window_activity(state[:, 3:], valid[:, 3:])
+        lidar_alone = model.students["lidar"].window_activity(own["lidar"][:, 3:], valid[:, 3:])
+    w = torch.softmax(torch.tensor([0.5, 2.0]), 0)
+    torch.testing.assert_close(logits, w[0] * rgb_logits + w[1] * lidar_logits)
+    torch.testing.assert_close(alone, lidar_alone)
+    # One sample (activity.window 0): the per-sample logits of a fused row average the students'.
+    model = build_model(_cfg("model.student_heads=true", "activity.fused_readout=students"), 27).eval()
+    with torch.no_grad():
+        model.weights.logits.copy_(torch.tensor([0.5, -1.0, 0.0, 2.0, 1.0]))
+        out = model(inputs, present)
+        features = model.encode(inputs, present)
+        students = {m: model.students[m](features[m]).activity for m in ("rgb", "lidar")}
+    torch.testing.assert_close(out.activity[:3], w[0] * students["rgb"][:3] + w[1] * students["lidar"][:3])
+    torch.testing.assert_close(out.activity[3], students["lidar"][3])
+    with pytest.raises(ConfigError, match="set model.student_heads true"):
+        _cfg("activity.fused_readout=students")
+
+
 def test_the_students_readout_needs_student_heads():
     with pytest.raises(ConfigError, match="set model.student_heads true"):
         _cfg("model.fused_readout=students")

@@ -245,14 +245,17 @@ def test_init_from_singles_and_frozen_first_steps(tree, tmp_path):
         assert own and all(torch.equal(started[f"students.{name}.{k[len('task.'):]}"], v) for k, v in own.items())
 
 
-def test_the_activity_stage_trains_every_window_head(tree, tmp_path):
-    """With student heads the activity stage trains the shared window head and every modality's own."""
+@pytest.mark.parametrize("readout", ["shared", "students"])
+def test_the_activity_stage_trains_every_window_head(tree, tmp_path, readout):
+    """With student heads the activity stage trains the shared window head and every modality's own,
+    whichever way a fused set's activity is read."""
     from pta_core.data import open_split
     from pta_core.models.factory import build_model
     from pta_core.training.activity_training import train_window_head
 
     cfg = load_config(None, _overrides(tree, tmp_path / "run", "model.student_heads=true", "train.tasks=[pose,activity]",
-                                       "activity.window=4", "activity.steps=4", "activity.batch_size=4"))
+                                       "activity.window=4", "activity.steps=4", "activity.batch_size=4",
+                                       f"activity.fused_readout={readout}"))
     split = open_split(cfg.data, "train", progress=False)
     torch.manual_seed(0)
     model = build_model(cfg, len(split.activity_classes))

@@ -3,12 +3,14 @@
 This module holds the inference path (docs/method.md §8): for a present set S the prediction is
 head(Σ_{m∈S} w̃_m F_m), or, with ``model.student_heads``, head_m(F_m) when S is one modality m
 (and with ``model.fused_readout: students``, Σ_{m∈S} w̃_m head_m(F_m) plus the shared head's
-correction from Σ w̃ F_m when S has several).
+correction from Σ w̃ F_m when S has several; ``activity.fused_readout: students`` reads a fused
+set's activity logits the same way).
 The Align module (diffusion KD) is used only in training (`models/diffusion`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -76,6 +78,18 @@ class TaskHeads(nn.Module):
         """Fit the pose head's target statistics to training poses (N, 17, 3) metres."""
         if self.pose_head is not None:
             self.pose_head.fit_targets(poses)
+
+
+class WindowState(NamedTuple):
+    """A window of frame states from :meth:`PTAModel.read`, split into its parts: the served
+    embeddings (B, T, E); with ``activity.fused_readout: students`` each student's embeddings
+    (B, T, M, E) and the frames' presence (B, T, M), else None; and with student heads (B, M):
+    modality m's heads served every valid frame of the window alone, else None."""
+
+    served: torch.Tensor
+    students: torch.Tensor | None
+    present: torch.Tensor | None
+    alone: torch.Tensor | None
 
 
 def pick_rows(rows: torch.Tensor, chosen: ModelOutput, other: ModelOutput) -> ModelOutput:
@@ -155,6 +169,14 @@ class PTAModel(nn.Module):
         if self.average_students and self.task.pose_head is not None:
             nn.init.zeros_(self.task.pose_head.fc.weight)
             nn.init.zeros_(self.task.pose_head.fc.bias)
+        # activity.fused_readout "students": the same for a fused set's activity logits; the shared
+        # activity head's output layer starts at zero, so its correction does too.
+        self.average_activity = self.students is not None and activity_cfg.fused_readout == "students"
+        if self.average_activity and self.task.activity_head is not None:
+            head = self.task.activity_head
+            output_layer = head.out[-1] if isinstance(head, WindowActivityHead) else head.fc
+            nn.init.zeros_(output_layer.weight)
+            nn.init.zeros_(output_layer.bias)
 
     def encode(self, inputs: Inputs, present: torch.Tensor) -> dict[str, torch.Tensor]:
         """Tokens (B, L, D) for every modality present in at least one sample of the batch; zero rows
@@ -187,28 +209,37 @@ class PTAModel(nn.Module):
 
         With student heads the embedding (a windowed activity head's per-frame state) ends in M
         flags, flag m set where modality m's own heads served the row, so :meth:`window_activity`
-        knows whose window head reads the window."""
+        knows whose window head reads the window. With ``activity.fused_readout: students`` every
+        student's embedding (zero where absent) and the row's presence come before those flags."""
         output = self.task(fused)
         if self.students is None:
             return output
         own = {name: self.students[name](features[name]) for name in self.modalities if name in features}
         if self.average_students and output.pose is not None:
-            output.pose = self._student_average(own, present) + output.pose - self.pose_scale.mean_pose()
+            output.pose = self._student_average(own, present, "pose") + output.pose - self.pose_scale.mean_pose()
+        if self.average_activity and output.activity is not None:
+            output.activity = self._student_average(own, present, "activity") + output.activity
+        state = []
+        if self.average_activity and output.embedding is not None:
+            flags = present.to(output.embedding.dtype)
+            state = [own[name].embedding * flags[:, index, None] if name in own else torch.zeros_like(output.embedding)
+                     for index, name in enumerate(self.modalities)] + [flags]
         served = (present.sum(dim=1, keepdim=True) == 1) & present
         for index, name in enumerate(self.modalities):
             if name in own:
                 output = pick_rows(served[:, index], own[name], output)
         if output.embedding is not None:
-            output.embedding = torch.cat([output.embedding, served.to(output.embedding.dtype)], dim=1)
+            output.embedding = torch.cat([output.embedding, *state, served.to(output.embedding.dtype)], dim=1)
         return output
 
-    def _student_average(self, own: dict[str, ModelOutput], present: torch.Tensor) -> torch.Tensor:
-        """Σ_{m∈S} w̃_m · pose_m over each row's present students (B, 17, 3); absent ones weigh 0."""
+    def _student_average(self, own: dict[str, ModelOutput], present: torch.Tensor, field: str) -> torch.Tensor:
+        """Σ_{m∈S} w̃_m · (student m's ``field``) over each row's present students; absent ones weigh 0."""
         weights = self.weights(present)
         average = None
         for index, name in enumerate(self.modalities):
             if name in own:
-                term = weights[:, index, None, None] * own[name].pose
+                value = getattr(own[name], field)
+                term = weights[:, index].view(-1, *([1] * (value.dim() - 1))) * value
                 average = term if average is None else average + term
         return average
 
@@ -216,24 +247,48 @@ class PTAModel(nn.Module):
         """Everything after the encoders: heads(Σ w̃_m F_m), or a modality's own heads where it is alone."""
         return self.read(self.fuse(features, present), features, present)
 
-    def window_readers(self, embeddings: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, T, E') window embeddings from :meth:`read`, (B, T) validity → the embeddings without
-        the student flags (B, T, E) and, with student heads, (B, M): modality m's heads served every
-        valid frame of the window (so m's own window head reads it); None without student heads."""
+    def window_readers(self, embeddings: torch.Tensor, valid: torch.Tensor) -> WindowState:
+        """(B, T, E') window of frame states from :meth:`read`, (B, T) validity → its parts
+        (:class:`WindowState`); without student heads the state is the served embedding alone."""
         if self.students is None:
-            return embeddings, None
-        width = embeddings.shape[-1] - len(self.modalities)
-        served = (embeddings[..., width:] > 0.5) | ~valid[..., None]
-        return embeddings[..., :width], served.all(dim=1) & valid.any(dim=1, keepdim=True)
+            return WindowState(embeddings, None, None, None)
+        count = len(self.modalities)
+        flags = embeddings[..., -count:]
+        served = (flags > 0.5) | ~valid[..., None]
+        alone = served.all(dim=1) & valid.any(dim=1, keepdim=True)
+        if not self.average_activity:
+            return WindowState(embeddings[..., :-count], None, None, alone)
+        width = (embeddings.shape[-1] - 2 * count) // (count + 1)
+        students = embeddings[..., width : width * (count + 1)].unflatten(-1, (count, width))
+        present = (embeddings[..., width * (count + 1) : -count] > 0.5) & valid[..., None]
+        return WindowState(embeddings[..., :width], students, present, alone)
 
     def window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """(B, T, E') embeddings of a window's frames (from :meth:`read`), (B, T) validity → (B, K)
-        logits: a window one modality's heads served alone is read by its own window head, any other
-        by the shared one (every head runs; ``torch.where`` picks)."""
-        vectors, alone = self.window_readers(embeddings, valid)
-        logits = self.task.window_activity(vectors, valid)
-        for index, name in enumerate(self.modalities if alone is not None else ()):
-            logits = torch.where(alone[:, index, None], self.students[name].window_activity(vectors, valid), logits)
+        """(B, T, E') frame states of a window (from :meth:`read`), (B, T) validity → (B, K) logits:
+        a window one modality's heads served alone is read by its own window head, any other as
+        :meth:`fused_window_activity` reads it (every head runs; ``torch.where`` picks)."""
+        state = self.window_readers(embeddings, valid)
+        logits = self._fused_window_logits(state, valid)
+        for index, name in enumerate(self.modalities if state.alone is not None else ()):
+            own = self.students[name].window_activity(state.served, valid)
+            logits = torch.where(state.alone[:, index, None], own, logits)
+        return logits
+
+    def fused_window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, T, E') frame states of windows with fused frames, (B, T) validity → (B, K) logits of
+        the shared window head, or with ``activity.fused_readout: students`` the Purify-weighted
+        average of the students' window heads (each on its own frames, weights over the modalities
+        the window has) plus the shared head's correction."""
+        return self._fused_window_logits(self.window_readers(embeddings, valid), valid)
+
+    def _fused_window_logits(self, state: WindowState, valid: torch.Tensor) -> torch.Tensor:
+        logits = self.task.window_activity(state.served, valid)
+        if state.students is not None:
+            seen = state.present.any(dim=1)  # (B, M): the modality has a frame in the window
+            weights = self.weights(seen)
+            for index, name in enumerate(self.modalities):
+                own = self.students[name].window_activity(state.students[:, :, index], state.present[..., index])
+                logits = logits + torch.where(seen[:, index, None], weights[:, index, None] * own, 0.0)
         return logits
 
     def window_heads(self) -> list[nn.Module]:

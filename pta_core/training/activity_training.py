@@ -8,7 +8,8 @@ embeddings of every modality set it will see; frames where the mask leaves no mo
 are masked out of the window. With student heads (``model.student_heads``) each modality's own
 window head also learns, every step, from the same windows read by that modality's own pose head
 alone (its frozen embeddings are computed once), so single-sensor activity does not depend on how
-often the sampled sets happen to be one modality.
+often the sampled sets happen to be one modality; with ``activity.fused_readout: students`` the
+fused windows' loss reaches the students' window heads too, through their weighted average.
 
 The frames' encoder outputs are computed once and kept in memory (:class:`FrameBank`), so a step
 costs only the fusion and heads of ``batch × window`` frames. Up to ``activity.bank_mb`` MB; beyond
@@ -139,11 +140,16 @@ def train_window_head(
         window = embedding.new_zeros((*valid.shape, embedding.shape[-1]))
         window[valid] = embedding
         target = labels[index[:, -1]]
-        # The shared window head, on windows of fused frames; a window one modality's heads served
-        # alone is its own window head's, which learns below from every window with that modality.
-        vectors, alone = model.window_readers(window, valid) if students else (window, None)
+        # The fused windows' readout (the shared window head, or with activity.fused_readout
+        # "students" the students' weighted average plus its correction); a window one modality's
+        # heads served alone is its own window head's, which learns below from every window with
+        # that modality.
+        alone = model.window_readers(window, valid).alone if students else None
         fused = ~alone.any(dim=1) if alone is not None else torch.ones_like(target, dtype=torch.bool)
-        logits = model.task.window_activity(vectors[fused], valid[fused]) if students else model.window_activity(window, valid)
+        if students:
+            logits = model.fused_window_activity(window[fused], valid[fused])
+        else:
+            logits = model.window_activity(window, valid)
         loss = F.cross_entropy(logits.float(), target[fused]) if bool(fused.any()) else logits.sum() * 0.0
         for name, own_embeddings in students.items():  # each modality's own window head, on its own frames
             own = bank.present[index][..., modalities.index(name)]  # (B, T)
@@ -164,7 +170,7 @@ def train_window_head(
         sums["fused"] += int(fused.sum())
         if (step + 1) % max(acfg.steps // 10, 1) == 0 or step + 1 == acfg.steps:
             means = {"loss": sums["loss"] / sums["count"], "accuracy": sums["accuracy"] / max(sums["fused"], 1)}
-            log.info("activity step %d/%d: loss %.4f, training accuracy %.3f (shared head)", step + 1, acfg.steps,
+            log.info("activity step %d/%d: loss %.4f, training accuracy %.3f (fused windows)", step + 1, acfg.steps,
                      means["loss"], means["accuracy"])
             bar.set_postfix(loss=f"{means['loss']:.3f}")
             sums = {"loss": 0.0, "accuracy": 0.0, "count": 0, "fused": 0}
