@@ -100,6 +100,7 @@ class SensorReport:
     rejected: dict[str, int]
     dropped: dict[str, int]
     new_rejections: int  # rejected since the previous report
+    publishers: int | None = None  # publishers matched on the node's side (None: not known)
 
 
 @dataclass
@@ -170,10 +171,13 @@ def sensor_status(node_name: str, sensor: SensorReport) -> DiagnosticStatus:
         level, message = DiagnosticStatus.OK, f"live, {sensor.rate_hz:.1f} Hz"
     elif sensor.seen:
         level, message = DiagnosticStatus.WARN, "silent or no usable message within max_age"
+    elif sensor.publishers == 0:
+        level, message = DiagnosticStatus.OK, "no message yet: no publisher matched"
     else:
         level, message = DiagnosticStatus.OK, "no message yet"
     values = [
         _kv("topic", sensor.topic),
+        _kv("publishers", "unknown" if sensor.publishers is None else sensor.publishers),
         _kv("rate_hz", sensor.rate_hz),
         _kv("age_s", "none" if sensor.age_s is None else sensor.age_s),
         _kv("live", sensor.live),

@@ -48,6 +48,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
+from rclpy.event_handler import (
+    QoSSubscriptionMatchedInfo,
+    SubscriptionEventCallbacks,
+    UnsupportedEventTypeError,
+)
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -107,6 +112,10 @@ class SensingNode(LifecycleNode):
         self._throttle = LogThrottle(5.0)
         self._pipeline: SensingPipeline | None = None
         self._input_subs: list = []
+        # modality → publishers matched on this node's side (the subscription's matched event): a
+        # publisher that sees this node may still precede this node's match, and what it sends
+        # before that is lost (best-effort), so a player can wait for this count.
+        self._publishers_matched: dict[str, int] = {}
         self._infer_timer = self._diag_timer = self._guard = None
         self._outputs_pub: OutputPublishers | None = None
         self._diag_pub = None
@@ -161,17 +170,7 @@ class SensingNode(LifecycleNode):
             predictor.warm_up(s.modality for s in pipeline.sensors)
             pipeline.set_predictor(predictor)
         for sensor in pipeline.sensors:
-            group = MutuallyExclusiveCallbackGroup()
-            self._input_subs.append(
-                self.create_subscription(
-                    sensor.msg_type,
-                    sensor.topic,
-                    lambda msg, sensor=sensor: self._on_message(sensor, msg),
-                    input_qos(),
-                    callback_group=group,
-                    qos_overriding_options=QoSOverridingOptions.with_default_policies(),
-                )
-            )
+            self._input_subs.append(self._subscribe(sensor))
         if self._params.executor_threads > 1:  # see the module docstring
             self._guard = self.create_guard_condition(self._tick, callback_group=self._infer_group)
         self._infer_timer = self.create_timer(
@@ -231,10 +230,31 @@ class SensingNode(LifecycleNode):
             if predictor is not None:
                 predictor.close()
 
+    def _subscribe(self, sensor: SensorSpec):
+        """The sensor's subscription, in a callback group of its own, counting matched publishers."""
+        def subscribe(events: SubscriptionEventCallbacks | None):
+            return self.create_subscription(
+                sensor.msg_type, sensor.topic, lambda msg: self._on_message(sensor, msg), input_qos(),
+                callback_group=MutuallyExclusiveCallbackGroup(), event_callbacks=events,
+                qos_overriding_options=QoSOverridingOptions.with_default_policies(),
+            )
+
+        self._publishers_matched[sensor.modality] = 0
+        try:
+            return subscribe(SubscriptionEventCallbacks(matched=lambda info: self._on_matched(sensor, info)))
+        except UnsupportedEventTypeError:  # an RMW without matched events: the count stays unknown
+            self._publishers_matched.pop(sensor.modality, None)
+            return subscribe(None)
+
+    def _on_matched(self, sensor: SensorSpec, info: QoSSubscriptionMatchedInfo) -> None:
+        self._publishers_matched[sensor.modality] = info.current_count
+        self.get_logger().info(f"{self.resolve_topic_name(sensor.topic)}: {info.current_count} publisher(s) matched")
+
     def _teardown_runtime(self) -> None:
         for sub in self._input_subs:
             self.destroy_subscription(sub)
         self._input_subs = []
+        self._publishers_matched = {}
         for timer in (self._infer_timer, self._diag_timer):
             if timer is not None:
                 self.destroy_timer(timer)
@@ -321,8 +341,11 @@ class SensingNode(LifecycleNode):
     def report(self) -> PipelineReport:
         """The node's current state (what ``/diagnostics`` publishes)."""
         p = self._params
-        return self._pipeline.report(self.get_fully_qualified_name(), self.resolve_topic_name,
-                                     p.input_timeout_s, p.latency_warn_s)
+        report = self._pipeline.report(self.get_fully_qualified_name(), self.resolve_topic_name,
+                                       p.input_timeout_s, p.latency_warn_s)
+        for sensor in report.sensors:
+            sensor.publishers = self._publishers_matched.get(sensor.modality)
+        return report
 
     def _publish_diagnostics(self) -> None:
         try:

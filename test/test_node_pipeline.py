@@ -223,6 +223,28 @@ def test_diagnostics_keep_beating_under_sim_time_without_a_clock(tmp_path):
         h.close()
 
 
+def test_diagnostics_count_the_publishers_matched_on_each_input(tmp_path):
+    """Each input's status says how many publishers the node's side has matched (the subscription's
+    matched event): one per test publisher, and zero again once a publisher goes away."""
+    model = make_checkpoint(tmp_path / "model.pt")
+    h = Harness(model).start()
+
+    def publishers() -> dict[str, str]:
+        if not h.out.diagnostics:
+            return {}
+        return {s.name.split(": ", 1)[1]: status_values(s).get("publishers") for s in h.out.diagnostics[-1].status}
+
+    try:
+        h.wait_for(lambda: all(publishers().get(m) == "1" for m in MMFI_MODALITIES), 6, "every input matched")
+        h.client.destroy_publisher(h.publishers.pop("rgb"))
+        h.wait_for(lambda: publishers().get("rgb") == "0", 6, "rgb's publisher unmatched")
+        status = next(s for s in h.out.diagnostics[-1].status if s.name.endswith(": rgb"))
+        assert status.message == "no message yet: no publisher matched"
+        assert publishers()["lidar"] == "1"
+    finally:
+        h.close()
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A model.pt and its `pta export` folder."""

@@ -101,6 +101,43 @@ def test_replay_node_publishes_paced_messages_and_clock(tmp_path, storage):
         rclpy.shutdown()
 
 
+def test_a_paused_replay_plays_when_started(tmp_path):
+    """--start-paused: the publishers exist and match, nothing is published until a std_msgs/Empty
+    arrives on /replay_node/start (transient-local: a start sent before the replay subscribed still arrives)."""
+    from rclpy.qos import DurabilityPolicy
+    from std_msgs.msg import Empty
+
+    bag = tmp_path / "bag"
+    write_bag(bag, StoragePlugin.MCAP)
+    rclpy.init()
+    try:
+        node = rclpy.create_node("replay_starter")
+        got: list[PoseArray] = []
+        node.create_subscription(PoseArray, "camera/keypoints", got.append,
+                                 QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        executor = rclpy.executors.SingleThreadedExecutor()
+        executor.add_node(node)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pta_ros.tools.replay_node", str(bag), "--wait-for-subscribers", "15",
+             "--start-paused", "--no-clock"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        spin_until(executor, lambda: node.count_publishers("camera/keypoints") > 0, 30)
+        spin_until(executor, lambda: proc.poll() is not None, 1.5)  # 30 bag messages' time: still paused
+        assert proc.poll() is None and got == []
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        node.create_publisher(Empty, "/replay_node/start", latched).publish(Empty())
+        spin_until(executor, lambda: proc.poll() is not None and len(got) >= COUNT, 30)
+        out = proc.communicate(timeout=10)[0]
+        assert proc.returncode == 0, out
+        assert "paused: publish std_msgs/msg/Empty on /replay_node/start to play" in out
+        assert [int(m.poses[0].position.x) for m in got] == list(range(COUNT))
+        executor.shutdown()
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
+
+
 def test_drop_window_parsing():
     window = DropWindow.parse("/radar/points:5:12.5")
     assert window == DropWindow("/radar/points", 5.0, 12.5)

@@ -169,7 +169,7 @@ def replay_through_node(model_path: Path, bag_dir: Path, out: Path, withhold: st
     node_cmd = [sys.executable, "-m", "pta_ros.sensing_node", "--ros-args", "--params-file",
                 str(config_file("sensing.yaml")), "-p", f"model_path:={model_path}", "-p", "use_sim_time:=true"]
     replay_cmd = [sys.executable, "-m", "pta_ros.tools.replay_node", str(bag_dir), "--wait-for-subscribers", "30",
-                  "--delay", "1.0", "--drop", f"{withhold}:{DROP_WINDOW_S[0]}:{DROP_WINDOW_S[1]}",
+                  "--start-paused", "--drop", f"{withhold}:{DROP_WINDOW_S[0]}:{DROP_WINDOW_S[1]}",
                   "--stats", str(out / "replay_stats.json")]
     rclpy.init()
     evaluator = OnlineEvaluator()
@@ -187,6 +187,7 @@ def replay_through_node(model_path: Path, bag_dir: Path, out: Path, withhold: st
                 executor.spin_once(timeout_sec=0.1)
             with open(logs / "replay_node.log", "w") as replay_log:
                 replay = subprocess.Popen(replay_cmd, stdout=replay_log, stderr=subprocess.STDOUT)
+                start_when_matched(node, executor, evaluator, replay)
                 while replay.poll() is None:
                     executor.spin_once(timeout_sec=0.05)
                 end = time.monotonic() + 1.5  # the last outputs in flight
@@ -208,6 +209,25 @@ def replay_through_node(model_path: Path, bag_dir: Path, out: Path, withhold: st
     summary = evaluator.summary()
     summary["replay"] = json.loads((out / "replay_stats.json").read_text())
     return summary, evaluator
+
+
+def start_when_matched(node, executor, evaluator, replay, timeout_s: float = 30.0) -> None:
+    """Start the paused replay once the sensing node reports (``/diagnostics``, 1 Hz) a matched
+    publisher on every input: what a publisher sends before the node's side has matched is lost."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import Empty
+
+    def unmatched() -> list[str]:
+        inputs = {part: c for part, c in evaluator.node_counters.items() if part != "pipeline"}
+        return sorted(part for part, c in inputs.items() if c.get("publishers", 1) < 1) if inputs else ["(no report yet)"]
+
+    deadline = time.monotonic() + timeout_s
+    while unmatched() and time.monotonic() < deadline and replay.poll() is None:
+        executor.spin_once(timeout_sec=0.05)
+    if unmatched() and replay.poll() is None:
+        print(f"demo: after {timeout_s:g} s the node has not matched {unmatched()}: starting anyway", file=sys.stderr)
+    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    node.create_publisher(Empty, "/replay_node/start", qos).publish(Empty())
 
 
 def plot_examples(evaluator, path: Path) -> None:

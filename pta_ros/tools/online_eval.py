@@ -97,10 +97,11 @@ class OnlineEvaluator:
 
     def on_node_status(self, part: str, values: dict[str, str]) -> None:
         """One status of the node's /diagnostics (``part``: "pipeline" or a modality); keeps the
-        outputs, accepted, rejected.* and dropped.* counters of the latest report."""
+        outputs, accepted, publishers (matched on the node's side), rejected.* and dropped.* counters
+        of the latest report."""
         counters = {
             k: int(v) for k, v in values.items()
-            if (k in ("outputs", "accepted") or k.startswith(("rejected.", "dropped."))) and v.isdigit()
+            if (k in ("outputs", "accepted", "publishers") or k.startswith(("rejected.", "dropped."))) and v.isdigit()
         }
         if counters:
             self.node_counters[part] = counters

@@ -5,7 +5,13 @@ Publishes the stored serialized messages unchanged (no deserialisation), paced b
 package is not installed (e.g. ``tf2_msgs`` from PyPI) are skipped with a log line.
 
     replay_node BAG [--rate 1.0] [--loop | --loops N] [--topics T ...] [--start-offset S] [--no-clock]
-        [--remap OLD:=NEW ...]
+        [--remap OLD:=NEW ...] [--wait-for-subscribers S] [--start-paused]
+
+A publisher that sees a subscriber may still be unseen by it (discovery is not symmetric), and a
+best-effort subscriber loses what arrives before it has matched. ``--start-paused`` waits for a
+``std_msgs/Empty`` on ``~/start`` (as ``ros2 bag play --start-paused`` waits for its resume
+service), so whoever can see the subscribers' side (the demo reads the sensing node's matched
+publisher counts from ``/diagnostics``) says when to play.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
+from std_msgs.msg import Empty
 
 from pta_ros.tools.replay import BagPlayback, DropWindow, Pacer, TimingStats, resolve_message_class
 
@@ -59,6 +66,18 @@ class ReplayNode(Node):
                 return True
             time.sleep(0.05)
         return False
+
+    def wait_for_start(self) -> bool:
+        """Spin until a message arrives on ``~/start`` (reliable, transient-local: a start sent
+        before this node matched its sender still arrives). False if the context shuts down."""
+        started = []
+        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        subscription = self.create_subscription(Empty, "~/start", started.append, qos)
+        self.get_logger().info(f"paused: publish std_msgs/msg/Empty on {subscription.topic_name} to play")
+        while rclpy.ok() and not started:
+            rclpy.spin_once(self, timeout_sec=0.05)
+        self.destroy_subscription(subscription)
+        return bool(started)
 
     def _publish_clock(self, bag_ns: int) -> None:
         if self._clock is not None:
@@ -112,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait-for-subscribers", type=float, default=0.0, metavar="S",
         help="wait up to S seconds until every topic has a subscriber",
     )
+    parser.add_argument("--start-paused", action="store_true",
+                        help="after --wait-for-subscribers, wait for a std_msgs/Empty on ~/start before playing")
     parser.add_argument(
         "--drop", action="append", default=[], type=DropWindow.parse, metavar="TOPIC:START:END",
         help="withhold TOPIC from START to END seconds after the bag start (simulates a sensor failing); repeatable",
@@ -153,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.wait_for_subscribers > 0 and not node.wait_for_subscribers(args.wait_for_subscribers):
             node.get_logger().warning("not every topic has a subscriber; playing anyway")
+        if args.start_paused and not node.wait_for_start():
+            return 0
         time.sleep(args.delay)
         passes = 0
         while args.loop or passes < args.loops:
