@@ -268,10 +268,12 @@ class PTAModel(nn.Module):
         a window one modality's heads served alone is read by its own window head, any other as
         :meth:`fused_window_activity` reads it (every head runs; ``torch.where`` picks)."""
         state = self.window_readers(embeddings, valid)
-        logits = self._fused_window_logits(state, valid)
+        logits, own = self._fused_window_logits(state, valid)
         for index, name in enumerate(self.modalities if state.alone is not None else ()):
-            own = self.students[name].window_activity(state.served, valid)
-            logits = torch.where(state.alone[:, index, None], own, logits)
+            # With the students' readout their window logits are already computed: on a window m
+            # served alone, m's part of the state is the served embedding and its frames are the valid ones.
+            alone = own[name] if own else self.students[name].window_activity(state.served, valid)
+            logits = torch.where(state.alone[:, index, None], alone, logits)
         return logits
 
     def fused_window_activity(self, embeddings: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -279,17 +281,20 @@ class PTAModel(nn.Module):
         the shared window head, or with ``activity.fused_readout: students`` the Purify-weighted
         average of the students' window heads (each on its own frames, weights over the modalities
         the window has) plus the shared head's correction."""
-        return self._fused_window_logits(self.window_readers(embeddings, valid), valid)
+        return self._fused_window_logits(self.window_readers(embeddings, valid), valid)[0]
 
-    def _fused_window_logits(self, state: WindowState, valid: torch.Tensor) -> torch.Tensor:
+    def _fused_window_logits(self, state: WindowState, valid: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The fused readout's logits and, with the students' readout, each student's window logits."""
         logits = self.task.window_activity(state.served, valid)
-        if state.students is not None:
-            seen = state.present.any(dim=1)  # (B, M): the modality has a frame in the window
-            weights = self.weights(seen)
-            for index, name in enumerate(self.modalities):
-                own = self.students[name].window_activity(state.students[:, :, index], state.present[..., index])
-                logits = logits + torch.where(seen[:, index, None], weights[:, index, None] * own, 0.0)
-        return logits
+        if state.students is None:
+            return logits, {}
+        seen = state.present.any(dim=1)  # (B, M): the modality has a frame in the window
+        weights = self.weights(seen)
+        own = {name: self.students[name].window_activity(state.students[:, :, index], state.present[..., index])
+               for index, name in enumerate(self.modalities)}
+        for index, name in enumerate(self.modalities):
+            logits = logits + torch.where(seen[:, index, None], weights[:, index, None] * own[name], 0.0)
+        return logits, own
 
     def window_heads(self) -> list[nn.Module]:
         """Every windowed activity head: the shared one and, with student heads, each modality's."""
