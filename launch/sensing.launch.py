@@ -2,7 +2,7 @@
 
     ros2 launch pta_ros sensing.launch.py model:=/path/model.pt [bag:=/path/bag] [rviz:=true]
         [camera_topic:=...] [depth_topic:=...] [radar_topic:=...] [lidar_topic:=...] [csi_topic:=...]
-        [namespace:=...] [params_file:=...] [static_tf:=true|false] [rate:=1.0]
+        [namespace:=...] [params_file:=...] [static_tf:=true|false] [rate:=1.0] [bag_delay:=3.0]
 
 Everything in this launch lives in ``namespace``: the node and its outputs, the static transforms,
 the bag's topics (remapped from the names mmfi_to_bag writes) and RViz's displays (a configuration
@@ -82,11 +82,7 @@ def launch_setup(context, *args, **kwargs) -> list:
         config.write_text(launch_plan.rviz_config(template, values))
         actions.append(Node(package="rviz2", executable="rviz2", arguments=["-d", str(config)]))
     if use_bag:
-        command = ["ros2", "bag", "play", values["bag"], "--clock", "--rate", values["rate"]]
-        remaps = launch_plan.bag_remappings(values)
-        if remaps:
-            command += ["--remap", *remaps]
-        actions.append(ExecuteProcess(cmd=command, output="screen"))
+        actions.append(ExecuteProcess(cmd=launch_plan.bag_play_command(values), output="screen"))
     return [GroupAction(actions)]
 
 

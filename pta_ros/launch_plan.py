@@ -9,6 +9,7 @@ is one clear error, not an orphaned node).
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -34,11 +35,16 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("namespace", "", "namespace of the node, its topics and the bag's topics"),
     Argument("bag", "", "rosbag2 to play with /clock (the node then uses sim time)"),
     Argument("rate", "1.0", "bag playback rate"),
+    Argument("bag_delay", "3.0", "seconds the bag player may wait for the node to match its topics before playing "
+             "(a best-effort input loses what arrives before): ros2 bag play waits this long, pta_bringup until "
+             "the node has matched every input, at most this long"),
     Argument("rviz", "false", "open RViz, its displays on this launch's topics", ("true", "false")),
     Argument("static_tf", "true", "publish the rig's static transforms (config/rig.yaml)", ("true", "false")),
     *(Argument(name, topic, f"input topic of {topic} (relative names resolve in the namespace)")
       for name, topic in INPUT_ARGUMENTS.items()),
 )
+
+DEFAULTS = {argument.name: argument.default for argument in ARGUMENTS}
 
 
 def resolve(topic: str, namespace: str) -> str:
@@ -74,6 +80,17 @@ def bag_remappings(values: dict[str, str]) -> list[str]:
     return items
 
 
+def bag_play_command(values: dict[str, str]) -> list[str]:
+    """``ros2 bag play`` of ``values["bag"]`` with /clock, the rate, the start delay and the remaps."""
+    command = ["ros2", "bag", "play", values["bag"], "--clock", "--rate", values.get("rate", "1.0")]
+    if float(values.get("bag_delay", "0")) > 0:  # older ros2 bag rejects --delay 0
+        command += ["--delay", values["bag_delay"]]
+    remaps = bag_remappings(values)
+    if remaps:
+        command += ["--remap", *remaps]
+    return command
+
+
 def rviz_config(template: str, values: dict[str, str]) -> str:
     """The RViz configuration with every display on this launch's topics (``template``: config/sensing.rviz,
     written for the default names)."""
@@ -89,8 +106,9 @@ def rviz_config(template: str, values: dict[str, str]) -> str:
 
 
 def preflight(values: dict[str, str], available) -> list[str]:
-    """What the launch needs but the machine lacks, as messages (empty: go). ``available(package)``
-    says whether a ROS package is installed; ``ros2 bag`` needs ``ros2bag``."""
+    """What the launch needs but the machine lacks, and the arguments it cannot use
+    (:func:`argument_problems`), as messages (empty: go). ``available(package)`` says whether a ROS
+    package is installed; ``ros2 bag`` needs ``ros2bag``."""
     problems = []
     if values.get("static_tf", "true") == "true" and not available("tf2_ros"):
         problems.append("static_tf:=true needs tf2_ros (apt install ros-$ROS_DISTRO-tf2-ros), or pass static_tf:=false")
@@ -98,4 +116,20 @@ def preflight(values: dict[str, str], available) -> list[str]:
         problems.append("rviz:=true needs rviz2 (apt install ros-$ROS_DISTRO-rviz2), or pass rviz:=false")
     if values.get("bag") and not available("ros2bag"):
         problems.append("bag:= needs ros2 bag (apt install ros-$ROS_DISTRO-ros2bag ros-$ROS_DISTRO-rosbag2-storage-mcap)")
+    return problems + argument_problems(values)
+
+
+def argument_problems(values: dict[str, str]) -> list[str]:
+    """The numeric arguments that cannot be used, as messages (empty: all usable)."""
+    problems = []
+    for name, allowed, accepts in (("rate", "a number > 0", lambda x: x > 0),
+                                   ("bag_delay", "a number of seconds >= 0", lambda x: x >= 0)):
+        text = values.get(name, DEFAULTS[name])
+        try:
+            number = float(text)
+            ok = math.isfinite(number) and accepts(number)
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(f"{name}:={text} must be {allowed}")
     return problems

@@ -111,7 +111,7 @@ class SensingNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._throttle = LogThrottle(5.0)
         self._pipeline: SensingPipeline | None = None
-        self._input_subs: list = []
+        self._input_subs: dict = {}  # modality → its subscription
         # modality → publishers matched on this node's side (the subscription's matched event): a
         # publisher that sees this node may still precede this node's match, and what it sends
         # before that is lost (best-effort), so a player can wait for this count.
@@ -170,7 +170,7 @@ class SensingNode(LifecycleNode):
             predictor.warm_up(s.modality for s in pipeline.sensors)
             pipeline.set_predictor(predictor)
         for sensor in pipeline.sensors:
-            self._input_subs.append(self._subscribe(sensor))
+            self._input_subs[sensor.modality] = self._subscribe(sensor)
         if self._params.executor_threads > 1:  # see the module docstring
             self._guard = self.create_guard_condition(self._tick, callback_group=self._infer_group)
         self._infer_timer = self.create_timer(
@@ -246,14 +246,20 @@ class SensingNode(LifecycleNode):
             self._publishers_matched.pop(sensor.modality, None)
             return subscribe(None)
 
+    def unmatched_inputs(self) -> list[str]:
+        """The input topics (resolved) with no publisher matched on this node's side yet; an input
+        whose RMW reports no matched events is not listed (its count is unknown)."""
+        return [sub.topic_name for modality, sub in self._input_subs.items()
+                if self._publishers_matched.get(modality, 1) < 1]
+
     def _on_matched(self, sensor: SensorSpec, info: QoSSubscriptionMatchedInfo) -> None:
         self._publishers_matched[sensor.modality] = info.current_count
         self.get_logger().info(f"{self.resolve_topic_name(sensor.topic)}: {info.current_count} publisher(s) matched")
 
     def _teardown_runtime(self) -> None:
-        for sub in self._input_subs:
+        for sub in self._input_subs.values():
             self.destroy_subscription(sub)
-        self._input_subs = []
+        self._input_subs = {}
         self._publishers_matched = {}
         for timer in (self._infer_timer, self._diag_timer):
             if timer is not None:

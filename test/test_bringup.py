@@ -41,3 +41,10 @@ def test_bringup_reports_a_missing_model(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "model file not found" in result.stdout + result.stderr
+
+
+def test_bringup_refuses_a_rate_it_cannot_play():
+    result = subprocess.run([sys.executable, "-m", "pta_ros.tools.bringup", "--rate", "0"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "pta_bringup: rate:=0.0 must be a number > 0"

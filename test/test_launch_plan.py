@@ -47,6 +47,14 @@ def test_a_bag_reaches_a_namespaced_node():
     assert launch_plan.bag_remappings(values()) == []  # defaults: the bag's names are the node's
 
 
+def test_the_bag_player_waits_for_the_node_and_plays_into_the_namespace():
+    assert launch_plan.bag_play_command(values(bag="b")) == [
+        "ros2", "bag", "play", "b", "--clock", "--rate", "1.0", "--delay", DEFAULTS["bag_delay"]]
+    command = launch_plan.bag_play_command(values(bag="b", bag_delay="0", rate="2", namespace="robot1"))
+    assert "--delay" not in command and command[5:7] == ["--rate", "2"]
+    assert command[7] == "--remap" and "/camera/keypoints:=/robot1/camera/keypoints" in command[8:]
+
+
 def test_rviz_displays_follow_the_namespace_and_remaps(repo_root):
     template = (repo_root / "config" / "sensing.rviz").read_text()
     text = launch_plan.rviz_config(template, values(namespace="robot1", lidar_topic="/velodyne/points"))
@@ -62,6 +70,15 @@ def test_missing_tools_are_named_before_anything_starts():
     assert len(problems) == 3 and any("tf2_ros" in p for p in problems) and any("rviz2" in p for p in problems)
     assert launch_plan.preflight(values(static_tf="false"), nothing) == []
     assert launch_plan.preflight(values(rviz="true", bag="b"), lambda package: True) == []
+
+
+@pytest.mark.parametrize(("name", "text"), [("rate", "0"), ("rate", "fast"), ("bag_delay", "-1"), ("bag_delay", "nan"),
+                                           ("bag_delay", "inf")])
+def test_numbers_the_launch_cannot_use_are_named(name, text):
+    everything = lambda package: True  # noqa: E731
+    assert launch_plan.preflight(values(**{name: text}), everything) == [
+        f"{name}:={text} must be {'a number > 0' if name == 'rate' else 'a number of seconds >= 0'}"]
+    assert launch_plan.argument_problems(values(rate="0.5", bag_delay="0")) == []
 
 
 @pytest.mark.parametrize("namespace", ["", "robot1"])

@@ -225,7 +225,8 @@ def test_diagnostics_keep_beating_under_sim_time_without_a_clock(tmp_path):
 
 def test_diagnostics_count_the_publishers_matched_on_each_input(tmp_path):
     """Each input's status says how many publishers the node's side has matched (the subscription's
-    matched event): one per test publisher, and zero again once a publisher goes away."""
+    matched event): one per test publisher, and zero again once a publisher goes away; the node lists
+    the inputs still unmatched."""
     model = make_checkpoint(tmp_path / "model.pt")
     h = Harness(model).start()
 
@@ -236,8 +237,11 @@ def test_diagnostics_count_the_publishers_matched_on_each_input(tmp_path):
 
     try:
         h.wait_for(lambda: all(publishers().get(m) == "1" for m in MMFI_MODALITIES), 6, "every input matched")
+        assert h.node.unmatched_inputs() == []
+        rgb_topic = h.publishers["rgb"].topic_name
         h.client.destroy_publisher(h.publishers.pop("rgb"))
         h.wait_for(lambda: publishers().get("rgb") == "0", 6, "rgb's publisher unmatched")
+        assert h.node.unmatched_inputs() == [rgb_topic]  # what a player waits on (pta_bringup)
         status = next(s for s in h.out.diagnostics[-1].status if s.name.endswith(": rgb"))
         assert status.message == "no message yet: no publisher matched"
         assert publishers()["lidar"] == "1"

@@ -9,7 +9,7 @@ starts when ``rviz2`` is on the PATH. ``--evaluate`` adds the online evaluator (
 
     pta_bringup --model runs/pta/model.pt [--bag demo_out/bag] [--rviz] [--evaluate]
         [--camera-topic T] [--depth-topic T] [--radar-topic T] [--lidar-topic T] [--csi-topic T]
-        [--namespace NS] [--params-file F] [--rate R] [--loops N]
+        [--namespace NS] [--params-file F] [--rate R] [--bag-delay S] [--loops N]
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     action="store_false", help=f"do not: {argument.description}")
             else:
                 parser.add_argument(option, dest=argument.name, action="store_true", help=argument.description)
-        elif argument.name == "rate":
+        elif argument.name in ("rate", "bag_delay"):
             parser.add_argument(option, type=float, default=float(argument.default), help=argument.description)
         else:
             parser.add_argument(option, dest=argument.name, default=argument.default, help=argument.description)
@@ -100,6 +100,19 @@ def publish_static_tf(node, rig_file: Path) -> object | None:
     return publisher
 
 
+def wait_for_the_node_side(sensing, topics: set[str], timeout_s: float) -> list[str]:
+    """Wait until the sensing node's side has matched a publisher on each of its inputs among
+    ``topics``: discovery is not symmetric, so the player seeing the node's subscription does not
+    mean the node sees the player, and a best-effort input loses what arrives before. Returns the
+    inputs still unmatched at the timeout (the node's executor spins in another thread)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        waiting = sorted(set(sensing.unmatched_inputs()) & topics)
+        if not waiting or time.monotonic() >= deadline:
+            return waiting
+        time.sleep(0.05)
+
+
 def main(argv: list[str] | None = None) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -108,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     from pta_ros.sensing_node import SensingNode, make_executor
 
     args = build_parser().parse_args(argv)
+    problems = launch_plan.argument_problems(launch_values(args))
+    if problems:
+        print(f"pta_bringup: {'; '.join(problems)}", file=sys.stderr)
+        return 2
     rclpy.init()
     nodes, executors, threads, rviz, playback = [], [], [], None, None
     try:
@@ -162,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         threads.append(threading.Thread(target=node_executor.spin, daemon=True))
         threads[-1].start()
         replay.wait_for_subscribers(15.0)
+        unmatched = wait_for_the_node_side(sensing, replay.published_topics(), args.bag_delay)
+        if unmatched:
+            replay.get_logger().warning(f"after {args.bag_delay:g} s the sensing node has not matched {unmatched}: "
+                                        "playing anyway (raise --bag-delay)")
         passes = 0
         while args.loops == 0 or passes < args.loops:
             replay.play_once()

@@ -67,6 +67,10 @@ class ReplayNode(Node):
             time.sleep(0.05)
         return False
 
+    def published_topics(self) -> set[str]:
+        """The resolved topics this node plays the bag's messages on (after remapping)."""
+        return {publisher.topic_name for publisher in self._topic_publishers.values()}
+
     def wait_for_start(self) -> bool:
         """Spin until a message arrives on ``~/start`` (reliable, transient-local: a start sent
         before this node matched its sender still arrives). False if the context shuts down."""
