@@ -268,3 +268,28 @@ def test_the_activity_stage_trains_every_window_head(tree, tmp_path, readout):
     moved = [any(not torch.equal(p, q) for p, q in zip(head.parameters(), old)) for head, old in zip(heads, before)]
     assert all(moved), moved
     assert not any(p.requires_grad and p.grad is not None for p in model.encoders.parameters())  # frozen
+
+
+def test_student_window_heads_start_fresh_from_windowed_singles(tree, tmp_path):
+    """With a windowed activity head the students take their single networks' pose heads but not their
+    window heads: the activity stage fits those to this network's embeddings, and one fitted to the
+    single network's starts it overfitted (docs/RESULTS.md, "Student window heads start fresh")."""
+    windowed = ("train.tasks=[pose,activity]", "activity.window=4", "activity.steps=2", "activity.batch_size=4")
+    single = tmp_path / "single"
+    train(load_config(None, _overrides(tree, single, "train.max_steps=2", "train.method=single",
+                                       "train.single_modality=lidar", *windowed)), progress=False)
+    trained = load_checkpoint(single / "model.pt").state_dict
+
+    def started(name, *extra):
+        cfg = load_config(None, _overrides(tree, tmp_path / name, "train.max_steps=1", "model.student_heads=true",
+                                           *windowed, *extra))
+        return Trainer(cfg, progress=False).model.state_dict()
+
+    warm, cold = started("warm", f"train.init_from=[{single / 'model.pt'}]"), started("cold")
+    pose = [k for k in trained if k.startswith("task.pose_head.")]
+    window = [k for k in trained if k.startswith("task.activity_head.")]
+    assert pose and window
+    assert all(torch.equal(warm[f"students.lidar.{k[len('task.'):]}"], trained[k]) for k in pose)
+    assert all(torch.equal(warm[f"students.lidar.{k[len('task.'):]}"], cold[f"students.lidar.{k[len('task.'):]}"])
+               for k in window)  # the seeded initialisation, not the single network's trained head
+    assert any(not torch.equal(trained[k], cold[f"students.lidar.{k[len('task.'):]}"]) for k in window)

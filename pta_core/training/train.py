@@ -519,7 +519,8 @@ class Trainer:
 
 def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...], *, copy: bool = True) -> dict[str, list[str]]:
     """Copy ``encoders.<m>`` (and ``projectors.<m>`` where their layout matches) of single-modality
-    model files into ``model``, and with ``model.student_heads`` their heads into ``students.<m>``.
+    model files into ``model``, and with ``model.student_heads`` their heads into ``students.<m>``
+    (all but a windowed activity head, which the activity stage trains from its initialisation).
 
     Each file must be a ``method=single`` model of a modality ``model`` has, with the same encoder
     width and preprocessing (so the encoder layers match). Returns, per modality loaded, the state
@@ -548,8 +549,12 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
         if not source or mismatched:
             raise ValueError(f"train.init_from: {path}'s encoder does not fit this network ({mismatched[:3]})")
         if getattr(model, "students", None) is not None:  # the modality's own heads start as its single network's
+            # but a window head: the activity stage fits it to this network's frozen embeddings, and
+            # one already fitted to the single network's starts that stage overfitted (docs/RESULTS.md)
+            fresh = ("task.activity_head.",) if model.students[name].windowed else ()
             heads = {f"students.{name}.{key[len('task.'):]}": key for key in single.state_dict
-                     if key.startswith("task.") and f"students.{name}.{key[len('task.'):]}" in state}
+                     if key.startswith("task.") and not key.startswith(fresh)
+                     and f"students.{name}.{key[len('task.'):]}" in state}
             mismatched = [key for key, old in heads.items() if state[key].shape != single.state_dict[old].shape]
             if not heads or mismatched:
                 raise ValueError(f"train.init_from: {path}'s heads do not fit this network's {name} heads ({mismatched[:3]})")
