@@ -269,6 +269,9 @@ class TrainConfig:
     # "best_single": the shared pose head starts from that of the init_from network with the best
     # meta-val score (its input space is that network's features), not from random weights.
     init_head: Literal["fresh", "best_single"] = "fresh"
+    # With model.student_heads, where each student's pose head starts: "single" = as its init_from
+    # network's (the recipe), "fresh" = from its initialisation, as the shared head does.
+    init_student_heads: Literal["single", "fresh"] = "single"
 
 
 @dataclass(frozen=True)

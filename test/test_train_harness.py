@@ -293,3 +293,8 @@ def test_student_window_heads_start_fresh_from_windowed_singles(tree, tmp_path):
     assert all(torch.equal(warm[f"students.lidar.{k[len('task.'):]}"], cold[f"students.lidar.{k[len('task.'):]}"])
                for k in window)  # the seeded initialisation, not the single network's trained head
     assert any(not torch.equal(trained[k], cold[f"students.lidar.{k[len('task.'):]}"]) for k in window)
+    # train.init_student_heads=fresh: the pose head too starts from its initialisation.
+    fresh = started("fresh", f"train.init_from=[{single / 'model.pt'}]", "train.init_student_heads=fresh")
+    assert all(torch.equal(fresh[f"students.lidar.{k[len('task.'):]}"], cold[f"students.lidar.{k[len('task.'):]}"])
+               for k in pose + window)
+    assert all(torch.equal(fresh[k], trained[k]) for k in trained if k.startswith("encoders.lidar."))

@@ -240,7 +240,8 @@ class Trainer:
             return
         keys = init_from_singles(self.model, self.cfg, self.cfg.train.init_from, copy=not self.resume)
         if not self.resume:
-            parts = "encoders, projectors and own heads" if getattr(self.model, "students", None) else "encoders and projectors"
+            own_heads = getattr(self.model, "students", None) is not None and self.cfg.train.init_student_heads == "single"
+            parts = "encoders, projectors and own pose heads" if own_heads else "encoders and projectors"
             log.info("%s of %s start from %s", parts, list(keys), list(self.cfg.train.init_from))
             if self.cfg.train.init_head == "best_single":
                 source = init_head_from_best_single(self.model, self.cfg.train.init_from)
@@ -551,12 +552,13 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
         if getattr(model, "students", None) is not None:  # the modality's own heads start as its single network's
             # but a window head: the activity stage fits it to this network's frozen embeddings, and
             # one already fitted to the single network's starts that stage overfitted (docs/RESULTS.md)
-            fresh = ("task.activity_head.",) if model.students[name].windowed else ()
+            fresh = ("task.",) if cfg.train.init_student_heads == "fresh" else (
+                ("task.activity_head.",) if model.students[name].windowed else ())
             heads = {f"students.{name}.{key[len('task.'):]}": key for key in single.state_dict
                      if key.startswith("task.") and not key.startswith(fresh)
                      and f"students.{name}.{key[len('task.'):]}" in state}
             mismatched = [key for key, old in heads.items() if state[key].shape != single.state_dict[old].shape]
-            if not heads or mismatched:
+            if (not heads and cfg.train.init_student_heads == "single") or mismatched:
                 raise ValueError(f"train.init_from: {path}'s heads do not fit this network's {name} heads ({mismatched[:3]})")
             source.update(heads)
         loaded[name] = list(source)
