@@ -549,9 +549,10 @@ def init_from_singles(model: torch.nn.Module, cfg: Config, paths: tuple[str, ...
         mismatched = [key for key in source if key not in state or state[key].shape != single.state_dict[key].shape]
         if not source or mismatched:
             raise ValueError(f"train.init_from: {path}'s encoder does not fit this network ({mismatched[:3]})")
-        if getattr(model, "students", None) is not None:  # the modality's own heads start as its single network's
-            # but a window head: the activity stage fits it to this network's frozen embeddings, and
-            # one already fitted to the single network's starts that stage overfitted (docs/RESULTS.md)
+        if getattr(model, "students", None) is not None:
+            # train.init_student_heads "single": the modality's own heads start as its single network's,
+            # but a window head: the activity stage fits it to this network's frozen embeddings, and one
+            # already fitted to the single network's starts that stage overfitted (docs/RESULTS.md)
             fresh = ("task.",) if cfg.train.init_student_heads == "fresh" else (
                 ("task.activity_head.",) if model.students[name].windowed else ())
             heads = {f"students.{name}.{key[len('task.'):]}": key for key in single.state_dict
