@@ -11,6 +11,7 @@
 #   OTHERS=single_tuned BENCHES=contaminated bash bench/run_results.sh   # the singles trained as long as PTA
 #   OTHERS=pta_features_readout BENCHES=contaminated bash bench/run_results.sh   # fused sets read from Σ w̃ F_m alone
 #   OTHERS=pta_align_predictions BENCHES=contaminated bash bench/run_results.sh  # Align on the predictions
+#   OTHERS=pta_reference_no_align BENCHES=contaminated bash bench/run_results.sh # the reference layout without Align
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's
@@ -41,10 +42,12 @@ BENCHES=${BENCHES:-clean contaminated contaminated-clouds}
 # pta_align_predictions: Align distils the fused prediction into each present student's own heads
 # (align.target=predictions) instead of DiffKD on the features, each student's KD weighted as its own
 # task loss (summed over the students, λ 1, as train.student_loss_weight 5 × their mean).
+# pta_reference_no_align: the reference layout with align.enabled=false, where the students have no
+# task loss of their own and Align is their only training signal besides the fused loss.
 OTHERS=${OTHERS:-pta_no_purify pta_no_align xfi pta_reference}
 for run in $OTHERS; do
-  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | single_tuned | pta_features_readout | pta_align_predictions) ;;
-    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, single_tuned, pta_features_readout, pta_align_predictions)" >&2
+  case $run in pta_no_purify | pta_no_align | xfi | pta_reference | pta_reference_no_align | single_tuned | pta_features_readout | pta_align_predictions) ;;
+    *) echo "OTHERS: unknown run '$run' (pta_no_purify, pta_no_align, xfi, pta_reference, pta_reference_no_align, single_tuned, pta_features_readout, pta_align_predictions)" >&2
        exit 2 ;;
   esac
 done
@@ -155,7 +158,7 @@ evaluate() {  # bench seed
     log "FAILED late fusion of $bench (seed $seed): see $WORK/logs/$bench-late_fusion_$seed.txt"
     return 1
   fi
-  for run in pta pta_no_purify pta_no_align pta_reference pta_features_readout pta_align_predictions xfi late_fusion; do
+  for run in pta pta_no_purify pta_no_align pta_reference pta_reference_no_align pta_features_readout pta_align_predictions xfi late_fusion; do
     local dir; dir=$(run_dir "$bench" "$run" "$seed")
     [ -f "$dir/model.pt" ] && { names+=("$run"); ckpts+=("$dir/model.pt"); }
   done
@@ -202,11 +205,14 @@ chain() {  # bench: data → stage 1 → stage 2 → evaluation, every heavy ste
           --set train.optimizer=adamw & ;;
         # The reference code's PTA: its head and projector layouts, heads on the refined students, no
         # student readout loss or heads, no feature standardisation, KD summed with λ 0.1.
-        pta_reference) with_slot train_run "$bench" "$run" "$seed" --set "$init" --set model.head=mean_ln \
+        pta_reference | pta_reference_no_align)
+          local align=()
+          [ "$run" = pta_reference_no_align ] && align=(--set align.enabled=false)
+          with_slot train_run "$bench" "$run" "$seed" --set "$init" --set model.head=mean_ln \
           --set model.student_heads=false --set model.fused_readout=features --set activity.fused_readout=shared \
           --set train.student_presence=sampled \
           --set model.projector=bn_relu --set model.feature_norm=false --set align.head_input=refined \
-          --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 & ;;
+          --set train.student_loss_weight=0 --set align.aggregate=sum --set align.lambda_kd=0.1 "${align[@]}" & ;;
         single_tuned)
           for m in "${MODALITIES[@]}"; do
             with_slot train_run "$bench" "single_tuned_$m" "$seed" --set train.method=single \

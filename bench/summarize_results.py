@@ -28,9 +28,10 @@ sys.path.insert(0, str(REPO))
 MODALITIES = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
 ALL = "+".join(MODALITIES)
 METRICS = ("samples", "mpjpe_mm", "pa_mpjpe_mm", "root_mm", "rel_mpjpe_mm", "accuracy")
-FUSED_RUNS = ("pta", "pta_no_purify", "pta_no_align", "pta_reference", "pta_features_readout", "pta_align_predictions", "xfi", "late_fusion")
+FUSED_RUNS = ("pta", "pta_no_purify", "pta_no_align", "pta_reference", "pta_reference_no_align", "pta_features_readout", "pta_align_predictions", "xfi", "late_fusion")
 LABELS = {"pta": "PTA", "pta_no_purify": "PTA without Purify", "pta_no_align": "PTA without Align",
-          "pta_reference": "PTA, reference code's layout", "pta_features_readout": "PTA, fused sets read from Σ w̃ F_m",
+          "pta_reference": "PTA, reference code's layout",
+          "pta_reference_no_align": "PTA, reference code's layout, without Align", "pta_features_readout": "PTA, fused sets read from Σ w̃ F_m",
           "pta_align_predictions": "PTA, Align on the predictions",
           "xfi": "X-Fi", "late_fusion": "late fusion"}
 CONTAMINATED = {"clean": (), "contaminated": ("rgb", "depth"), "contaminated-clouds": ("lidar", "mmwave")}
@@ -262,6 +263,11 @@ def summarize(work: Path, bench: str, seeds: list[int], config: str) -> str:
                 cost = [100 * (method_row(tables[s][run])[0] / method_row(pta[s])[0] - 1) for s in seeds]
                 lines.append(f"- removing {name} costs ≥ 5 % on the mean over the 31: "
                              f"{joined(fmt(c) + ' %' for c in cost)} — {check(all(c >= 5 for c in cost))}")
+        if {"pta_reference", "pta_reference_no_align"} <= set(runs):  # Align where students have no loss of their own
+            cost = [100 * (method_row(tables[s]["pta_reference_no_align"])[0] / method_row(tables[s]["pta_reference"])[0] - 1)
+                    for s in seeds]
+            lines.append(f"- (diagnostic) removing Align from the reference code's layout costs on the mean over the 31: "
+                         f"{joined(fmt(c) + ' %' for c in cost)}")
     for s in seeds:
         choice = node_choice(work, bench, "pta", s, tables[s], config)
         (live, live_worst, live_case), (table, table_worst, table_case) = choice["live"], choice["table"]
