@@ -270,7 +270,7 @@ class TrainConfig:
     # meta-val score (its input space is that network's features), not from random weights.
     init_head: Literal["fresh", "best_single"] = "fresh"
     # With model.student_heads, where each student's pose head starts: "single" = as its init_from
-    # network's (the recipe), "fresh" = from its initialisation, as the shared head does.
+    # network's, "fresh" = from its initialisation, as the shared head does (the recipe configs).
     init_student_heads: Literal["single", "fresh"] = "single"
 
 
