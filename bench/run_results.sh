@@ -12,6 +12,9 @@
 #   OTHERS=pta_features_readout BENCHES=contaminated bash bench/run_results.sh   # fused sets read from Σ w̃ F_m alone
 #   OTHERS=pta_align_predictions BENCHES=contaminated bash bench/run_results.sh  # Align on the predictions
 #   OTHERS=pta_reference_no_align BENCHES=contaminated bash bench/run_results.sh # the reference layout without Align
+#   EXTRA="--set train.labelled_fraction=0.25 --set align.teacher=available" BENCHES=contaminated \
+#     OTHERS="pta_no_align pta_align_predictions single_tuned" WORK=out/semi bash bench/run_results.sh
+#                                       # a quarter of the training subjects labelled (docs/method.md §14)
 #
 # Per benchmark and seed: the five single-modality networks (stage 1), then PTA and, on the
 # contaminated benchmark, its ablations and X-Fi, all starting their encoders from that seed's

@@ -179,7 +179,8 @@ class AlignConfig:
     # Who teaches: "sampled" = Σ w̃ F_m over the batch's sampled presence (the reference code: with a
     # dropped LiDAR the teacher is a mix of weak sensors); "available" = over every modality the
     # sample has data for, so each present student learns from the full multimodal teacher even when
-    # presence sampling hides the other sensors from the heads. Needs head_input "fused".
+    # presence sampling hides the other sensors from the heads. Needs head_input "fused". With
+    # target "predictions" the teacher is then the fused prediction over every available modality.
     teacher: Literal["sampled", "available"] = "sampled"
     dist_beta: float = 1.0
     dist_gamma: float = 1.0
@@ -241,6 +242,12 @@ class TrainConfig:
     # learns from every frame it has, as its single network did; the mask then shapes only the fused
     # sets the shared heads see). "available" encodes every modality a batch has.
     student_presence: Literal["sampled", "available"] = "sampled"
+    # The share of the training part's groups (whole ``purify.meta_group``s, drawn with
+    # ``purify.meta_seed``) whose labels training may use; the others are unlabelled recordings.
+    # Every task loss, the pose statistics and the activity stage read labelled frames only; PTA with
+    # Align also draws a batch of unlabelled frames each step, on which only Align's KD acts
+    # (semi-supervised distillation; docs/method.md §14). 1: every frame is labelled.
+    labelled_fraction: float = 1.0
     activity_loss_weight: float = 0.1
     presence_probs: dict[str, float] = field(default_factory=dict)  # empty: every modality 0.7
     # independent: one Bernoulli draw per modality (presence_probs), one mask per batch (MM-Fi code);
@@ -415,9 +422,10 @@ def check_config(cfg: Config) -> None:
         raise ConfigError("train.init_frozen_steps freezes what train.init_from loads: set train.init_from, or 0")
     if cfg.align.teacher == "available" and cfg.align.head_input != "fused":
         raise ConfigError('align.teacher "available" needs align.head_input "fused" (the refined head input is per sampled set)')
-    if cfg.align.target == "predictions" and (cfg.align.head_input != "fused" or cfg.align.teacher != "sampled"):
-        raise ConfigError('align.target "predictions" distils the served prediction: it needs align.head_input "fused" '
-                          'and align.teacher "sampled"')
+    if cfg.align.target == "predictions" and cfg.align.head_input != "fused":
+        raise ConfigError('align.target "predictions" distils the served prediction: it needs align.head_input "fused"')
+    if not 0.0 < cfg.train.labelled_fraction <= 1.0:
+        raise ConfigError(f"train.labelled_fraction must be in (0, 1], got {cfg.train.labelled_fraction}")
 
 
 def dump_config(cfg: Any, path: str | Path) -> None:

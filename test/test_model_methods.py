@@ -112,14 +112,15 @@ def test_align_modules_stay_out_of_the_exported_state_dict():
     assert plain.align is None and not any(k.startswith("align.") for k in plain.state_dict())
 
 
-def test_the_available_teacher_distils_students_the_heads_do_not_see():
+@pytest.mark.parametrize("target", ["features", "predictions"])
+def test_the_available_teacher_distils_students_the_heads_do_not_see(target):
     """align.teacher=available: a sensor hidden from the heads by presence sampling still teaches and
     is taught (its encoder gets KD's gradient); with the sampled teacher it gets none."""
     torch.manual_seed(2)
     grads = {}
     for teacher in ("sampled", "available"):
         torch.manual_seed(2)
-        cfg = _cfg("train.method=pta", f"align.teacher={teacher}")
+        cfg = _cfg("train.method=pta", f"align.teacher={teacher}", f"align.target={target}")
         model = build_model(cfg, 27)
         objective = build_objective(cfg, model)
         inputs = random_inputs(model, cfg.data.preprocess, 6)
@@ -373,6 +374,39 @@ def test_align_on_predictions_pulls_each_student_towards_the_detached_fused_pred
     with torch.no_grad():  # one modality everywhere: no KD term
         alone = objective(inputs, present & torch.tensor([False, False, False, True, False]), targets)
     assert "kd" not in alone.terms
+
+
+@pytest.mark.parametrize("target", ["features", "predictions"])
+def test_unlabelled_rows_reach_align_alone(target):
+    """train.labelled_fraction: a batch's unlabelled rows (NaN pose, activity -1) leave every task
+    loss as it is on the labelled rows alone and enter only Align's KD."""
+    cfg = _cfg("model.student_heads=true", "model.fused_readout=students", "train.student_presence=available",
+               f"align.target={target}", "align.teacher=available", "align.lambda_kd=1.0")
+    torch.manual_seed(13)
+    model = build_model(cfg, 27)
+    model.fit_pose_targets(torch.randn(50, 17, 3) + torch.tensor([0.0, 0.0, 3.0]))
+    objective = build_objective(cfg, model).eval()  # no dropout: the same forward twice
+    assert objective.learns_from_unlabelled
+    inputs = random_inputs(model, cfg.data.preprocess, 4)
+    present = torch.ones(4, 5, dtype=torch.bool)
+    labelled = torch.tensor([True, True, False, False])
+    pose, activity = torch.randn(4, 17, 3), torch.randint(0, 27, (4,))
+    pose[~labelled], activity[~labelled] = float("nan"), -1
+    generator = lambda: torch.Generator().manual_seed(5)  # noqa: E731  (DiffKD's noise, the same draw twice)
+    objective.generator = generator()
+    both = objective(inputs, present, Targets(pose=pose, activity=activity, labelled=labelled))
+    objective.generator = generator()
+    first = {m: {k: v[:2] for k, v in fields.items()} for m, fields in inputs.items()}
+    alone = objective(first, present[:2], Targets(pose=pose[:2], activity=activity[:2]))
+    assert torch.isfinite(both.total)
+    for term in ("pose", "activity", "students"):
+        torch.testing.assert_close(both.terms[term], alone.terms[term], msg=term)
+    assert not torch.isclose(both.terms["kd"], alone.terms["kd"])  # the unlabelled rows are distilled too
+
+
+def test_a_labelled_fraction_must_leave_some_labels():
+    with pytest.raises(ConfigError, match="train.labelled_fraction"):
+        _cfg("train.labelled_fraction=0")
 
 
 def test_align_on_predictions_needs_the_served_head_input():

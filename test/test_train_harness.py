@@ -245,6 +245,50 @@ def test_init_from_singles_and_frozen_first_steps(tree, tmp_path):
         assert own and all(torch.equal(started[f"students.{name}.{k[len('task.'):]}"], v) for k, v in own.items())
 
 
+def test_a_labelled_fraction_hides_labels_and_aligns_on_the_unlabelled_frames(tree, tmp_path, monkeypatch):
+    """train.labelled_fraction 0.5: of the two training subjects one keeps its labels; PTA with Align
+    trains on a batch of each per step (the unlabelled one's targets are NaN, so any loss reading them
+    would fail), resumes exactly, and PTA without Align leaves the unlabelled subject out."""
+    seen = []
+    original = Trainer._train_step
+
+    def spy(self, batch):
+        seen.append(batch.targets.labelled)
+        if self.step == 3 and getattr(self, "interrupt", False):
+            raise Interrupted
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "_train_step", spy)
+    extra = ("train.max_steps=4", "train.labelled_fraction=0.5", "train.checkpoint_every=2", "train.eval_every=0")
+    full = tmp_path / "semi"
+    train(load_config(None, _overrides(tree, full, *extra)), progress=False)
+    info = json.loads((full / "run_info.json").read_text())
+    assert info["train_samples"] == info["unlabelled_samples"] == 20 and info["unlabelled_used"]
+    assert len(seen) == 4 and all(f.tolist() == [True] * 8 + [False] * 8 for f in seen)
+    logged = [r for r in read_jsonl(full / "metrics.jsonl") if "loss" in r and "event" not in r]
+    assert len(logged) == 4 and all(np.isfinite(r["loss"]) and np.isfinite(r["kd"]) for r in logged)
+
+    cut = tmp_path / "cut"  # interrupted at step 4 (last state: step 2), then resumed: the same unlabelled draws
+    cfg = load_config(None, _overrides(tree, cut, *extra))
+    monkeypatch.setattr(Trainer, "interrupt", True, raising=False)
+    with pytest.raises(Interrupted):
+        train(cfg, progress=False)
+    monkeypatch.setattr(Trainer, "interrupt", False, raising=False)
+    train(cfg, resume=True, progress=False)
+    a, b = load_state(full), load_state(cut)
+    for key, value in _params(a).items():
+        torch.testing.assert_close(_params(b)[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+    seen.clear()
+    plain = tmp_path / "no_align"
+    train(load_config(None, _overrides(tree, plain, *extra, "align.enabled=false")), progress=False)
+    info = json.loads((plain / "run_info.json").read_text())
+    assert info["train_samples"] == 20 and not info["unlabelled_used"]
+    assert seen and all(f is None for f in seen)
+    with pytest.raises(ValueError, match="train.labelled_fraction 0.9 of 2 group"):
+        Trainer(load_config(None, _overrides(tree, tmp_path / "x", "train.labelled_fraction=0.9")), progress=False)
+
+
 @pytest.mark.parametrize("readout", ["shared", "students"])
 def test_the_activity_stage_trains_every_window_head(tree, tmp_path, readout):
     """With student heads the activity stage trains the shared window head and every modality's own,

@@ -24,12 +24,17 @@ from pta_core.models.pta import Inputs, ModelOutput, PTAModel
 class Targets:
     pose: torch.Tensor | None = None  # (B, 17, 3) metres
     activity: torch.Tensor | None = None  # (B,) class indices
+    # (B,) bool: rows whose labels training may use (train.labelled_fraction); None: every row. An
+    # unlabelled row's pose is NaN and its activity -1, so a loss that forgot the mask fails loudly.
+    labelled: torch.Tensor | None = None
 
     def rows(self, index: torch.Tensor) -> Targets:
-        return Targets(
-            pose=None if self.pose is None else self.pose[index],
-            activity=None if self.activity is None else self.activity[index],
-        )
+        pick = lambda t: None if t is None else t[index]  # noqa: E731
+        return Targets(pose=pick(self.pose), activity=pick(self.activity), labelled=pick(self.labelled))
+
+    def labelled_rows(self) -> torch.Tensor | None:
+        """Indices of the labelled rows; None when every row is labelled."""
+        return None if self.labelled is None else torch.nonzero(self.labelled).squeeze(1)
 
 
 @dataclass
@@ -81,6 +86,7 @@ class Objective(nn.Module):
     includes the sampled masks, ``available`` (default ``present``) is the data's own presence."""
 
     uses_presence_sampling = True  # false: train on the data's own presence (single models, late fusion)
+    learns_from_unlabelled = False  # true: a loss acts on frames without labels (train.labelled_fraction)
 
     def __init__(self, model: nn.Module, train_cfg: TrainConfig):
         super().__init__()
@@ -115,8 +121,10 @@ class PTAObjective(Objective):
     - Align (if enabled) adds λ_kd · KD, distilling each student towards the detached teacher
       T = sg(Σ w̃ F_m), summed over the sampled presence or, with ``align.teacher: available``, over
       every modality the sample has (then every available student is distilled); with
-      ``align.target: predictions``, each present student's prediction towards the fused set's
-      detached prediction instead (:meth:`prediction_kd`).
+      ``align.target: predictions``, each student's prediction towards the fused set's detached
+      prediction instead (:meth:`prediction_kd`).
+    - With ``train.labelled_fraction`` < 1 a batch also holds unlabelled rows (``targets.labelled``):
+      the task losses read the labelled rows only, Align's KD every row.
     """
 
     def __init__(self, model: PTAModel, cfg: Config):
@@ -131,6 +139,7 @@ class PTAObjective(Objective):
         # Training only: a sibling of .model, so model.pt (model's state dict) never carries it.
         features_kd = cfg.align.enabled and cfg.align.target == "features"
         self.align = Align(model.modalities, cfg.model.dim, cfg.align) if features_kd else None
+        self.learns_from_unlabelled = cfg.align.enabled  # Align's KD needs no labels
 
     def forward(self, inputs: Inputs, present: torch.Tensor, targets: Targets, available: torch.Tensor | None = None) -> LossOutput:
         model: PTAModel = self.model
@@ -147,7 +156,13 @@ class PTAObjective(Objective):
             if self.head_input == "refined":
                 tokens = kd.head_tokens
         output = model.heads(tokens) if self.head_input == "refined" else model.read(fused, features, present)
-        total, terms = task_loss(output, targets, self.train_cfg, scale)
+        labelled = targets.labelled_rows()  # None: every row (train.labelled_fraction 1)
+        if labelled is None:
+            total, terms = task_loss(output, targets, self.train_cfg, scale)
+        elif labelled.numel() == 0:  # the sampled presence kept only unlabelled rows: Align's KD alone
+            total, terms = sum(t.sum() for t in (output.pose, output.activity) if t is not None) * 0.0, {}
+        else:
+            total, terms = task_loss(output.rows(labelled), targets.rows(labelled), self.train_cfg, scale)
         if self.student_weight > 0:
             student, count = None, 0
             several = present.sum(dim=1) >= 2
@@ -156,6 +171,8 @@ class PTAObjective(Objective):
                     mask = available[:, index] & (several | ~present[:, index])
                 else:
                     mask = present[:, index] & several
+                if targets.labelled is not None:
+                    mask = mask & targets.labelled
                 rows = torch.nonzero(mask).squeeze(1)
                 if name not in features or rows.numel() == 0:
                     continue
@@ -171,15 +188,19 @@ class PTAObjective(Objective):
             terms["kd"] = kd.kd_loss.detach()
             terms.update({f"kd_{k}": v for k, v in kd.terms.items()})
         if self.kd_on_predictions:
-            kd_loss = self.prediction_kd(features, present, output)
+            teacher = output
+            if taught is not present:  # align.teacher "available": the fused prediction over every sensor the frame has
+                teacher = model.read(model.fuse(features, taught), features, taught)
+            kd_loss = self.prediction_kd(features, taught, teacher)
             if kd_loss is not None:
                 total = total + self.lambda_kd * kd_loss
                 terms["kd"] = kd_loss.detach()
         return LossOutput(total, terms)
 
     def prediction_kd(self, features: dict[str, torch.Tensor], present: torch.Tensor, teacher: ModelOutput) -> torch.Tensor | None:
-        """``align.target: predictions``: on each sample with two or more present modalities, each
-        present student's own prediction towards the fused prediction, detached (pose: the pose loss
+        """``align.target: predictions``: on each sample with two or more modalities in ``present`` (the
+        sampled set, or with ``align.teacher: available`` every modality the sample has), each such
+        student's own prediction towards the fused prediction, detached (pose: the pose loss
         in the head's units; activity: KL to the fused softmax), averaged or summed over the
         students (``align.aggregate``). None when no sample has two modalities."""
         model: PTAModel = self.model

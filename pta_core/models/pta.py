@@ -31,6 +31,10 @@ class ModelOutput:
     activity: torch.Tensor | None = None  # (B, K) logits of a per-sample activity head (XRF55)
     embedding: torch.Tensor | None = None  # (B, E) the frame's embedding, for a windowed activity head
 
+    def rows(self, index: torch.Tensor) -> ModelOutput:
+        pick = lambda t: None if t is None else t[index]  # noqa: E731
+        return ModelOutput(pose=pick(self.pose), activity=pick(self.activity), embedding=pick(self.embedding))
+
 
 class TaskHeads(nn.Module):
     """The task heads on fused tokens: pose (:class:`PoseHead`), and activity either per sample

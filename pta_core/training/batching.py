@@ -38,9 +38,40 @@ class ModelBatch:
         return ModelBatch(
             inputs={m: {k: move(v) for k, v in fields.items()} for m, fields in self.inputs.items()},
             present=move(self.present),
-            targets=Targets(pose=move(self.targets.pose), activity=move(self.targets.activity)),
+            targets=Targets(pose=move(self.targets.pose), activity=move(self.targets.activity),
+                            labelled=move(self.targets.labelled)),
             index=self.index,
         )
+
+    def unlabelled(self) -> ModelBatch:
+        """The same rows as unlabelled frames (``train.labelled_fraction``): NaN pose, activity -1, so a
+        loss that reads them by mistake fails instead of learning from labels it may not have."""
+        pose, activity = self.targets.pose, self.targets.activity
+        return ModelBatch(
+            inputs=self.inputs, present=self.present, index=self.index,
+            targets=Targets(
+                pose=None if pose is None else torch.full_like(pose, float("nan")),
+                activity=None if activity is None else torch.full_like(activity, -1),
+                labelled=torch.zeros(len(self), dtype=torch.bool),
+            ),
+        )
+
+
+def concat_batches(labelled: ModelBatch, unlabelled: ModelBatch) -> ModelBatch:
+    """One batch of ``labelled`` then ``unlabelled`` rows (CPU), with ``targets.labelled`` marking them."""
+    cat = lambda a, b: None if a is None else torch.cat([a, b])  # noqa: E731
+    flags = torch.ones(len(labelled), dtype=torch.bool) if labelled.targets.labelled is None else labelled.targets.labelled
+    return ModelBatch(
+        inputs={m: {k: torch.cat([v, unlabelled.inputs[m][k]]) for k, v in fields.items()}
+                for m, fields in labelled.inputs.items()},
+        present=torch.cat([labelled.present, unlabelled.present]),
+        targets=Targets(
+            pose=cat(labelled.targets.pose, unlabelled.targets.pose),
+            activity=cat(labelled.targets.activity, unlabelled.targets.activity),
+            labelled=torch.cat([flags, unlabelled.targets.labelled]),
+        ),
+        index=torch.cat([labelled.index, unlabelled.index]),
+    )
 
 
 def presence_columns(split_modalities: tuple[str, ...], modalities: tuple[str, ...]) -> list[int]:

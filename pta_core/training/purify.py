@@ -42,23 +42,24 @@ log = logging.getLogger(__name__)
 PHI = "weights.logits"
 
 
-def meta_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def meta_split(groups: np.ndarray, fraction: float, seed: int, key: str = "purify.meta_val_fraction") -> tuple[np.ndarray, np.ndarray]:
     """Seeded split of training-split positions into (meta-train, meta-val), both sorted, by group:
-    ``round(fraction · groups)`` whole groups (at least one) go to meta-val.
+    ``round(fraction · groups)`` whole groups (at least one) go to meta-val. The same draw splits
+    the training part into (unlabelled, labelled) for ``train.labelled_fraction`` (``key``, for errors).
 
     The reference code shuffles frames with an unseeded global RNG (docs/method.md §10), so its
     meta-val holds near-copies of training frames; here whole subjects or sequences are held out.
     """
     groups = np.asarray(groups)
     if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"purify.meta_val_fraction must be in [0, 1), got {fraction}")
+        raise ValueError(f"{key} must be in [0, 1), got {fraction}")
     names = np.unique(groups)
     count = int(round(len(names) * fraction))
     if fraction > 0 and count == 0 and len(names) > 1:
         count = 1
     if count >= len(names):
         raise ValueError(
-            f"meta_val_fraction {fraction} of {len(names)} group(s) leaves none for training: "
+            f"{key} {fraction} of {len(names)} group(s) leaves none on the other side: "
             "use purify.meta_group=sequence or more data"
         )
     held = np.random.default_rng(seed).permutation(names)[:count]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from torch.utils.data import DistributedSampler, Sampler
 
 # Independent random streams: (seed, stream, rank) → a generator seed.
-STREAM_PRESENCE, STREAM_DIFFUSION, STREAM_LOADER, STREAM_META, STREAM_ACTIVITY = 1, 2, 3, 4, 5
+STREAM_PRESENCE, STREAM_DIFFUSION, STREAM_LOADER, STREAM_META, STREAM_ACTIVITY, STREAM_UNLABELLED = 1, 2, 3, 4, 5, 6
 
 
 def stream_seed(seed: int, stream: int, rank: int = 0) -> int:

@@ -52,7 +52,7 @@ from pta_core.models.factory import build_model, build_objective
 from pta_core.models.objectives import Objective
 from pta_core.models.pta import PTAModel
 from pta_core.training.activity_training import train_window_head
-from pta_core.training.batching import ModelBatch, model_batch
+from pta_core.training.batching import ModelBatch, concat_batches, model_batch
 from pta_core.training.distributed import World, barrier, gather_means, init_distributed, resolve_device
 from pta_core.training.evaluate import evaluate_combinations, selection_score
 from pta_core.training.presence import PresenceSampler
@@ -72,6 +72,7 @@ from pta_core.training.schedule import (
     STREAM_LOADER,
     STREAM_META,
     STREAM_PRESENCE,
+    STREAM_UNLABELLED,
     SkipSampler,
     lr_factor,
     stream_seed,
@@ -153,11 +154,20 @@ class Trainer:
         self.train_positions, self.meta_positions = meta_split(
             sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed
         )
+        self.unlabelled_positions = np.empty(0, dtype=np.int64)
+        if cfg.train.labelled_fraction < 1:  # train_positions keeps the labelled part
+            unlabelled, labelled = meta_split(
+                sample_groups(split, cfg.purify.meta_group)[self.train_positions], cfg.train.labelled_fraction,
+                cfg.purify.meta_seed, key="train.labelled_fraction",
+            )
+            self.train_positions, self.unlabelled_positions = self.train_positions[labelled], self.train_positions[unlabelled]
         self.train_set = PackedDataset(split, self.train_positions)
         self.meta_set = PackedDataset(split, self.meta_positions)
         log.info(
-            "training split: %d samples → %d train, %d meta-val (whole %ss, seed %d)",
+            "training split: %d samples → %d train, %d meta-val (whole %ss, seed %d)%s",
             len(split), len(self.train_set), len(self.meta_set), cfg.purify.meta_group, cfg.purify.meta_seed,
+            f"; {len(self.unlabelled_positions)} more unlabelled (train.labelled_fraction {cfg.train.labelled_fraction})"
+            if len(self.unlabelled_positions) else "",
         )
 
     def _generator(self, seed: int, stream: int, device: torch.device | None = None) -> torch.Generator:
@@ -172,6 +182,11 @@ class Trainer:
         self._init_from_singles()
         self.objective: Objective = build_objective(cfg, self.model).to(self.device)
         self.modalities: tuple[str, ...] = tuple(self.model.modalities)
+        # Semi-supervised Align: each step also draws a batch of unlabelled frames for the KD terms.
+        self.with_unlabelled = self.objective.learns_from_unlabelled and len(self.unlabelled_positions) > 0
+        if len(self.unlabelled_positions) and not self.with_unlabelled:
+            log.info("%s learns from labels only: the %d unlabelled frames are not used",
+                     cfg.train.method if cfg.align.enabled else "PTA without Align", len(self.unlabelled_positions))
         if cfg.model.freeze_backbones:
             for encoder in _encoders(self.model):
                 encoder.requires_grad_(False)
@@ -357,7 +372,17 @@ class Trainer:
         if not torch.isfinite(output.total.detach()):
             raise FloatingPointError(f"non-finite training loss at step {self.step + 1}: {float(output.total)}")
         terms = {"loss": float(output.total.detach()), **{k: float(v) for k, v in output.terms.items()}}
+        if batch.targets.labelled is not None:  # the lookahead meta step reads labels: the labelled rows
+            keep = batch.targets.labelled
+            batch, present = batch.rows(keep), present[keep]
         return terms, batch, present
+
+    def _unlabelled_batch(self, size: int) -> ModelBatch:
+        """This step's unlabelled frames (``train.labelled_fraction``): drawn from a generator seeded by
+        the step, so a resumed run draws the same ones without saving a sampler's state."""
+        rng = np.random.default_rng([stream_seed(self.cfg.train.loader_seed, STREAM_UNLABELLED, self.world.rank), self.step])
+        rows = np.sort(rng.choice(self.unlabelled_positions, size=min(size, len(self.unlabelled_positions)), replace=False))
+        return model_batch(collate(self.split.gather(rows)), self.split.modalities, self.modalities).unlabelled()
 
     def _meta_step(self, batch: ModelBatch | None, present: torch.Tensor | None) -> None:
         if self.meta is None or self.meta.cfg.meta_lr == 0:
@@ -444,6 +469,7 @@ class Trainer:
             "world_size": self.world.size, "threads": torch.get_num_threads(), "amp": self.amp,
             "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
             "train_samples": len(self.train_set), "meta_val_samples": len(self.meta_set),
+            "unlabelled_samples": len(self.unlabelled_positions), "unlabelled_used": self.with_unlabelled,
             "data_cache": str(self.split.path), "resumed_at_step": self.step if self.resume else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
@@ -486,7 +512,10 @@ class Trainer:
                 self.sampler.set_position(self.epoch, self.step_in_epoch * cfg.batch_size)
                 for raw in self.loader:
                     # 2. One optimiser step, then what falls due after it: log, meta step, evaluation, state.
-                    terms, batch, present = self._train_step(model_batch(raw, self.split.modalities, self.modalities))
+                    batch = model_batch(raw, self.split.modalities, self.modalities)
+                    if self.with_unlabelled:
+                        batch = concat_batches(batch, self._unlabelled_batch(len(batch)))
+                    terms, batch, present = self._train_step(batch)
                     last = (batch, present)
                     self.step += 1
                     self.step_in_epoch += 1
