@@ -203,6 +203,49 @@ def equal_steps(tables, seeds, pta, alone, tuned, contaminated) -> list[str]:
     return lines
 
 
+def labelled_fraction(work: Path, bench: str, seed: int) -> tuple[float, int, int]:
+    """train.labelled_fraction of the benchmark's PTA run, its labelled and unlabelled training frames."""
+    from pta_core.config import load_config
+
+    folder = run_dir(work, bench, "pta", seed)
+    if not (folder / "config.yaml").is_file():
+        return 1.0, 0, 0
+    info = json.loads((folder / "run_info.json").read_text())
+    return (load_config(folder / "config.yaml").train.labelled_fraction, info["train_samples"],
+            info.get("unlabelled_samples", 0))
+
+
+def students_of_every_variant(work, bench, config, tables, seeds, runs, alone, tuned) -> list[str]:
+    """Each modality alone in every PTA variant against its single networks, what Align is worth in
+    each variant that has it (both against PTA without Align), and each variant's node check."""
+    variants = [r for r in runs if r.startswith("pta")]
+    has_tuned = all(tuned[m] in tables[s] for s in seeds for m in MODALITIES)
+    lines = ["", "Each modality alone in every PTA variant (MPJPE mm):", "",
+             "| modality | " + " | ".join(LABELS[r] for r in variants) + " | single network |"
+             + (" single, tuned |" if has_tuned else ""), "|---" * (len(variants) + 2 + has_tuned) + "|"]
+    for m in MODALITIES:
+        cells = [joined(fmt(tables[s][r][m]["mpjpe_mm"]) for s in seeds) for r in variants]
+        cells.append(joined(fmt(alone[s][m]) for s in seeds))
+        if has_tuned:
+            cells.append(joined(fmt(tables[s][tuned[m]][m]["mpjpe_mm"]) for s in seeds))
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    if "pta_no_align" in variants:
+        lines.append("")
+        for run in (r for r in variants if r in ("pta", "pta_align_predictions")):
+            cost = [100 * (method_row(tables[s]["pta_no_align"])[0] / method_row(tables[s][run])[0] - 1) for s in seeds]
+            per = {m: [100 * (tables[s]["pta_no_align"][m]["mpjpe_mm"] / tables[s][run][m]["mpjpe_mm"] - 1) for s in seeds]
+                   for m in MODALITIES}
+            lines.append(f"- removing Align from {LABELS[run]} costs on the mean over the 31: "
+                         f"{joined(fmt(c) + ' %' for c in cost)}; on each modality alone: " + ", ".join(
+                             f"{m} {joined(fmt(c) + ' %' for c in per[m])}" for m in MODALITIES))
+    for run in (r for r in variants if r != "pta"):
+        live = [node_choice(work, bench, run, s, tables[s], config)["live"] for s in seeds]
+        lines.append(f"- {LABELS[run]}: the node's set worse on the test split than its best single member, on the "
+                     f"frames where the sensors are live: {joined(str(n) for n, _, _ in live)} of 31 (worst "
+                     f"{joined(f'{w:+.1f} mm' for _, w, _ in live)})")
+    return lines
+
+
 def check(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -214,6 +257,11 @@ def summarize(work: Path, bench: str, seeds: list[int], config: str) -> str:
     singles = {m: f"single_{m}" for m in MODALITIES}
     lines = [f"## Benchmark `{bench}` (seeds {', '.join(map(str, seeds))}; cells: " + " / ".join(
         f"seed {s}" for s in seeds) + ")", "", references(work, bench, config), ""]
+    fraction, labelled, unlabelled = labelled_fraction(work, bench, seeds[0])
+    if fraction < 1:
+        lines += [f"Labels: `train.labelled_fraction` {fraction:g}: the networks learn from the labels of "
+                  f"{labelled} training frames (whole subjects); PTA with Align also distils {unlabelled} unlabelled "
+                  "ones (docs/method.md §14).", ""]
     header = ("| method | MPJPE, 31 | 5 single | 26 multi | all five | PA, all five | root, all five | "
               "relative, all five | activity, all five (%) | activity, 31 (%) |")
     lines += [header, "|---" * 10 + "|"]
@@ -299,6 +347,8 @@ def summarize(work: Path, bench: str, seeds: list[int], config: str) -> str:
     tuned = {m: f"single_tuned_{m}" for m in MODALITIES}
     if all(tuned[m] in tables[s] for s in seeds for m in MODALITIES):
         lines += equal_steps(tables, seeds, pta, alone, tuned, contaminated)
+    if sum(r.startswith("pta") for r in runs) > 1:
+        lines += students_of_every_variant(work, bench, config, tables, seeds, runs, alone, tuned)
 
     # Purify weights.
     lines += ["", "Purify weights at the end of training (rank; 1 = largest) against each modality's stand-alone "

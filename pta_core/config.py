@@ -166,7 +166,8 @@ class AlignConfig:
     # What is aligned: "features" = DiffKD on each student F_m towards T = sg(Σ w̃ F_m) (the paper);
     # "predictions" = each present student's own heads' output towards the fused set's detached
     # prediction (pose MSE in the head's units, activity KL), on samples with ≥ 2 present modalities,
-    # no DiffKD (a measured variant, docs/RESULTS.md "Align on the predictions").
+    # no DiffKD (a measured variant, docs/RESULTS.md "Align on the predictions"; with unlabelled
+    # recordings, train.labelled_fraction, the form of Align that pays: "Align with unlabelled recordings").
     target: Literal["features", "predictions"] = "features"
     lambda_kd: float = 0.1
     ae_channels: int = 0  # 0: dim // 2
