@@ -2,7 +2,8 @@
 
 ``train(cfg)`` trains ``cfg.train.method`` on the training split minus a seeded meta-val part
 (``purify.meta_val_fraction``, ``purify.meta_seed``), which serves Purify's meta steps and model
-selection for every method alike; the test split is never touched. The run directory
+selection for every method alike; the test split is never touched. With ``train.labelled_fraction``
+< 1 only a share of the remaining subjects keeps its labels (docs/method.md §14). The run directory
 (``train.out_dir``) receives:
 
     config.yaml          the resolved config           run_info.json   versions, world, device, data
@@ -186,7 +187,7 @@ class Trainer:
         self.with_unlabelled = self.objective.learns_from_unlabelled and len(self.unlabelled_positions) > 0
         if len(self.unlabelled_positions) and not self.with_unlabelled:
             log.info("%s learns from labels only: the %d unlabelled frames are not used",
-                     cfg.train.method if cfg.align.enabled else "PTA without Align", len(self.unlabelled_positions))
+                     "PTA without Align" if cfg.train.method == "pta" else cfg.train.method, len(self.unlabelled_positions))
         if cfg.model.freeze_backbones:
             for encoder in _encoders(self.model):
                 encoder.requires_grad_(False)
