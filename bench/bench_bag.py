@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pta_ros import dds
+
 REPO = Path(__file__).resolve().parents[1]
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-os.environ.setdefault("ROS_DOMAIN_ID", str(120 + os.getpid() % 50))
-os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_shm.xml"))
+os.environ.update(dds.host_only(os.environ, domain_id=20 + os.getpid() % 50))
 
 
 def folder_mb(path: Path) -> float:

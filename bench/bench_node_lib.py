@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pta_ros import dds
+
 REPO = Path(__file__).resolve().parents[1]
 # Benchmarks stay on this host, on their own DDS domain, with the large SHM segment (toolchain.md §7).
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
-os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_shm.xml"))
+os.environ.update(dds.host_only(os.environ, domain_id=50 + os.getpid() % 50))
 
 ALL = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
 

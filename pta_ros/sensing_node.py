@@ -67,6 +67,7 @@ from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
 from pta_ros.pipeline import InputOptions, SensingPipeline
+from pta_ros.spinning import close
 from pta_ros.sync import Synchronizer, SyncPolicy
 
 
@@ -363,6 +364,17 @@ class SensingNode(LifecycleNode):
 
     # -- accessors (tests, tools) -----------------------------------------------------------
 
+    def input_subscriptions(self) -> list:
+        """The active input subscriptions (empty while inactive)."""
+        return list(self._input_subs.values())
+
+    def messages_received(self) -> int:
+        """Input messages handled so far, every sensor together (accepted or rejected)."""
+        return sum(self._pipeline.received.values()) if self._pipeline is not None else 0
+
+    def outputs_published(self) -> int:
+        return self._pipeline.outputs if self._pipeline is not None else 0
+
     @property
     def chosen_modalities(self) -> tuple[str, ...] | None:
         return self._pipeline.chosen if self._pipeline is not None else None
@@ -427,7 +439,7 @@ def main(args: list[str] | None = None) -> int:
         print(usage())
         return 0
     rclpy.init(args=args)
-    node = None
+    node = executor = None
     try:
         try:
             node = SensingNode()
@@ -441,8 +453,9 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
-            node.destroy_node()
+        # The executor first (a multi-threaded one joins its workers), then the node: no handle is
+        # destroyed under a callback still running (pta_ros.spinning).
+        close(executors=[executor] if executor is not None else [], nodes=[node] if node is not None else [])
         rclpy.try_shutdown()
     return 0
 

@@ -1,22 +1,26 @@
-"""Test isolation: DDS stays on this host, on a domain of its own per run, with a large SHM segment.
+"""Test isolation: DDS stays on this host, on a domain of its own per run, with a large SHM segment
+(pta_ros.dds: the variable this distribution's Fast DDS reads).
 
 Set before any test imports rclpy, so every node (in-process or child process) inherits it.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
 import re
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from pta_ros import dds  # no rclpy import: the environment is set before any test imports it
+
 REPO = Path(__file__).resolve().parents[1]
 
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 100)))
-os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_shm.xml"))
+os.environ.update(dds.host_only(os.environ, domain_id=random.SystemRandom().randint(1, 100)))
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +57,51 @@ def pytest_collection_modifyitems(items):
             touches_ros[path] = bool(ROS_IMPORT.search(path.read_text(encoding="utf-8")))
         if touches_ros[path]:
             item.add_marker(pytest.mark.ros)
+
+
+class Children:
+    """Child processes of one test, reaped when it ends, pass or fail: SIGINT, then SIGKILL after
+    ``grace_s``. No process outlives its test to crowd the next test's DDS graph."""
+
+    def __init__(self, grace_s: float = 10.0) -> None:
+        self.grace_s = grace_s
+        self._procs: list[subprocess.Popen] = []
+
+    def popen(self, args: list[str], **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(args, **kwargs)
+        self._procs.append(proc)
+        return proc
+
+    def reap(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=self.grace_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def children():
+    """Start a test's processes with ``children.popen(...)``; every one is gone when the test ends."""
+    procs = Children()
+    yield procs
+    procs.reap()
+
+
+_domains = itertools.count(1)
+
+
+@pytest.fixture
+def own_domain(monkeypatch) -> int:
+    """A DDS domain of this test's own (ROS_DOMAIN_ID for rclpy.init here and for child processes),
+    never the session's: a test that counts endpoints or matches sees only its own graph."""
+    session = int(os.environ["ROS_DOMAIN_ID"])
+    while (domain := 1 + (session - 1 + next(_domains)) % 101) == session:
+        pass
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+    return domain
+

@@ -4,7 +4,6 @@ participant) while test publishers and subscribers spin in another context."""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseArray  # noqa: E402
 from rclpy.context import Context  # noqa: E402
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
@@ -32,10 +31,13 @@ from pta_ros.conversions import (  # noqa: E402
     numpy_to_image,
     numpy_to_pointcloud2,
     numpy_to_posearray,
+    stamp_to_ns,
 )
+from pta_ros.diagnostics import status_values  # noqa: E402
 from pta_ros.inputs import SENSOR_BY_MODALITY, SENSORS  # noqa: E402
 from pta_ros.params import SENSOR_FRAMES  # noqa: E402
 from pta_ros.sensing_node import SensingNode, make_executor  # noqa: E402
+from pta_ros.spinning import SpinThread, close  # noqa: E402
 
 ACTIVITIES = tuple(f"A{i:02d}" for i in range(1, 28))
 RELIABLE = QoSProfile(depth=50)
@@ -97,6 +99,9 @@ class Outputs:
     inference: list = field(default_factory=list)
 
 
+from ros_helpers import DEADLINE_S  # noqa: E402
+
+
 class Harness:
     """The node under test (own context, executor thread) + a test node (publishers, subscribers)."""
 
@@ -124,8 +129,7 @@ class Harness:
             parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()],
         )
         self.node_executor = make_executor(self.node)  # as main() does: executor_threads decides
-        self._thread = threading.Thread(target=self._spin_node, daemon=True)
-        self.spin_error: BaseException | None = None
+        self._spinner = SpinThread(self.node_executor, name)
 
         self.client = rclpy.create_node(f"{name}_test_client", context=self.test_context)
         self.executor = SingleThreadedExecutor(context=self.test_context)
@@ -148,36 +152,33 @@ class Harness:
         )
         self.client.create_subscription(DiagnosticArray, f"{ns}/inference", self.out.inference.append, RELIABLE)
 
-    def _spin_node(self) -> None:
-        try:
-            self.node_executor.spin()
-        except ExternalShutdownException:
-            pass
-        except BaseException as err:  # surfaced by close(): a dead executor must fail the test
-            self.spin_error = err
-
     def start(self, clock_ns: int | None = None) -> Harness:
         if clock_ns is not None:
             self.publish_clock(clock_ns)
         assert self.node.start(), "the node did not configure and activate"
-        self._thread.start()
+        self._spinner.start()
         for publisher in self.publishers.values():
-            self.wait_for(lambda p=publisher: p.get_subscription_count() > 0, 15, "node subscriptions")
+            self.wait_for(lambda p=publisher: p.get_subscription_count() > 0, what=f"a subscriber on {publisher.topic_name}")
         if self.clock_pub is not None:
-            self.wait_for(lambda: self.clock_pub.get_subscription_count() > 0, 15, "node /clock subscription")
+            self.wait_for(lambda: self.clock_pub.get_subscription_count() > 0, what="the node's /clock subscription")
+            self.set_clock(clock_ns)
+        # Both sides matched, inputs and outputs: a message sent now is not lost to discovery.
+        self.wait_for(lambda: not self.node.unmatched_inputs(), what="the node's side to match every input",
+                      seen=lambda: f"unmatched {self.node.unmatched_inputs()}")
         subs = [s for s in self.client.subscriptions]
-        self.wait_for(lambda: all(s.get_publisher_count() > 0 for s in subs), 15, "node outputs")
+        self.wait_for(lambda: all(s.get_publisher_count() > 0 for s in subs), what="a publisher on every output",
+                      seen=lambda: [s.topic_name for s in subs if s.get_publisher_count() == 0])
         return self
 
     def close(self) -> None:
-        self.node_executor.shutdown(timeout_sec=2)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.node_context)
-        self._thread.join(timeout=5)
-        self.executor.shutdown()
-        self.client.destroy_node()
-        rclpy.try_shutdown(context=self.test_context)
-        assert self.spin_error is None, f"the node's executor died: {self.spin_error!r}"
+        """Stop the node's executor thread, then destroy the nodes, then the contexts (pta_ros.spinning)."""
+        try:
+            close([self._spinner] if self._spinner.running else [], executors=[self.node_executor, self.executor],
+                  nodes=[self.node, self.client])
+        finally:
+            rclpy.try_shutdown(context=self.node_context)
+            rclpy.try_shutdown(context=self.test_context)
+        assert self._spinner.error is None, f"the node's executor died: {self._spinner.error!r}"
 
     # -- driving -------------------------------------------------------------------------------
 
@@ -186,10 +187,15 @@ class Harness:
         while time.monotonic() < deadline:
             self.executor.spin_once(timeout_sec=0.01)
 
-    def wait_for(self, condition, timeout_s: float, what: str = "condition") -> None:
+    def wait_for(self, condition, timeout_s: float = DEADLINE_S, what: str = "condition", seen=None) -> None:
+        """Spin the test node until ``condition()``; after ``timeout_s`` fail naming what was awaited
+        and, with ``seen``, what there was instead."""
         deadline = time.monotonic() + timeout_s
         while not condition():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            if time.monotonic() >= deadline:
+                detail = f"; seen: {seen()}" if seen is not None else ""
+                raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}{detail}")
+            assert self._spinner.error is None, f"the node's executor died: {self._spinner.error!r}"
             self.executor.spin_once(timeout_sec=0.01)
 
     def publish(self, modality: str, msg) -> None:
@@ -199,10 +205,38 @@ class Harness:
         for modality in modalities or raws:
             self.publish(modality, sensor_message(modality, raws[modality], stamp_ns))
 
+    def output_stamps(self) -> list[int]:
+        return [stamp_to_ns(s.header.stamp) for s in self.out.skeleton]
+
+    def wait_for_output(self, stamp_ns: int, what: str = "") -> PoseArray:
+        """Wait for the skeleton and the ~/inference record stamped ``stamp_ns``; return the skeleton."""
+        def found() -> bool:
+            return (stamp_ns in {stamp_to_ns(i.header.stamp) for i in self.out.inference}
+                    and stamp_ns in self.output_stamps())
+
+        self.wait_for(found, what=f"the output stamped {stamp_ns}{' (' + what + ')' if what else ''}",
+                      seen=lambda: f"output stamps {self.output_stamps()[-5:]}")
+        return next(s for s in self.out.skeleton if stamp_to_ns(s.header.stamp) == stamp_ns)
+
+    def modalities_of(self, stamp_ns: int) -> str:
+        """The modality set ~/inference names for the output stamped ``stamp_ns``."""
+        record = next(i for i in self.out.inference if stamp_to_ns(i.header.stamp) == stamp_ns)
+        return status_values(record.status[0])["modalities"]
+
     def publish_clock(self, ns: int) -> None:
         msg = Clock()
         msg.clock.sec, msg.clock.nanosec = divmod(int(ns), 1_000_000_000)
         self.clock_pub.publish(msg)
+
+    def set_clock(self, ns: int) -> None:
+        """Sim time: publish /clock until the node's clock reads ``ns`` (a volatile topic: repeat)."""
+        def follows() -> bool:
+            if self.now_ns() != ns:
+                self.publish_clock(ns)
+                return False
+            return True
+
+        self.wait_for(follows, what=f"the node's clock to read {ns}", seen=lambda: self.now_ns())
 
     def now_ns(self) -> int:
         return self.node.get_clock().now().nanoseconds
@@ -210,9 +244,6 @@ class Harness:
     def rejected(self, modality: str, reason: str) -> int:
         return self.node.synchronizer.rejected()[modality].get(reason, 0)
 
-    def wait_rejected(self, modality: str, reason: str, count: int, timeout_s: float = 5.0) -> None:
-        self.wait_for(
-            lambda: self.rejected(modality, reason) >= count,
-            timeout_s,
-            f"{modality} rejected.{reason} ≥ {count}",
-        )
+    def wait_rejected(self, modality: str, reason: str, count: int) -> None:
+        self.wait_for(lambda: self.rejected(modality, reason) >= count, what=f"{modality} rejected.{reason} ≥ {count}",
+                      seen=lambda: self.node.synchronizer.rejected()[modality])

@@ -4,8 +4,6 @@ checks the bag-loop clock reset."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from node_helpers import Harness, make_checkpoint, raw_samples, sensor_message
@@ -154,7 +152,9 @@ GARBAGE = [
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
     model = make_checkpoint(tmp_path_factory.mktemp("bad_input") / "model.pt")
-    h = Harness(model, extra={"input_timeout_s": 30.0}).start()
+    # Stamps are the wall clock: max_age_s is long so that a loaded machine never turns a good frame
+    # stale before the node reads it (the stale case is an hour old).
+    h = Harness(model, extra={"input_timeout_s": 60.0, "max_age_s": 10.0}).start()
     yield h
     h.close()
 
@@ -169,14 +169,15 @@ def test_garbage_is_rejected_counted_and_never_reaches_the_model(
     for _ in range(3):
         h.publish(modality, factory(h))
     h.wait_rejected(modality, reason, before + 3)
-    h.spin_for(0.15)  # a tick had time to run: nothing may come out
-    assert len(h.out.skeleton) == skeletons, f"{case}: a skeleton was produced from garbage"
+    # Rejected before the buffer: nothing of it can reach the model (no wait needed to know that).
     assert h.node.synchronizer.newest_stamp(modality) is None, f"{case}: garbage entered the buffer"
-    # One log line for three identical rejections (throttled per sensor and reason; a later case
-    # with the same sensor and reason may fall inside the same 5 s throttle window).
+    assert len(h.out.skeleton) == skeletons, f"{case}: a skeleton was produced from garbage"
+    # Logged, throttled per sensor and reason (5 s): three identical rejections give one line, two only
+    # if a loaded machine spread them over more than 5 s; a later case with the same sensor and reason
+    # may fall inside the first one's window and log nothing.
     lines = capfd.readouterr().err.count(f"rejected ({reason})")
     first_of_its_key = next(g[0] for g in GARBAGE if g[1:3] == (modality, reason)) == case
-    assert lines == 1 if first_of_its_key else lines <= 1, lines
+    assert 1 <= lines <= 2 if first_of_its_key else lines <= 2, lines
 
 
 def test_duplicate_and_out_of_order_stamps(harness):
@@ -185,9 +186,8 @@ def test_duplicate_and_out_of_order_stamps(harness):
     first = len(h.out.skeleton)
     for stamp in (base, base, base - 20_000_000):  # original, duplicate, late
         h.publish("rgb", sensor_message("rgb", RAW["rgb"], stamp))
-    h.wait_rejected("rgb", "out_of_order", 1)
-    h.wait_for(lambda: len(h.out.skeleton) > first, 3, "the original's skeleton")
-    h.spin_for(0.2)
+    h.wait_rejected("rgb", "out_of_order", 1)  # all three handled, in order
+    h.wait_for_output(base, "the original")
     assert h.rejected("rgb", "duplicate") == 1
     stamps = [stamp_to_ns(s.header.stamp) for s in h.out.skeleton[first:]]
     assert stamps == [base], "exactly one output, for the original"
@@ -199,41 +199,40 @@ def test_partly_nan_cloud_is_used_without_its_nan_points(harness):
     points[::3] = np.nan
     stamp = now(h)
     h.publish("lidar", sensor_message("lidar", points, stamp))
-    h.wait_for(
-        lambda: any(stamp_to_ns(s.header.stamp) == stamp for s in h.out.skeleton), 3, "a lidar skeleton"
-    )
-    skeleton = next(s for s in h.out.skeleton if stamp_to_ns(s.header.stamp) == stamp)
+    skeleton = h.wait_for_output(stamp, "a lidar skeleton")
     assert np.isfinite([p.position.x for p in skeleton.poses]).all()
 
 
 def test_diagnostics_count_every_rejection_by_reason_and_the_node_still_works(harness):
     h = harness
     h.out.diagnostics.clear()
-    h.wait_for(lambda: h.out.diagnostics, 3, "a diagnostics report")
+    h.wait_for(lambda: h.out.diagnostics, what="a diagnostics report")
     report = {s.name.split(": ", 1)[1]: s for s in h.out.diagnostics[-1].status}
     for _, modality, reason, _ in GARBAGE:
         assert int(status_values(report[modality])[f"rejected.{reason}"]) >= 3, (modality, reason)
     assert status_values(report["rgb"])["rejected.duplicate"] == "1"
     assert status_values(report["rgb"])["rejected.out_of_order"] == "1"
     # Survived all of it: good frames still give skeletons, from all five modalities once all are
-    # live again (a sensor that was not live may miss the first frame it rejoins).
-    before = len(h.out.skeleton)
+    # live again (a sensor that was not live may miss the first frame it rejoins). Each frame goes out
+    # once the previous one's skeleton is in, further apart than slop_s.
+    t = 0
     for k in range(3):
-        h.publish_frame(raw_samples(k), now(h))
-        h.spin_for(0.1)
-    h.wait_for(lambda: len(h.out.skeleton) >= before + 3, 3, "skeletons after the garbage")
+        t = max(now(h), t + S // 10)
+        h.publish_frame(raw_samples(k), t)
+        h.wait_for_output(t, f"good frame {k} after the garbage")
     assert h.node.chosen_modalities == ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
 
 
 def test_rejections_show_as_warn_in_the_next_report(harness):
     h = harness
-    h.out.diagnostics.clear()
+    first = len(h.out.diagnostics)  # the first report that can carry this rejection comes after it
     h.publish("wifi-csi", csi_wrong_shape(h))
-    h.wait_for(lambda: h.out.diagnostics, 3, "a report")
-    if not any("rejected" in s.message for d in h.out.diagnostics for s in d.status):
-        h.wait_for(lambda: len(h.out.diagnostics) >= 2, 3, "a second report")
-    statuses = [s for d in h.out.diagnostics for s in d.status if s.name.endswith(": wifi-csi")]
-    assert any(s.level == DiagnosticStatus.WARN and "rejected" in s.message for s in statuses)
+
+    def warned() -> bool:
+        statuses = [s for d in h.out.diagnostics[first:] for s in d.status if s.name.endswith(": wifi-csi")]
+        return any(s.level == DiagnosticStatus.WARN and "rejected" in s.message for s in statuses)
+
+    h.wait_for(warned, what="a report with the csi rejection as WARN")
 
 
 def test_clock_jumping_backwards_resets_the_buffers(tmp_path):
@@ -243,30 +242,27 @@ def test_clock_jumping_backwards_resets_the_buffers(tmp_path):
     h = Harness(model, sim_time=True, name="sensing_node_sim").start(clock_ns=start)
     try:
 
-        def follows(t: int) -> bool:
-            h.publish_clock(t)  # volatile topic: repeat until the node has it
-            return h.now_ns() == t
-
-        h.wait_for(lambda: follows(start), 5, "the node to follow /clock")
-
         def play(t0: int, frames: int) -> list[int]:
+            # Sim time, frame by frame: the three sensors the bag lacks are waited for (max_wait_s, 0.1 s)
+            # while the node has just started, so the clock moves on by that much once the frame is in.
             stamps = []
             for k in range(frames):
-                t = t0 + k * S // 10
-                h.wait_for(lambda t=t: follows(t), 2, "clock")
+                t = t0 + k * S // 5
+                h.set_clock(t)
+                before = len(h.out.skeleton)
                 h.publish_frame(RAW, t, modalities=["rgb", "mmwave"])
+                h.wait_for(lambda t=t: all(h.node.synchronizer.newest_stamp(m) == t for m in ("rgb", "mmwave")),
+                           what=f"the frame stamped {t} in the node's buffers")
+                h.set_clock(t + S // 10)
+                h.wait_for(lambda before=before: len(h.out.skeleton) > before, what=f"the skeleton stamped {t}")
+                assert stamp_to_ns(h.out.skeleton[-1].header.stamp) == t
                 stamps.append(t)
-                h.spin_for(0.03)
             return stamps
 
         first = play(start, 5)
-        h.wait_for(lambda: len(h.out.skeleton) >= 4, 3, "skeletons of the first pass")
-        second = play(start, 5)  # the loop: same stamps again, clock jumped back 0.4 s
-        h.wait_for(lambda: len(h.out.skeleton) >= 8, 3, "skeletons after the loop")
-        time.sleep(0.05)
-        assert h.node.synchronizer.resets >= 1
-        stamps = [stamp_to_ns(s.header.stamp) for s in h.out.skeleton]
-        assert set(stamps[-3:]) <= set(second) and stamps[0] in first
+        second = play(start, 5)  # the loop: same stamps again, clock jumped back 0.9 s
+        assert first == second and h.node.synchronizer.resets == 1
+        assert [stamp_to_ns(s.header.stamp) for s in h.out.skeleton] == first + second
         rejected = h.node.synchronizer.rejected()
         assert rejected["rgb"].get("out_of_order", 0) == 0 and rejected["rgb"].get("duplicate", 0) == 0
         values = status_values(pipeline_status(h.node.report()))

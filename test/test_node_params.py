@@ -125,28 +125,31 @@ def test_run_time_changes_are_validated_and_applied(context, model):
 
 
 def test_deactivate_stops_and_frees_then_activate_resumes(model):
-    h = Harness(model, name="sensing_node_lifecycle").start()
+    h = Harness(model, name="sensing_node_lifecycle", extra={"max_age_s": 10.0}).start()
     try:
         # The harness overrides the input QoS to reliable through parameters; the shared default
         # profile must not change with it.
         assert qos_profile_sensor_data.reliability == ReliabilityPolicy.BEST_EFFORT
-        (endpoint,) = h.client.get_subscriptions_info_by_topic("/camera/keypoints")
+        (endpoint,) = [e for e in h.client.get_subscriptions_info_by_topic("/camera/keypoints")
+                       if e.node_name == "sensing_node_lifecycle"]
         assert endpoint.qos_profile.reliability == ReliabilityPolicy.RELIABLE
         raws = raw_samples(0)
-        h.publish_frame(raws, h.now_ns())
-        h.wait_for(lambda: len(h.out.skeleton) == 1, 3, "a skeleton while active")
+        active = h.now_ns()
+        h.publish_frame(raws, active)
+        h.wait_for_output(active, "while active")
 
         assert h.node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
         assert h.node.predictor is None  # the model is freed
-        h.wait_for(lambda: h.publishers["rgb"].get_subscription_count() == 0, 5, "subscriptions dropped")
-        h.publish_frame(raws, h.now_ns())
-        h.spin_for(0.3)
-        assert len(h.out.skeleton) == 1
+        h.wait_for(lambda: h.publishers["rgb"].get_subscription_count() == 0, what="subscriptions dropped")
+        h.publish_frame(raws, h.now_ns())  # nobody listens: it can never come out
 
         assert h.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
         assert h.node.predictor is not None
-        h.wait_for(lambda: h.publishers["rgb"].get_subscription_count() > 0, 5, "subscriptions back")
-        h.publish_frame(raws, h.now_ns())
-        h.wait_for(lambda: len(h.out.skeleton) == 2, 3, "a skeleton after re-activation")
+        h.wait_for(lambda: h.publishers["rgb"].get_subscription_count() > 0 and not h.node.unmatched_inputs(),
+                   what="subscriptions back, matched on both sides")
+        back = max(h.now_ns(), active + 10**8)  # further apart than slop_s
+        h.publish_frame(raws, back)
+        h.wait_for_output(back, "after re-activation")
+        assert h.output_stamps() == [active, back]
     finally:
         h.close()

@@ -23,6 +23,7 @@ from pta_ros.conversions import posearray_to_numpy, stamp_to_ns
 from pta_ros.diagnostics import status_values
 
 MS = 1_000_000
+S = 1_000_000_000
 # Each sensor's stamp lags the frame a little (all within the 50 ms slop): outputs carry the newest.
 LAG_MS = {"rgb": 0, "depth": 4, "mmwave": 9, "lidar": 2, "wifi-csi": 7}
 
@@ -41,36 +42,48 @@ def pipeline_status(h: Harness) -> DiagnosticStatus:
     return next(s for s in h.out.diagnostics[-1].status if s.name.endswith(": pipeline"))
 
 
+def output_counts(h: Harness) -> dict[str, int]:
+    return {name: len(getattr(h.out, name)) for name in ("skeleton", "scores", "activity", "markers", "inference")}
+
+
+def wait_for_every_output_topic(h: Harness, count: int) -> None:
+    """Each step publishes once on every output topic; the topics arrive independently."""
+    h.wait_for(lambda: set(output_counts(h).values()) == {count}, what=f"{count} messages on every output topic",
+               seen=lambda: output_counts(h))
+
+
 def all_live_then_frames(h: Harness, count: int) -> dict[int, dict]:
-    """Make every sensor live (all five chosen), clear the outputs, then publish ``count`` frames and
-    wait for their skeletons; returns the frames by stamp."""
-    for _ in range(3):
-        publish_frame(h, raw_samples(100), h.now_ns())
-        h.spin_for(0.1)
-    h.wait_for(lambda: h.node.chosen_modalities == MMFI_MODALITIES, 5, "all five modalities chosen")
-    h.spin_for(0.3)
+    """Make every sensor live (all five chosen), clear the outputs, then publish ``count`` frames, each
+    once the previous one's outputs are in; returns the frames by stamp."""
+    warmup = h.now_ns()
+    publish_frame(h, raw_samples(100), warmup)
+    h.wait_for_output(warmup, "the warm-up frame")
+    assert h.node.chosen_modalities == MMFI_MODALITIES
+    wait_for_every_output_topic(h, 1)
     for received in (h.out.skeleton, h.out.scores, h.out.activity, h.out.markers, h.out.inference):
         received.clear()
-    frames = {}
+    frames, t = {}, warmup
     for k in range(count):
-        raws, t = raw_samples(k), h.now_ns()
+        # Frames further apart than slop_s, so that no frame's match can take the previous frame's messages.
+        raws, t = raw_samples(k), max(h.now_ns(), t + 100 * MS)
         frames[t] = raws
         publish_frame(h, raws, t)
-        h.spin_for(0.1)
-    h.wait_for(lambda: len(h.out.skeleton) >= count, 5, f"{count} skeletons")
+        h.wait_for_output(t, f"frame {k}")
+    wait_for_every_output_topic(h, count)
     return frames
+
+
+# Stamps are the wall clock here: a loaded machine must not make a frame stale before the node reads
+# it, and the diagnostics levels are not what these tests check (test_pipeline.py, test_diagnostics).
+PATIENT = {"max_age_s": 10.0, "input_timeout_s": 60.0, "latency_warn_s": 10.0}
 
 
 def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
     model = make_checkpoint(tmp_path / "model.pt")
     predictor = TorchPredictor.from_checkpoint(model, "cpu")
-    h = Harness(model).start()
+    h = Harness(model, extra=PATIENT).start()
     try:
         frames = all_live_then_frames(h, 6)
-        h.spin_for(0.2)
-
-        h.wait_for(lambda: len(h.out.inference) >= 6, 2, "six inference records")
-        assert len(h.out.skeleton) == len(h.out.scores) == len(h.out.activity) == len(h.out.inference) == 6
         # ~/inference: one record per output, same stamp, naming the modality set used.
         assert [i.header.stamp for i in h.out.inference] == [s.header.stamp for s in h.out.skeleton]
         for record in h.out.inference:
@@ -95,24 +108,27 @@ def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
         assert markers[2].text.startswith(h.out.activity[-1].data + " ")
 
         h.out.diagnostics.clear()
-        h.wait_for(lambda: h.out.diagnostics, 3, "a diagnostics report after the frames")
+        h.wait_for(lambda: h.out.diagnostics, what="a diagnostics report after the frames")
         status = pipeline_status(h)
         values = status_values(status)
-        assert status.level == DiagnosticStatus.OK
+        assert status.level == DiagnosticStatus.OK, status.message
         assert values["chosen_modalities"] == values["live_modalities"] == "+".join(MMFI_MODALITIES)
         assert float(values["latency_p50_ms"]) > 0
         sensors = [s for s in h.out.diagnostics[-1].status if not s.name.endswith(": pipeline")]
         assert len(sensors) == 5
         for sensor in sensors:
             v = status_values(sensor)
-            assert int(v["accepted"]) >= 9 and v["rejected_total"] == "0" and v["live"] == "True"
-            # ~10 Hz bursts, averaged over a 5 s window that includes the pauses of this test.
-            assert 2.0 < float(v["rate_hz"]) < 15.0
+            # Reliable inputs (the harness's QoS override): the warm-up frame and six more, each accepted.
+            assert v["accepted"] == "7" and v["rejected_total"] == "0" and v["live"] == "True"
+            assert float(v["rate_hz"]) > 0
     finally:
         h.close()
 
 
 def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
+    """Sim time, driven frame by frame: the test sets the clock, sends a frame, moves the clock on by
+    max_wait_s (what a frame waits for a live sensor that has not delivered) and waits for that frame's
+    output. Nothing depends on how fast the machine is."""
     # The validation table decides: rgb+depth beats all five; without depth, rgb alone is best.
     table = {
         MMFI_MODALITIES: 50.0,
@@ -123,84 +139,58 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
     model = make_checkpoint(tmp_path / "model.pt", validation=table)
     predictor = TorchPredictor.from_checkpoint(model, "cpu")
     # On the MultiThreadedExecutor (the other tests use the default single-threaded one).
-    extra = {"max_age_s": 0.5, "input_timeout_s": 0.8, "marker_lifetime_s": 0.0, "executor_threads": 4}
-    h = Harness(model, extra=extra).start()
+    extra = {"max_age_s": 0.5, "max_wait_s": 0.1, "input_timeout_s": 0.8, "marker_lifetime_s": 0.0,
+             "executor_threads": 4}
+    t0, period, wait = 1_000 * S, S // 5, S // 10
+    h = Harness(model, sim_time=True, extra=extra).start(clock_ns=t0)
     try:
         frames: dict[int, dict] = {}
         phases: dict[str, list[int]] = {"all": [], "no_depth": [], "back": []}
-        chosen: dict[str, list[tuple[str, ...]]] = {phase: [] for phase in phases}  # after each frame
 
         def run(phase: str, count: int, modalities) -> None:
             for _ in range(count):
-                raws, t = raw_samples(len(frames)), h.now_ns()
+                t = t0 + len(frames) * period
+                raws = raw_samples(len(frames))
                 frames[t] = raws
                 phases[phase].append(t)
+                h.set_clock(t)
                 publish_frame(h, raws, t, modalities)
-                h.spin_for(0.1)
-                chosen[phase].append(h.node.chosen_modalities)
+                # Every message of the frame buffered before the clock moves on (or a frame would be
+                # ready, and served, with the sensors that happened to be in by then).
+                h.wait_for(lambda t=t: all(h.node.synchronizer.newest_stamp(m) == t - LAG_MS[m] * MS for m in modalities),
+                           what=f"{phase} frame's messages in the node's buffers")
+                h.set_clock(t + wait)  # a frame missing a live sensor is ready now
+                h.wait_for_output(t, f"{phase} frame")
 
-        # Warm-up frames first, until one has come out: the node's first forward passes are far
-        # slower, and a node that lags drops superseded frames (by design), which is not what this
-        # test is about (CI's loaded Jazzy stage lost 3 of the first phase's 6 frames that way).
-        warmup = []
-        for index in range(30):
-            raws, t = raw_samples(1000 + index), h.now_ns()
-            warmup.append(t)
-            publish_frame(h, raws, t, MMFI_MODALITIES)
-            h.spin_for(0.1)
-            if {stamp_to_ns(s.header.stamp) for s in h.out.skeleton} & set(warmup):
-                break
-        h.wait_for(lambda: warmup[-1] in {stamp_to_ns(s.header.stamp) for s in h.out.skeleton}, 10.0,
-                   "the last warm-up frame's skeleton")
-        run("all", 6, MMFI_MODALITIES)
-        run("no_depth", 8, [m for m in MMFI_MODALITIES if m != "depth"])
-        run("back", 6, MMFI_MODALITIES)
-        # The set follows the sensors; checked as it was while each phase ran (an instant after a pause
-        # depends on how long a loaded machine took to get there, as input_timeout_s runs meanwhile).
-        assert chosen["all"][-1] == ("rgb", "depth")
-        assert chosen["no_depth"][-1] == ("rgb",)
-        # Back: rgb+depth again. One frame whose depth image arrives after the node's wait for it is
-        # served without depth, as it should be (seen once in CI's colcon stage, on the last frame).
-        assert chosen["back"][-3:].count(("rgb", "depth")) >= 2, chosen["back"]
-        last = phases["back"][-1]  # its outputs are in flight: wait for them instead of a fixed pause
-        h.wait_for(lambda: last in {stamp_to_ns(i.header.stamp) for i in h.out.inference}
-                   and last in {stamp_to_ns(s.header.stamp) for s in h.out.skeleton}, 10.0, "the last frame's outputs")
+        run("all", 4, MMFI_MODALITIES)
+        run("no_depth", 6, [m for m in MMFI_MODALITIES if m != "depth"])
+        run("back", 4, MMFI_MODALITIES)
 
-        outputs = {stamp_to_ns(s.header.stamp): posearray_to_numpy(s) for s in h.out.skeleton}
-        # Output never stopped: nearly every frame of every phase produced a skeleton ...
-        for phase, stamps in phases.items():
-            produced = [t for t in stamps if t in outputs]
-            assert len(produced) >= len(stamps) - 2, f"{phase}: {len(produced)} of {len(stamps)} frames"
-        # ... computed from the chosen subset (the last frames of each phase, after any switch).
+        # Every frame gave exactly one output, from the set the table picks among the sensors it had.
+        assert sorted(h.output_stamps()) == sorted(frames)
         for phase, subset in (("all", ("rgb", "depth")), ("no_depth", ("rgb",)), ("back", ("rgb", "depth"))):
-            t = phases[phase][-1]
-            joints, _ = expected(predictor, frames[t], subset)
-            np.testing.assert_allclose(outputs[t], joints, atol=1e-5)
-        used = {stamp_to_ns(i.header.stamp): status_values(i.status[0])["modalities"] for i in h.out.inference}
-        for phase, subset in (("all", "rgb+depth"), ("no_depth", "rgb"), ("back", "rgb+depth")):
-            assert used[phases[phase][-1]] == subset
+            for t in phases[phase]:
+                assert h.modalities_of(t) == "+".join(subset), (phase, t)
+                joints, _ = expected(predictor, frames[t], subset)
+                skeleton = next(s for s in h.out.skeleton if stamp_to_ns(s.header.stamp) == t)
+                np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-5)
+        assert h.node.chosen_modalities == ("rgb", "depth")
 
         def reported() -> list[str]:
             return [status_values(s)["chosen_modalities"] for d in h.out.diagnostics for s in d.status
                     if s.name.endswith(": pipeline")]
 
-        # /diagnostics (1 Hz, wall clock) reports the chosen set. Its beats need not fall inside the short
-        # phases above (each output's own set is checked exactly on ~/inference), so the sensors stay on
-        # until a beat has come.
-        for _ in range(25):
-            if "rgb+depth" in reported():
-                break
-            publish_frame(h, raw_samples(0), h.now_ns(), MMFI_MODALITIES)
-            h.spin_for(0.1)
-        assert "rgb+depth" in reported()
+        # /diagnostics (1 Hz, wall clock) reports the set chosen now.
+        h.out.diagnostics.clear()
+        h.wait_for(lambda: "rgb+depth" in reported(), what="rgb+depth in /diagnostics", seen=reported)
 
-        # All inputs stop: the markers are cleared once and diagnostics report the silence as ERROR.
-        h.wait_for(
-            lambda: any(m.markers[0].action == Marker.DELETEALL for m in h.out.markers), 3, "DELETEALL"
-        )
-        h.wait_for(lambda: pipeline_status(h).level == DiagnosticStatus.ERROR, 4, "diagnostics ERROR")
+        # All inputs stop (sim time moves past max_age_s): the markers are cleared exactly once after the
+        # last skeleton, and diagnostics report the silence as ERROR.
+        h.set_clock(t0 + len(frames) * period + S)
+        h.wait_for(lambda: any(m.markers[0].action == Marker.DELETEALL for m in h.out.markers), what="DELETEALL")
+        h.wait_for(lambda: h.out.diagnostics and pipeline_status(h).level == DiagnosticStatus.ERROR,
+                   what="diagnostics ERROR", seen=lambda: h.out.diagnostics and pipeline_status(h).message)
         assert "no valid input" in pipeline_status(h).message
-        # Exactly one clear after the last skeleton (a stall of a loaded machine may clear earlier too).
         actions = [m.markers[0].action for m in h.out.markers]
         last_shown = max(i for i, a in enumerate(actions) if a != Marker.DELETEALL)
         assert actions[last_shown + 1 :].count(Marker.DELETEALL) == 1
@@ -214,13 +204,13 @@ def test_diagnostics_keep_beating_under_sim_time_without_a_clock(tmp_path):
     model = make_checkpoint(tmp_path / "model.pt")
     h = Harness(model, sim_time=True, extra={"input_timeout_s": 0.5}, name="sensing_node").start(clock_ns=10**9)
     try:
-        h.wait_for(lambda: h.out.diagnostics and pipeline_status(h).level == DiagnosticStatus.ERROR, 6,
-                   "a diagnostics ERROR with /clock stopped")
+        h.wait_for(lambda: h.out.diagnostics and pipeline_status(h).level == DiagnosticStatus.ERROR,
+                   what="a diagnostics ERROR with /clock stopped")
         names = {s.name for d in h.out.diagnostics for s in d.status}
         assert "/sensing_node: pipeline" in names
-        count = len(h.out.diagnostics)
-        h.spin_for(2.5)
-        assert len(h.out.diagnostics) >= count + 2  # still at about 1 Hz while sim time stands still
+        count, clock = len(h.out.diagnostics), h.now_ns()
+        h.wait_for(lambda: len(h.out.diagnostics) >= count + 2, what="two more beats while sim time stands still")
+        assert h.now_ns() == clock
     finally:
         h.close()
 
@@ -238,11 +228,12 @@ def test_diagnostics_count_the_publishers_matched_on_each_input(tmp_path):
         return {s.name.split(": ", 1)[1]: status_values(s).get("publishers") for s in h.out.diagnostics[-1].status}
 
     try:
-        h.wait_for(lambda: all(publishers().get(m) == "1" for m in MMFI_MODALITIES), 6, "every input matched")
+        h.wait_for(lambda: all(publishers().get(m) == "1" for m in MMFI_MODALITIES), what="every input matched",
+                   seen=publishers)
         assert h.node.unmatched_inputs() == []
         rgb_topic = h.publishers["rgb"].topic_name
         h.client.destroy_publisher(h.publishers.pop("rgb"))
-        h.wait_for(lambda: publishers().get("rgb") == "0", 6, "rgb's publisher unmatched")
+        h.wait_for(lambda: publishers().get("rgb") == "0", what="rgb's publisher unmatched", seen=publishers)
         assert h.node.unmatched_inputs() == [rgb_topic]  # what a player waits on (pta_bringup)
         status = next(s for s in h.out.diagnostics[-1].status if s.name.endswith(": rgb"))
         assert status.message == "no message yet: no publisher matched"
@@ -266,7 +257,7 @@ def exported(tmp_path_factory):
 def test_the_onnxruntime_backend_serves_an_export_like_pytorch(exported):
     model, folder = exported
     predictor = TorchPredictor.from_checkpoint(model, "cpu")
-    h = Harness(folder, extra={"backend": "onnxruntime"}).start()
+    h = Harness(folder, extra={"backend": "onnxruntime", **PATIENT}).start()
     try:
         frames = all_live_then_frames(h, 3)
         for skeleton in h.out.skeleton:

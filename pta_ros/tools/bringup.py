@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -113,12 +112,37 @@ def wait_for_the_node_side(sensing, topics: set[str], timeout_s: float) -> list[
         time.sleep(0.05)
 
 
+def wait_until_drained(sensing, replay, evaluator, timeout_s: float = 60.0, quiet_s: float = 2.0) -> bool:
+    """After the last message is played: wait until the node has taken every input message played to
+    it (a best-effort input may lose some: then until nothing new came for ``quiet_s``), and the
+    evaluator, if any, has every ground-truth frame played and every output the node published.
+    False at the timeout. (Replaces a fixed pause that a loaded machine could outlast.)"""
+    node_inputs = {sub.topic_name for sub in sensing.input_subscriptions()}
+    to_node = sum(n for topic, n in replay.stats.published.items() if replay.published_topic(topic) in node_inputs)
+    truth = sum(n for topic, n in replay.stats.published.items()
+                if replay.published_topic(topic).endswith(launch_plan.GROUND_TRUTH_TOPIC))
+    deadline, last, last_change = time.monotonic() + timeout_s, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        received = sensing.messages_received()
+        if received != last:
+            last, last_change = received, time.monotonic()
+        inputs_done = received >= to_node or time.monotonic() - last_change >= quiet_s
+        outputs = sensing.outputs_published()
+        evaluated = evaluator is None or (
+            evaluator.frames_in >= truth and evaluator.frames_out >= outputs and evaluator.sets_in >= outputs)
+        if inputs_done and evaluated:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from pta_ros.paths import share_dir
     from pta_ros.sensing_node import SensingNode, make_executor
+    from pta_ros.spinning import SpinThread, close
 
     args = build_parser().parse_args(argv)
     problems = launch_plan.argument_problems(launch_values(args))
@@ -126,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pta_bringup: {'; '.join(problems)}", file=sys.stderr)
         return 2
     rclpy.init()
-    nodes, executors, threads, rviz, playback = [], [], [], None, None
+    nodes, spinners, rviz, playback = [], [], None, None
+    node_executor = None
     try:
         try:
             sensing = SensingNode(namespace=args.namespace, cli_args=node_arguments(args))
@@ -135,11 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         nodes.append(sensing)
         node_executor = make_executor(sensing)
-        executors.append(node_executor)
         if sensing.get_parameter("autostart").value and not sensing.start():
             return 1
         helpers = SingleThreadedExecutor()  # /tf_static and the evaluator, beside the node's executor
-        executors.append(helpers)
         tool_node = rclpy.create_node("pta_bringup")
         nodes.append(tool_node)
         helpers.add_node(tool_node)
@@ -164,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 rviz = subprocess.Popen(["rviz2", "-d", str(config)])
             else:
                 tool_node.get_logger().warning("rviz2 is not installed here: no RViz")
-        threads.append(threading.Thread(target=helpers.spin, daemon=True))
-        threads[-1].start()
+        spinners.append(SpinThread(helpers, "helpers").start())
         if not args.bag:
             node_executor.spin()
             return 0
@@ -176,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         remap = dict(item.split(":=", 1) for item in launch_plan.bag_remappings(launch_values(args)))
         replay = ReplayNode(playback, rate=args.rate, remap=remap)
         nodes.append(replay)
-        threads.append(threading.Thread(target=node_executor.spin, daemon=True))
-        threads[-1].start()
+        spinners.append(SpinThread(node_executor, "sensing_node").start())
         replay.wait_for_subscribers(15.0)
         unmatched = wait_for_the_node_side(sensing, replay.published_topics(), args.bag_delay)
         if unmatched:
@@ -187,10 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         while args.loops == 0 or passes < args.loops:
             replay.play_once()
             passes += 1
-        time.sleep(1.0)  # the last outputs in flight
+        if not wait_until_drained(sensing, replay, evaluator):
+            replay.get_logger().warning("the node's last inputs or outputs did not all arrive within 60 s")
         replay.get_logger().info(f"replay finished: {json.dumps(replay.stats.summary())}")
         if evaluator is not None:
-            summary = evaluator.summary()
+            summary = {**evaluator.summary(), "node_outputs": sensing.outputs_published()}
             print(json.dumps(summary, indent=2))
             if args.json:
                 Path(args.json).write_text(json.dumps(summary, indent=2))
@@ -205,12 +227,9 @@ def main(argv: list[str] | None = None) -> int:
             rviz.terminate()
         if playback is not None:
             playback.close()
-        for executor in executors:
-            executor.shutdown(timeout_sec=2.0)
-        for thread in threads:  # spin() returns once its executor is shut down
-            thread.join(timeout=5.0)
-        for node in nodes:
-            node.destroy_node()
+        # Threads joined, then executors shut down, then nodes destroyed (pta_ros.spinning).
+        node_spun_here = [node_executor] if node_executor is not None and not args.bag else []
+        close(spinners, executors=node_spun_here, nodes=nodes)
         rclpy.try_shutdown()
 
 

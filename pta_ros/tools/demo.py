@@ -145,25 +145,16 @@ def sensor_to_withhold(model_path: Path) -> tuple[str, tuple[str, ...], tuple[st
     return topic_of(victim), best, fallback
 
 
-def ros_environment() -> dict[str, str]:
-    from pta_ros.paths import config_file
-
-    env = dict(os.environ)
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    env.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
-    env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(config_file("fastdds_shm.xml")))
-    return env
-
-
 def replay_through_node(model_path: Path, bag_dir: Path, out: Path, withhold: str) -> tuple[dict, object]:
     """sensing_node and replay_node as separate processes; this process evaluates online."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
+    from pta_ros import dds
     from pta_ros.paths import config_file
     from pta_ros.tools.online_eval import OnlineEvaluator, make_node
 
-    os.environ.update(ros_environment())
+    os.environ.update(dds.host_only(os.environ))  # the node and the replay inherit it
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     node_cmd = [sys.executable, "-m", "pta_ros.sensing_node", "--ros-args", "--params-file",

@@ -42,6 +42,7 @@ class OnlineEvaluator:
         self.scores: dict[tuple[str, ...], SetScore] = {}
         self.frames_in = 0
         self.frames_out = 0
+        self.sets_in = 0  # ~/inference records received
         self.latencies_s: list[float] = []
         self.output_times: list[float] = []
         self.set_sequence: list[tuple[int, tuple[str, ...]]] = []  # (first stamp, set) at each switch
@@ -71,6 +72,7 @@ class OnlineEvaluator:
         self._try_score(stamp_ns)
 
     def on_modality_set(self, stamp_ns: int, modalities: tuple[str, ...]) -> None:
+        self.sets_in += 1
         if not self.set_sequence or self.set_sequence[-1][1] != modalities:
             self.set_sequence.append((stamp_ns, modalities))
         self._put(self._sets, stamp_ns, modalities)

@@ -136,6 +136,7 @@ class TimingStats:
         late = np.asarray(self.lateness_s) * 1e3
         return {
             "messages": int(late.size),
+            "lateness_ms_min": float(late.min()),  # ≥ 0: a message never goes out before its time
             "lateness_ms_p50": float(np.percentile(late, 50)),
             "lateness_ms_p99": float(np.percentile(late, 99)),
             "lateness_ms_max": float(late.max()),

@@ -67,6 +67,11 @@ class ReplayNode(Node):
             time.sleep(0.05)
         return False
 
+    def published_topic(self, topic: str) -> str:
+        """The resolved topic the bag's ``topic`` is played on ("" if it is skipped)."""
+        publisher = self._topic_publishers.get(topic)
+        return publisher.topic_name if publisher is not None else ""
+
     def published_topics(self) -> set[str]:
         """The resolved topics this node plays the bag's messages on (after remapping)."""
         return {publisher.topic_name for publisher in self._topic_publishers.values()}
