@@ -10,12 +10,13 @@ JAZZY_STAMP := $(JAZZY_VENV)/.pta-installed
 DEMO_OUT ?= demo_out
 COLCON_WS ?= build/colcon
 
-# Tests and tools talk DDS on this host only, on a per-run domain, with a large shared-memory segment.
-export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
-export ROS_DOMAIN_ID ?= $(shell echo $$(( $$$$ % 100 + 1 )))
-export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
+# The DDS environment (host-only discovery, a domain per run, the shared-memory profile under the
+# variable the installed Fast DDS reads) is set where the processes start: test/conftest.py and the
+# tools, through pta_ros/dds.py. Jazzy's Fast DDS reads another variable than Kilted's, so one export
+# here could not serve both.
+RUNS ?= 30
 
-.PHONY: all venv demo test pytest colcon-test test-jazzy lint bench clean
+.PHONY: all venv demo test pytest quick colcon-test test-jazzy soak-tests lint bench clean
 
 all: test
 
@@ -39,10 +40,16 @@ $(JAZZY_STAMP): requirements-jazzy.txt requirements-base.txt setup.py setup.cfg
 demo: venv
 	$(PY) -m pta_ros.tools.demo --out $(DEMO_OUT)
 
-test: pytest colcon-test test-jazzy
+# Every test once per distribution: the whole suite under colcon on Kilted (as a ROS user's
+# `colcon test`), the tests that touch ROS under colcon on Jazzy.
+test: colcon-test test-jazzy
 
+# Quick local runs: the whole suite without colcon, or the tests not marked slow (under a minute).
 pytest: venv
 	$(PY) -m pytest
+
+quick: venv
+	$(PY) -m pytest -m "not slow"
 
 # The colcon path a ROS user takes, in a scratch workspace, so it cannot rot.
 # colcon_test(VENV, WORKSPACE, PYTEST_ARGS)
@@ -66,6 +73,10 @@ colcon-test: venv
 test-jazzy: $(JAZZY_STAMP)
 	$(call colcon_test,$(JAZZY_VENV),$(COLCON_WS)-jazzy,--pytest-args -m ros)
 
+# The ROS subset RUNS times on each distribution with both cores kept busy; passes per test.
+soak-tests: venv $(JAZZY_STAMP)
+	$(PY) bench/soak_tests.py --runs $(RUNS)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
@@ -73,5 +84,5 @@ bench: venv
 	bash bench/run_all.sh
 
 clean:
-	rm -rf build install log $(DEMO_OUT) .pytest_cache .ruff_cache *.egg-info
+	rm -rf build install log soak_out $(DEMO_OUT) .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

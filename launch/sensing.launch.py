@@ -18,10 +18,16 @@ from pathlib import Path
 import yaml
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix, get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, GroupAction, OpaqueFunction
+from launch.actions import (
+    DeclareLaunchArgument,
+    ExecuteProcess,
+    GroupAction,
+    OpaqueFunction,
+    SetEnvironmentVariable,
+)
 from launch_ros.actions import Node, PushRosNamespace, SetParameter
 
-from pta_ros import launch_plan
+from pta_ros import dds, launch_plan
 
 PACKAGE = "pta_ros"
 
@@ -45,6 +51,11 @@ def launch_setup(context, *args, **kwargs) -> list:
     if values["model"]:
         parameters.append({"model_path": values["model"]})
     actions: list = [
+        # Camera-sized images cross processes whole only with a large shared-memory segment in the
+        # publisher (pta_ros.dds): ros2 bag play and anything else this launch starts get the profile,
+        # under the name this distribution's Fast DDS reads, unless the user chose one.
+        *(SetEnvironmentVariable(name, value) for name, value in dds.with_shm_profile(os.environ).items()
+          if name in (dds.FASTDDS_VARIABLE, dds.FASTRTPS_VARIABLE) and os.environ.get(name) != value),
         PushRosNamespace(values["namespace"]),
         SetParameter(name="use_sim_time", value=use_bag),
         Node(

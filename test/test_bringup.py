@@ -40,6 +40,7 @@ def test_bag_replay_through_the_node_is_scored(tmp_path, own_domain, children):
     assert set(summary["set_sequence"]) <= {"+".join(c) for c in modality_combinations(MMFI_MODALITIES)}
 
 
+@pytest.mark.slow
 def test_bringup_reports_a_missing_model(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pta_ros.tools.bringup", "--model", str(tmp_path / "none.pt")],
                             capture_output=True, text=True, timeout=60)

@@ -254,6 +254,7 @@ pack(split_source(cfg, "train"), cfg, cache_path(cfg, "train"), cache_key(cfg, "
 """
 
 
+@pytest.mark.slow
 def test_killed_pack_resumes_to_the_same_arrays(tree, tmp_path):
     cfg = mmfi_cfg(tree, tmp_path / "cache", modalities=("depth", "mmwave"))
     proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, json.dumps(to_dict(cfg))], capture_output=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pta_core import simulator
 from pta_core.config import DataConfig
 from pta_core.data import PackedDataset, collate, open_split
 
 
+@pytest.mark.slow
 def test_generated_mmfi_set_packs_with_presence_and_units(tmp_path):
     spec = simulator.MMFiSpec(
         subjects=("S01", "S31"),
@@ -48,6 +50,7 @@ def test_generated_mmfi_set_packs_with_presence_and_units(tmp_path):
     assert batch["activity"].tolist() == [0] * 5 + [1] * 5
 
 
+@pytest.mark.slow
 def test_generated_xrf55_set_packs(tmp_path):
     spec = simulator.XRF55Spec(volunteers=(1,), classes=(1, 55), repetitions=(1, 15))
     simulator.generate_xrf55(tmp_path / "xrf", spec)

@@ -65,6 +65,7 @@ def probe(env: dict[str, str]) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.slow
 def test_the_shared_memory_profile_is_in_effect(own_domain):
     """What the project's entry points set (pta_ros.dds) loads the 32 MiB segment on this distribution's
     Fast DDS; without it the segment is the default 512 KiB, too small for a 640×480 depth image."""
@@ -91,6 +92,7 @@ def test_the_profile_variable_follows_the_fast_dds_generation():
     assert dds.with_shm_profile({"ROS_DISTRO": "kilted"})[dds.FASTDDS_VARIABLE].endswith("config/fastdds_shm.xml")
 
 
+@pytest.mark.slow
 def test_camera_sized_images_cross_processes_best_effort(own_domain, children):
     rclpy.init()
     try:

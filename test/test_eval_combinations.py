@@ -49,6 +49,7 @@ class _Generic(torch.nn.Module):
         return self.model(inputs, present)
 
 
+@pytest.mark.slow
 def test_fast_pta_path_equals_the_generic_path_and_per_sample_means(runs):
     root, _ = runs
     cfg = load_config(None, tiny_overrides(root / "tree", root / "cache", root / "x"))
@@ -87,6 +88,7 @@ def test_fast_pta_path_equals_the_generic_path_and_per_sample_means(runs):
         evaluate_combinations(model, dataset, modalities=("depth",), combinations=[("lidar",)])
 
 
+@pytest.mark.slow
 def test_samples_without_a_combination_s_data_are_skipped_and_counted(runs):
     root, _ = runs
     cfg = load_config(None, tiny_overrides(root / "tree", root / "cache", root / "x"))
@@ -126,6 +128,7 @@ def test_samples_without_a_combination_s_data_are_skipped_and_counted(runs):
     assert np.isnan(selection_score([ValidationRow(("a",), 0)], "mpjpe_mm"))
 
 
+@pytest.mark.slow
 def test_pta_eval_compares_runs_in_one_table(runs, tmp_path, capsys):
     root, paths = runs
     out = tmp_path / "report"
@@ -151,6 +154,7 @@ def test_pta_eval_compares_runs_in_one_table(runs, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_store_validation_rewrites_an_old_model_file_s_table_with_standard_errors(runs, tmp_path, capsys):
     import dataclasses
     import shutil

@@ -15,6 +15,8 @@ from pta_core.errors import CheckpointError
 from pta_core.serving import load_predictor
 from pta_core.torch_predictor import TorchPredictor
 
+pytestmark = pytest.mark.slow  # every test reads a model exported to ONNX (≈ 35 s an export)
+
 CLASSES = tuple(f"A{i:02d}" for i in range(1, 28))
 pytest.importorskip("onnxruntime")
 
@@ -45,7 +47,6 @@ def _samples(predictor, seed):
     return {m: predictor.preprocess(m, v) for m, v in raw.items() if m in predictor.modalities}
 
 
-@pytest.mark.slow
 def test_onnxruntime_predicts_what_pytorch_predicts(exported):
     model_path, folder = exported
     torch_predictor = TorchPredictor.from_checkpoint(model_path, "cpu")
@@ -94,7 +95,6 @@ def test_backend_mistakes_are_one_clear_error(exported, tmp_path, capsys):
     assert err.startswith("pta export:") and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.slow
 def test_the_export_check_compares_every_output_on_a_batch(exported):
     from pta_core.export import check_against_torch
     from pta_core.modalities import empty_sample, get_modality

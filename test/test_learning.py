@@ -20,6 +20,8 @@ from pta_core.simulator import MMFiSpec, generate_mmfi
 from pta_core.training.evaluate import evaluate_combinations
 from pta_core.training.train import train
 
+pytestmark = pytest.mark.slow  # trains a model
+
 SUBJECTS = ("S01", "S11", "S21")
 ACTIONS = ("A03", "A12", "A17", "A26")  # chest expansion, squat, waving, jumping
 

@@ -120,6 +120,7 @@ def _collate(batch):
     return collate(batch)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["alternating", "lookahead"])
 def test_meta_steps_move_weight_to_the_clean_modality(mode):
     cfg, model, train_batch, train_present = _trained_model(mode)

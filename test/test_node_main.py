@@ -44,12 +44,14 @@ def failed_start(children, repo_root, *ros_args: str) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 def test_missing_model_file_is_one_clear_error(repo_root, tmp_path, children):
     missing = tmp_path / "nope.pt"
     line = failed_start(children, repo_root, "-p", f"model_path:={missing}")
     assert "model file not found" in line and str(missing) in line
 
 
+@pytest.mark.slow
 def test_corrupt_model_file_is_one_clear_error(repo_root, tmp_path, children):
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(os.urandom(4096))
@@ -57,12 +59,14 @@ def test_corrupt_model_file_is_one_clear_error(repo_root, tmp_path, children):
     assert "cannot load the model" in line and str(corrupt) in line
 
 
+@pytest.mark.slow
 def test_invalid_parameter_is_one_clear_error(repo_root, tmp_path, children):
     model = make_checkpoint(tmp_path / "model.pt")
     line = failed_start(children, repo_root, "-p", f"model_path:={model}", "-p", "rate_hz:=5000.0")
     assert "rate_hz" in line and "out of range" in line
 
 
+@pytest.mark.slow
 def test_serves_another_process_and_exits_cleanly_on_ctrl_c(repo_root, tmp_path, own_domain, children):
     model = make_checkpoint(tmp_path / "model.pt")
     proc = run_node(

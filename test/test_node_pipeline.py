@@ -78,6 +78,7 @@ def all_live_then_frames(h: Harness, count: int) -> dict[int, dict]:
 PATIENT = {"max_age_s": 10.0, "input_timeout_s": 60.0, "latency_warn_s": 10.0}
 
 
+@pytest.mark.slow
 def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
     model = make_checkpoint(tmp_path / "model.pt")
     predictor = TorchPredictor.from_checkpoint(model, "cpu")
@@ -125,6 +126,7 @@ def test_outputs_equal_the_predictor_on_the_same_inputs(tmp_path):
         h.close()
 
 
+@pytest.mark.slow
 def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
     """Sim time, driven frame by frame: the test sets the clock, sends a frame, moves the clock on by
     max_wait_s (what a frame waits for a live sensor that has not delivered) and waits for that frame's
@@ -154,11 +156,15 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
                 frames[t] = raws
                 phases[phase].append(t)
                 h.set_clock(t)
-                publish_frame(h, raws, t, modalities)
-                # Every message of the frame buffered before the clock moves on (or a frame would be
-                # ready, and served, with the sensors that happened to be in by then).
-                h.wait_for(lambda t=t: all(h.node.synchronizer.newest_stamp(m) == t - LAG_MS[m] * MS for m in modalities),
-                           what=f"{phase} frame's messages in the node's buffers")
+                # Depth first, buffered before the rest: a sensor that is not live is not waited for, so
+                # the frame it returns in would otherwise be served without it whenever it arrived last.
+                for group in ([m for m in modalities if m == "depth"], [m for m in modalities if m != "depth"]):
+                    publish_frame(h, raws, t, group)
+                    # Buffered before the clock moves on (or a frame would be ready, and served, with
+                    # the sensors that happened to be in by then).
+                    h.wait_for(lambda t=t, group=group: all(h.node.synchronizer.newest_stamp(m) == t - LAG_MS[m] * MS
+                                                            for m in group),
+                               what=f"{phase} frame's {group} in the node's buffers")
                 h.set_clock(t + wait)  # a frame missing a live sensor is ready now
                 h.wait_for_output(t, f"{phase} frame")
 
@@ -198,6 +204,7 @@ def test_chosen_set_follows_sensors_that_stop_and_return(tmp_path):
         h.close()
 
 
+@pytest.mark.slow
 def test_diagnostics_keep_beating_under_sim_time_without_a_clock(tmp_path):
     # A bag paused or ended: /clock stops. The heartbeat runs on the wall clock, so the input-timeout
     # ERROR still reaches /diagnostics, named by the node's fully qualified name.
@@ -215,6 +222,7 @@ def test_diagnostics_keep_beating_under_sim_time_without_a_clock(tmp_path):
         h.close()
 
 
+@pytest.mark.slow
 def test_diagnostics_count_the_publishers_matched_on_each_input(tmp_path):
     """Each input's status says how many publishers the node's side has matched (the subscription's
     matched event): one per test publisher, and zero again once a publisher goes away; the node lists
@@ -254,6 +262,7 @@ def exported(tmp_path_factory):
     return model, root / "onnx"
 
 
+@pytest.mark.slow
 def test_the_onnxruntime_backend_serves_an_export_like_pytorch(exported):
     model, folder = exported
     predictor = TorchPredictor.from_checkpoint(model, "cpu")
@@ -284,6 +293,7 @@ rclpy.try_shutdown()
 """
 
 
+@pytest.mark.slow
 def test_the_onnxruntime_node_process_never_imports_torch(exported):
     _, folder = exported
     result = subprocess.run([sys.executable, "-c", NO_TORCH_NODE, str(folder)],

@@ -54,6 +54,7 @@ def test_playback_reads_topics_and_rejects_unknown(tmp_path):
         BagPlayback(tmp_path / "missing")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3])
 def test_replay_node_publishes_paced_messages_and_clock(tmp_path, storage, own_domain, children):
     """Every message, in order, never before its time, with /clock. How closely the schedule is kept
@@ -97,6 +98,7 @@ def test_replay_node_publishes_paced_messages_and_clock(tmp_path, storage, own_d
         rclpy.shutdown()
 
 
+@pytest.mark.slow
 def test_a_paused_replay_plays_when_started(tmp_path, own_domain, children):
     """--start-paused: the publishers exist and match, nothing is published until a std_msgs/Empty
     arrives on /replay_node/start (transient-local: a start sent before the replay subscribed still arrives)."""

@@ -23,13 +23,12 @@ def test_closing_while_a_callback_runs_never_raises(executor_kind):
         try:
             node = rclpy.create_node("busy", context=context)
             publisher = node.create_publisher(String, "busy_out", 10)
-            running, finished = threading.Event(), []
+            running = threading.Event()
 
-            def work() -> None:  # a slow callback that uses the node's handles throughout
+            def work(publisher=publisher, running=running) -> None:  # slow, using the node's handles throughout
                 running.set()
                 time.sleep(0.05)
                 publisher.publish(String(data="done"))
-                finished.append(True)
 
             node.create_timer(0.001, work)
             executor = executor_kind(context=context) if executor_kind is SingleThreadedExecutor \

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 
+@pytest.mark.slow
 def test_core_imports_no_ros_module():
     code = (
         "import sys, json, pkgutil, importlib, pta_core\n"

@@ -54,6 +54,7 @@ def tree(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_layout_follows_mmfi(tree):
     assert sorted(p.name for p in tree.iterdir()) == [RIG_FILENAME, "E01", "E04"]  # S31 → E04
     for env, subject in (("E01", "S01"), ("E04", "S31")):
@@ -119,6 +120,7 @@ def test_the_project_data_layer_reads_the_tree(tree):
     assert all(len(frames) == FRAMES for frames in seq.raw.values())
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_bytes_and_order_independence(tree, tmp_path):
     again = tmp_path / "again"
     generate_mmfi(again, SPEC, workers=2)

@@ -25,6 +25,7 @@ def _pose(motion, times, seed=0, subject_seed=0):
     [(MMFI_ACTIONS, np.arange(800) * 0.01), (XRF55_ACTIONS, np.arange(500) * 0.01)],
     ids=["mmfi", "xrf55"],
 )
+@pytest.mark.slow
 def test_every_action_keeps_bone_lengths_and_moves_smoothly(table, times):
     for name, action in table.items():
         for seed in range(3):
@@ -107,6 +108,7 @@ def _features(joints: np.ndarray) -> np.ndarray:
     [(MMFI_ACTIONS, np.arange(100) * 0.1, 0.9), (XRF55_ACTIONS, np.arange(250) * 0.02, 0.9)],
     ids=["mmfi", "xrf55"],
 )
+@pytest.mark.slow
 def test_actions_are_separable_by_a_nearest_centroid_on_held_out_subjects(table, times, minimum):
     features, labels, subjects = [], [], []
     for subject in range(6):

@@ -30,6 +30,7 @@ def tree(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_layout_shapes_and_dtypes(tree):
     assert sorted(p.name for p in tree.iterdir()) == [RIG_FILENAME, "Scene1"]
     cfg = PreprocessConfig()
@@ -62,6 +63,7 @@ def test_motion_shows_in_the_signals(tree):
     assert fall_m[:, :, moving].max() > head_m[:, :, moving].max() + 3.0  # dB of moving returns
 
 
+@pytest.mark.slow
 def test_deterministic_and_contamination_changes_only_its_modality(tree, tmp_path):
     generate_xrf55(tmp_path / "again", SPEC)
     for folder in SHAPES:

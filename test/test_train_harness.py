@@ -28,6 +28,7 @@ def _overrides(tree, out, *extra):
     return tiny_overrides(tree / "tree", tree / "cache", out, *extra)
 
 
+@pytest.mark.slow
 def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, repo_root):
     out = tmp_path / "run"
     args = ["train", "--config", str(repo_root / "config/train_mmfi.yaml"), "--no-progress"]
@@ -71,6 +72,7 @@ def _params(state: dict) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state["objective"].items() if v.is_floating_point()}
 
 
+@pytest.mark.slow
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(tree, tmp_path, monkeypatch):
     # A log line every 3 steps: the state saved at step 4 holds a partial interval (step 4 of 4-6).
     extra = ("purify.meta_every=3", "train.checkpoint_every=2", "train.eval_every=0", "train.log_every=3")
@@ -125,6 +127,7 @@ def test_unsafe_runs_are_refused(tree, tmp_path):
         train(load_config(None, _overrides(tree, out, "train.max_steps=2")), resume=True, progress=False)
 
 
+@pytest.mark.slow
 def test_late_fusion_from_single_runs(tree, tmp_path, capsys):
     paths = []
     modalities = ("depth", "lidar")
@@ -164,6 +167,7 @@ def test_late_fusion_from_single_runs(tree, tmp_path, capsys):
     assert "model settings differ from this config's (head_hidden)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_xrf55_activity_run_with_the_har_settings(tmp_path, repo_root):
     from data_trees import write_xrf55_tree
 
@@ -190,6 +194,7 @@ def test_xrf55_activity_run_with_the_har_settings(tmp_path, repo_root):
     assert weights[0]["weights"] != pytest.approx({m: 1 / 3 for m in modalities})  # φ ~ U(0, 1)
 
 
+@pytest.mark.slow
 def test_init_from_singles_and_frozen_first_steps(tree, tmp_path):
     """Stage 2 starts its encoders and projectors from stage-1 single networks; with
     train.init_frozen_steps they stay exactly as loaded for those steps while the heads train (LP-FT)."""
@@ -245,6 +250,7 @@ def test_init_from_singles_and_frozen_first_steps(tree, tmp_path):
         assert own and all(torch.equal(started[f"students.{name}.{k[len('task.'):]}"], v) for k, v in own.items())
 
 
+@pytest.mark.slow
 def test_a_labelled_fraction_hides_labels_and_aligns_on_the_unlabelled_frames(tree, tmp_path, monkeypatch):
     """train.labelled_fraction 0.5: of the two training subjects one keeps its labels; PTA with Align
     trains on a batch of each per step (the unlabelled one's targets are NaN, so any loss reading them

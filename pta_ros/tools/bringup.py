@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from pta_ros import launch_plan
+from pta_ros import dds, launch_plan
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print(f"pta_bringup: {'; '.join(problems)}", file=sys.stderr)
         return 2
+    os.environ.update(dds.with_shm_profile(os.environ))  # this process plays camera-sized images (pta_ros.dds)
     rclpy.init()
     nodes, spinners, rviz, playback = [], [], None, None
     node_executor = None

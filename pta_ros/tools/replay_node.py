@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -27,6 +28,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import Empty
 
+from pta_ros import dds
 from pta_ros.tools.replay import BagPlayback, DropWindow, Pacer, TimingStats, resolve_message_class
 
 CLOCK_PERIOD_S = 0.01  # /clock at 100 Hz between messages
@@ -172,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"replay_node: {err}", file=sys.stderr)
         return 2
+    # It publishes camera-sized images: the publisher's shared-memory segment is what lets them cross.
+    os.environ.update(dds.with_shm_profile(os.environ))
     rclpy.init(args=["replay_node", *args_in])
     try:
         node = ReplayNode(playback, rate=args.rate, publish_clock=not args.no_clock, drops=tuple(args.drop), remap=remap)
