@@ -115,7 +115,7 @@ def training(cfg: Config, batch: int, steps: int, warmup: int) -> dict[str, floa
     objective.generator = torch.Generator().manual_seed(0)
     phi = dict(model.named_parameters()).get("weights.logits")
     optimizer = torch.optim.Adam([p for p in objective.parameters() if p is not phi], lr=cfg.train.lr)
-    sampler = PresenceSampler.for_model(model.modalities, cfg.data.modalities, cfg.train.presence_probs,
+    sampler = PresenceSampler.for_model(model.modalities, cfg.train.presence_probs,
                                         cfg.train.presence_mode,
                                         torch.Generator().manual_seed(0))
     inputs = random_inputs(cfg, model.modalities, batch)

@@ -79,7 +79,7 @@ def train_throughput(cfg: Config, batch: int, device: torch.device, steps: int, 
     objective.generator = torch.Generator(device=device).manual_seed(0)
     phi = dict(model.named_parameters()).get("weights.logits")
     optimizer = torch.optim.Adam([p for p in objective.parameters() if p is not phi], lr=cfg.train.lr)
-    sampler = PresenceSampler.for_model(model.modalities, cfg.data.modalities, cfg.train.presence_probs,
+    sampler = PresenceSampler.for_model(model.modalities, cfg.train.presence_probs,
                                         cfg.train.presence_mode,
                                         torch.Generator().manual_seed(0))
     inputs = inputs_for(cfg, model.modalities, batch, device)

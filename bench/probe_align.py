@@ -31,11 +31,10 @@ sys.path.insert(0, str(REPO))
 
 from pta_core.config import load_config  # noqa: E402
 from pta_core.data import PackedDataset, collate, open_split  # noqa: E402
-from pta_core.data.sequences import sample_groups  # noqa: E402
 from pta_core.models.diffusion.dist import dist_loss  # noqa: E402
 from pta_core.models.factory import build_model, build_objective  # noqa: E402
 from pta_core.training.batching import model_batch  # noqa: E402
-from pta_core.training.purify import meta_split  # noqa: E402
+from pta_core.training.purify import split_meta_val  # noqa: E402
 from pta_core.training.runstate import load_state  # noqa: E402
 
 
@@ -57,7 +56,7 @@ def main() -> int:
     if not cfg.align.enabled:
         parser.error(f"{run} was trained without Align")
     split = open_split(cfg.data, "train", progress=False)
-    _, meta = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    _, meta = split_meta_val(split, cfg.purify)
     model = build_model(cfg, len(split.activity_classes))
     objective = build_objective(cfg, model)
     objective.load_state_dict(load_state(run)["objective"])

@@ -28,10 +28,9 @@ sys.path.insert(0, str(REPO))
 
 from pta_core.checkpoint import load_checkpoint  # noqa: E402
 from pta_core.data import PackedDataset, collate, open_split  # noqa: E402
-from pta_core.data.sequences import sample_groups  # noqa: E402
 from pta_core.metrics import combination_name, modality_combinations, mpjpe  # noqa: E402
 from pta_core.training.batching import model_batch  # noqa: E402
-from pta_core.training.purify import meta_split  # noqa: E402
+from pta_core.training.purify import split_meta_val  # noqa: E402
 
 
 @torch.no_grad()
@@ -82,7 +81,7 @@ def main() -> int:
         return 2
     torch.manual_seed(0)
     split = open_split(cfg.data, "train", progress=False)
-    _, meta = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    _, meta = split_meta_val(split, cfg.purify)
     dataset = PackedDataset(split, meta)
     names = model.modalities
     poses, truth, present = student_poses(model, dataset, args.batch_size)

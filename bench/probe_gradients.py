@@ -25,12 +25,11 @@ sys.path.insert(0, str(REPO))
 
 from pta_core.config import load_config  # noqa: E402
 from pta_core.data import PackedDataset, collate, open_split  # noqa: E402
-from pta_core.data.sequences import sample_groups  # noqa: E402
 from pta_core.models.factory import build_model, build_objective  # noqa: E402
 from pta_core.models.objectives import task_loss  # noqa: E402
 from pta_core.training.batching import model_batch  # noqa: E402
 from pta_core.training.presence import PresenceSampler  # noqa: E402
-from pta_core.training.purify import meta_split  # noqa: E402
+from pta_core.training.purify import split_meta_val  # noqa: E402
 from pta_core.training.runstate import load_state  # noqa: E402
 
 
@@ -50,7 +49,7 @@ def main() -> int:
     cfg = load_config(args.config, args.set)
     torch.manual_seed(cfg.train.seed)
     split = open_split(cfg.data, "train", progress=False)
-    train_pos, _ = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    train_pos, _ = split_meta_val(split, cfg.purify)
     model = build_model(cfg, len(split.activity_classes))
     model.fit_pose_targets(torch.from_numpy(np.asarray(split.pose[train_pos], dtype=np.float64)))
     objective = build_objective(cfg, model)
@@ -58,7 +57,7 @@ def main() -> int:
         objective.load_state_dict(load_state(Path(args.state).parent)["objective"])
     objective.train()
     objective.generator = torch.Generator().manual_seed(0)
-    sampler = PresenceSampler.for_model(model.modalities, cfg.data.modalities, cfg.train.presence_probs,
+    sampler = PresenceSampler.for_model(model.modalities, cfg.train.presence_probs,
                                         cfg.train.presence_mode, torch.Generator().manual_seed(1))
     shared = [p for n, p in model.named_parameters() if n.startswith(("encoders.", "projectors."))]
     heads = [p for n, p in model.named_parameters() if n.startswith(("task.", "students."))]

@@ -28,7 +28,7 @@ from pta_core.config import Config, ConfigError, from_dict, to_dict
 from pta_core.errors import CheckpointError
 from pta_core.io import atomic_write_bytes
 from pta_core.models.factory import build_model, model_modalities
-from pta_core.skeleton import H36M_JOINTS
+from pta_core.skeleton import dataset_joint_set
 from pta_core.validation import ValidationRow
 
 FORMAT = "pta_ros.model"
@@ -43,7 +43,12 @@ class Checkpoint:
     modality_weights: dict[str, float] = field(default_factory=dict)
     validation: list[ValidationRow] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
-    joint_names: tuple[str, ...] = H36M_JOINTS
+    # What the pose output's rows are (the dataset's joint set); empty for a model without pose.
+    joint_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.joint_names and "pose" in self.config.train.tasks:
+            self.joint_names = dataset_joint_set(self.config.data.dataset).joints
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -148,7 +153,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             modality_weights=dict(payload.get("modality_weights", {})),
             validation=[ValidationRow.from_dict(row) for row in payload.get("validation", [])],
             metadata=dict(payload.get("metadata", {})),
-            joint_names=tuple(payload.get("joint_names", H36M_JOINTS)),
+            joint_names=tuple(payload.get("joint_names", ())),
         )
     except (KeyError, TypeError, ConfigError) as err:
         raise CheckpointError(f"{path} is missing or has malformed fields: {err}") from err

@@ -75,13 +75,14 @@ class PreprocessConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: Literal["mmfi", "xrf55"] = "mmfi"
+    dataset: Literal["mmfi", "xrf55", "mars"] = "mmfi"
     root: str = "data/mmfi"
     cache_dir: str = "cache"
     modalities: tuple[str, ...] = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
-    # MM-Fi protocol and split (docs/datasets.md §1.6-1.7).
+    # MM-Fi protocol and split (docs/datasets.md §1.6-1.7). MARS: time_split (the paper's) or
+    # cross_subject_split with val_subjects the held-out subjects (e.g. [subject1]).
     protocol: Literal["protocol1", "protocol2", "protocol3"] = "protocol3"
-    split: Literal["random_split", "cross_subject_split", "cross_scene_split", "manual_split"] = "random_split"
+    split: Literal["random_split", "cross_subject_split", "cross_scene_split", "manual_split", "time_split"] = "random_split"
     split_ratio: float = 0.8
     split_seed: int = 0
     train_subjects: tuple[str, ...] = ()  # manual_split only
@@ -141,8 +142,9 @@ class PurifyConfig:
     meta_accumulate: bool = True
     meta_val_fraction: float = 0.2
     # Meta-val holds out whole groups, never single frames: "subject" (the strictest: model selection
-    # then measures what the test split measures) or "sequence" (when there are few subjects).
-    meta_group: Literal["subject", "sequence"] = "subject"
+    # then measures what the test split measures), "sequence" (when there are few subjects), or
+    # "dataset": the dataset's own validation part (MARS's validate split; meta_val_fraction unused).
+    meta_group: Literal["subject", "sequence", "dataset"] = "subject"
     meta_seed: int = 0
     lookahead_lr: float = 1e-3  # virtual SGD step size of the lookahead mode
     log_every: int = 1  # meta steps between lines of the run's purify_weights.jsonl

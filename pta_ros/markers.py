@@ -2,8 +2,10 @@
 
 One person per array: bones as a ``LINE_LIST`` (a point pair per bone, ``scale.x`` = line width),
 joints as a ``SPHERE_LIST``, and optionally the activity label as ``TEXT_VIEW_FACING`` above the
-head. Stable ``ns``/``id`` so every update replaces the previous one; colours are 0..1 (ROS
-``ColorRGBA``); a ``DELETEALL`` array clears them when there is no output.
+head, along the body's axis (root → head: "up" whatever the frame's axes). The bones are the
+model's joint set's (H36M-17, MARS's Kinect-19). Stable ``ns``/``id`` so every update replaces the
+previous one; colours are 0..1 (ROS ``ColorRGBA``); a ``DELETEALL`` array clears them when there
+is no output.
 """
 
 from __future__ import annotations
@@ -17,13 +19,10 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from pta_core.skeleton import H36M_BONES, H36M_JOINTS, NUM_JOINTS
+from pta_core.skeleton import H36M_17, JointSet
 
 NAMESPACE = "pta_skeleton"
 BONES_ID, JOINTS_ID, LABEL_ID = 0, 1, 2
-HEAD_TOP = H36M_JOINTS.index("head_top")
-_LEFT = {i for i, name in enumerate(H36M_JOINTS) if name.startswith("left_")}
-_RIGHT = {i for i, name in enumerate(H36M_JOINTS) if name.startswith("right_")}
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class MarkerStyle:
     line_width: float = 0.02
     joint_diameter: float = 0.05
     text_height: float = 0.12
-    text_offset: float = 0.25  # label above the head top
+    text_offset: float = 0.25  # label beyond the head top, along the body's root → head axis
     lifetime_s: float = 0.5  # 0: forever (until replaced or deleted)
     left: tuple[float, float, float, float] = (0.1, 0.6, 1.0, 1.0)
     right: tuple[float, float, float, float] = (1.0, 0.35, 0.1, 1.0)
@@ -51,11 +50,12 @@ def _point(xyz: np.ndarray) -> Point:
 
 
 @functools.lru_cache(maxsize=8)
-def _joint_colors(style: MarkerStyle) -> tuple[ColorRGBA, ...]:
-    """Each joint's colour by body side, built once per style (message objects are costly to make:
-    per frame, this took most of the node's marker time)."""
+def _joint_colors(style: MarkerStyle, joint_set: JointSet) -> tuple[ColorRGBA, ...]:
+    """Each joint's colour by body side, built once per style and joint set (message objects are
+    costly to make: per frame, this took most of the node's marker time)."""
     left, right, centre = _color(style.left), _color(style.right), _color(style.centre)
-    return tuple(left if i in _LEFT else right if i in _RIGHT else centre for i in range(NUM_JOINTS))
+    return tuple(left if name.startswith("left_") else right if name.startswith("right_") else centre
+                 for name in joint_set.joints)
 
 
 def _duration(seconds: float) -> Duration:
@@ -80,34 +80,36 @@ def skeleton_markers(
     header: Header,
     label: str | None = None,
     style: MarkerStyle | None = None,
+    joint_set: JointSet = H36M_17,
 ) -> MarkerArray:
     """Markers for one skeleton.
 
     Args:
-        joints: (17, 3) H36M joints in metres, in ``header.frame_id``.
+        joints: (J, 3) joints of ``joint_set`` in metres, in ``header.frame_id``.
         header: stamp and frame of every marker.
         label: text shown above the head (e.g. ``"walking 0.82"``); no text marker when None.
         style: sizes, colours and lifetime.
+        joint_set: the joints' names and bones (the model card's).
 
     Returns:
-        MarkerArray with the bones LINE_LIST (16 bones → 32 points), the joints SPHERE_LIST
-        (17 points) and, with a label, a TEXT_VIEW_FACING marker.
+        MarkerArray with the bones LINE_LIST (a point pair per bone), the joints SPHERE_LIST and,
+        with a label, a TEXT_VIEW_FACING marker.
 
     Raises:
-        ValueError: ``joints`` is not (17, 3) or not finite.
+        ValueError: ``joints`` is not (J, 3) or not finite.
     """
     style = style or MarkerStyle()
     joints = np.asarray(joints, dtype=np.float64)
-    if joints.shape != (NUM_JOINTS, 3) or not np.isfinite(joints).all():
-        raise ValueError(f"joints must be finite ({NUM_JOINTS}, 3), got {joints.shape}")
+    if joints.shape != (len(joint_set), 3) or not np.isfinite(joints).all():
+        raise ValueError(f"joints must be finite ({len(joint_set)}, 3), got {joints.shape}")
 
-    colors = _joint_colors(style)
+    colors = _joint_colors(style, joint_set)
     points = [_point(j) for j in joints]
     bones = _base_marker(header, BONES_ID, Marker.LINE_LIST, style)
     bones.scale.x = style.line_width
     bones.color = _color(style.centre)
-    bones.points = [points[i] for child, parent in H36M_BONES for i in (parent, child)]
-    bones.colors = [colors[child] for child, _ in H36M_BONES for _ in range(2)]
+    bones.points = [points[i] for child, parent in joint_set.bones for i in (parent, child)]
+    bones.colors = [colors[child] for child, _ in joint_set.bones for _ in range(2)]
 
     spheres = _base_marker(header, JOINTS_ID, Marker.SPHERE_LIST, style)
     spheres.scale.x = spheres.scale.y = spheres.scale.z = style.joint_diameter
@@ -118,7 +120,10 @@ def skeleton_markers(
     markers = MarkerArray(markers=[bones, spheres])
     if label is not None:
         text = _base_marker(header, LABEL_ID, Marker.TEXT_VIEW_FACING, style)
-        text.pose.position = _point(joints[HEAD_TOP] + np.array([0.0, 0.0, style.text_offset]))
+        top = joints[joint_set.top]
+        axis = top - joints[0]
+        up = axis / max(float(np.linalg.norm(axis)), 1e-6)
+        text.pose.position = _point(top + style.text_offset * up)
         text.scale.z = style.text_height
         text.color = _color(style.text)
         text.text = label

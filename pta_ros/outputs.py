@@ -18,6 +18,7 @@ from std_msgs.msg import Float32MultiArray, Header, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
 from pta_core.serving import Prediction
+from pta_core.skeleton import H36M_17, JointSet
 from pta_ros.conversions import numpy_to_posearray
 from pta_ros.markers import MarkerStyle, delete_all_markers, skeleton_markers
 
@@ -62,6 +63,7 @@ class OutputPublishers:
         activity_classes: tuple[str, ...],
         marker_style: MarkerStyle | None,
         step_s: float | None = None,
+        joint_set: JointSet = H36M_17,
     ) -> None:
         """Publish one frame's outputs (``header``: newest input stamp, output frame).
 
@@ -77,7 +79,7 @@ class OutputPublishers:
             self._scores.publish(scores_msg(probs))
             label = f"{activity_classes[top]} {float(probs[top]):.2f}"
         if prediction.joints is not None and marker_style is not None:
-            self._markers.publish(skeleton_markers(prediction.joints, header, label, marker_style))
+            self._markers.publish(skeleton_markers(prediction.joints, header, label, marker_style, joint_set))
             self.markers_shown = True
         self._inference.publish(inference_msg(self._node.get_fully_qualified_name(), prediction.modalities, header, step_s))
 

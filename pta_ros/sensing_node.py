@@ -60,6 +60,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 
 from pta_core.errors import CheckpointError
 from pta_core.serving import Predictor, load_predictor
+from pta_core.skeleton import H36M_17, joint_set_of
 from pta_ros import params as node_params
 from pta_ros.conversions import make_header
 from pta_ros.diagnostics import LogThrottle, PipelineReport, build_diagnostics
@@ -333,8 +334,10 @@ class SensingNode(LifecycleNode):
         try:
             p = self._params
             style = MarkerStyle(lifetime_s=p.marker_lifetime_s) if p.publish_markers else None
+            predictor = self._pipeline.predictor
             self._outputs_pub.publish(step.output.prediction, make_header(step.output.stamp_ns, p.output_frame),
-                                      self._pipeline.predictor.activity_classes, style, step.output.step_s)
+                                      predictor.activity_classes, style, step.output.step_s,
+                                      joint_set_of(predictor.joint_names) if predictor.joint_names else H36M_17)
         except Exception as err:
             if self._throttle.allow(("publish", type(err).__name__), time.monotonic()):
                 self.get_logger().error(f"publishing failed: {type(err).__name__}: {err}")

@@ -9,9 +9,9 @@ pytest.importorskip("rclpy", reason="rclpy is not installed")
 from rclpy.serialization import deserialize_message, serialize_message
 from visualization_msgs.msg import Marker, MarkerArray
 
-from pta_core.skeleton import H36M_BONES, H36M_JOINTS
+from pta_core.skeleton import H36M_17, H36M_BONES, H36M_JOINTS, KINECT_19
 from pta_ros.conversions import make_header, stamp_to_ns
-from pta_ros.markers import HEAD_TOP, NAMESPACE, MarkerStyle, delete_all_markers, skeleton_markers
+from pta_ros.markers import NAMESPACE, MarkerStyle, delete_all_markers, skeleton_markers
 
 JOINTS = np.random.default_rng(3).normal(0, 0.5, (17, 3))
 
@@ -46,9 +46,24 @@ def test_bones_joints_and_label():
     assert all(0.0 <= v <= 1.0 for c in colours for v in c)
     left, right = H36M_JOINTS.index("left_wrist"), H36M_JOINTS.index("right_wrist")
     assert spheres.colors[left] != spheres.colors[right]
-    # The label floats above the head top.
+    # The label floats beyond the head top, along the body's pelvis → head-top axis (up in any frame).
     assert text.text == "walking 0.80"
-    np.testing.assert_allclose(_xyz(text.pose.position), JOINTS[HEAD_TOP] + [0, 0, style.text_offset])
+    top = JOINTS[H36M_JOINTS.index("head_top")]
+    up = (top - JOINTS[0]) / np.linalg.norm(top - JOINTS[0])
+    np.testing.assert_allclose(_xyz(text.pose.position), top + style.text_offset * up)
+
+
+def test_another_joint_set_draws_its_own_bones():
+    joints = np.random.default_rng(4).normal(0, 0.5, (19, 3))
+    bones, spheres, text = skeleton_markers(joints, make_header(1, "ti_mmwave"), "squat 0.9", joint_set=KINECT_19).markers
+    assert len(spheres.points) == 19 and len(bones.points) == 2 * len(KINECT_19.bones) == 36
+    neck = KINECT_19.joints.index("neck")
+    np.testing.assert_allclose(_xyz(bones.points[2 * (neck - 1)]), joints[KINECT_19.parents[neck]])
+    head = joints[KINECT_19.joints.index("head")]
+    assert np.linalg.norm(np.array(_xyz(text.pose.position)) - head) == pytest.approx(MarkerStyle().text_offset)
+    with pytest.raises(ValueError, match="19, 3"):
+        skeleton_markers(JOINTS, make_header(1, "f"), joint_set=KINECT_19)
+    assert H36M_17.bones == H36M_BONES
 
 
 def test_without_label_and_survives_the_wire():

@@ -159,11 +159,11 @@ def test_presence_sampler_masks_batches_and_respects_the_data():
     assert ((rate > 0.4) & (rate < 0.85)).all()  # ≈ P(present | mask non-empty) = 0.5 / (1 − 0.125)
     with pytest.raises(ValueError, match="not among"):
         PresenceSampler(("a",), {"z": 0.5}, "independent", generator)
-    # A single-modality network shares the multimodal config: other names are fine, unknown ones are not.
-    single = PresenceSampler.for_model(("b",), ("a", "b"), {"a": 0.2, "b": 0.4}, "independent", generator)
+    # A single-modality network shares the multimodal config: other modalities are fine, a typo is not.
+    single = PresenceSampler.for_model(("mmwave",), {"lidar": 0.2, "mmwave": 0.4}, "independent", generator)
     assert single.probs.tolist() == pytest.approx([0.4])
-    with pytest.raises(ValueError, match="not in data.modalities"):
-        PresenceSampler.for_model(("b",), ("a", "b"), {"lidr": 0.2}, "independent", generator)
+    with pytest.raises(ValueError, match="lidr.*not modalities"):
+        PresenceSampler.for_model(("mmwave",), {"lidr": 0.2}, "independent", generator)
     subset = PresenceSampler(("a", "b", "c"), {}, "subset_size", generator)
     sizes = torch.stack([subset.draw(1)[0].sum() for _ in range(300)])
     assert set(sizes.tolist()) == {1, 2, 3}

@@ -96,7 +96,11 @@ def test_serves_another_process_and_exits_cleanly_on_ctrl_c(repo_root, tmp_path,
                     if status_values(s).get("publishers", "1") == "0"]
 
         wait_until(executor, lambda: not unmatched(), "the node to match every input", seen=unmatched)
-        (endpoint,) = [e for e in node.get_subscriptions_info_by_topic("/depth/image_raw") if e.node_name == "sensing_node"]
+        def endpoints() -> list:  # named once the node's discovery info has arrived
+            return [e for e in node.get_subscriptions_info_by_topic("/depth/image_raw") if e.node_name == "sensing_node"]
+
+        wait_until(executor, lambda: endpoints(), "the node's /depth/image_raw endpoint in the graph")
+        (endpoint,) = endpoints()
         assert endpoint.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT  # sensor-data default
         stamps = []
         for k in range(5):  # each frame once the previous one's skeleton is in, further apart than slop_s

@@ -130,8 +130,13 @@ def test_deactivate_stops_and_frees_then_activate_resumes(model):
         # The harness overrides the input QoS to reliable through parameters; the shared default
         # profile must not change with it.
         assert qos_profile_sensor_data.reliability == ReliabilityPolicy.BEST_EFFORT
-        (endpoint,) = [e for e in h.client.get_subscriptions_info_by_topic("/camera/keypoints")
-                       if e.node_name == "sensing_node_lifecycle"]
+        # The graph names an endpoint's node once the node's discovery info has arrived: wait for it.
+        def endpoints() -> list:
+            return [e for e in h.client.get_subscriptions_info_by_topic("/camera/keypoints")
+                    if e.node_name == "sensing_node_lifecycle"]
+
+        h.wait_for(lambda: endpoints(), what="the node's /camera/keypoints endpoint in the graph")
+        (endpoint,) = endpoints()
         assert endpoint.qos_profile.reliability == ReliabilityPolicy.RELIABLE
         raws = raw_samples(0)
         active = h.now_ns()

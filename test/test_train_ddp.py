@@ -12,9 +12,8 @@ from train_helpers import tiny_overrides, write_tiny_mmfi
 from pta_core.checkpoint import load_checkpoint
 from pta_core.config import activity_window
 from pta_core.data import PackedDataset, open_split
-from pta_core.data.sequences import sample_groups
 from pta_core.training.evaluate import evaluate_combinations
-from pta_core.training.purify import meta_split
+from pta_core.training.purify import split_meta_val
 from pta_core.training.runstate import read_jsonl
 
 
@@ -66,7 +65,7 @@ def test_two_process_gloo_run_keeps_ranks_in_sync(tmp_path):
     # The all-reduced table (standard errors too) is what one process measures on the whole meta-val part.
     cfg = checkpoint.config
     split = open_split(cfg.data, "train", progress=False)
-    _, meta = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    _, meta = split_meta_val(split, cfg.purify)
     alone = evaluate_combinations(checkpoint.build(), PackedDataset(split, meta), modalities=checkpoint.modalities,
                                   combinations=[r.modalities for r in checkpoint.validation],
                                   window=activity_window(cfg))

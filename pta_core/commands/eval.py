@@ -57,13 +57,12 @@ def _data_config(args, checkpoint):
 
 def _dataset(cfg, split_name: str, progress: bool):
     from pta_core.data import PackedDataset, open_split
-    from pta_core.data.sequences import sample_groups
-    from pta_core.training.purify import meta_split
+    from pta_core.training.purify import split_meta_val
 
     if split_name == "test":
         return PackedDataset(open_split(cfg.data, "test", progress=progress))
     split = open_split(cfg.data, "train", progress=progress)
-    _, meta = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    _, meta = split_meta_val(split, cfg.purify)
     return PackedDataset(split, meta)
 
 

@@ -25,7 +25,6 @@ from pta_core.data.records import MISSING, ReadStats, Record
 from pta_core.data.sources import SplitSource
 from pta_core.errors import DataFormatError, InvalidInput
 from pta_core.modalities import get_modality
-from pta_core.skeleton import NUM_JOINTS
 
 Specs = dict[str, tuple[str, tuple[int, ...], np.dtype]]  # array name → (file, shape, dtype)
 Block = tuple[int, int]
@@ -40,7 +39,7 @@ def array_specs(source: SplitSource, cfg: DataConfig) -> Specs:
             specs[f"input.{m}.{f}"] = (input_file(m, f), (n, *spec.shape), np.dtype(spec.dtype))
     specs["present"] = ("present.npy", (n, len(source.modalities)), np.dtype(bool))
     if source.has_pose:
-        specs["pose"] = ("pose.npy", (n, NUM_JOINTS, 3), np.dtype(np.float32))
+        specs["pose"] = ("pose.npy", (n, len(source.joint_set), 3), np.dtype(np.float32))
     specs["activity"] = ("activity.npy", (n,), np.dtype(np.int64))
     for name in source.meta_names:
         specs[f"meta.{name}"] = (meta_file(name), (n,), np.dtype(np.int32))

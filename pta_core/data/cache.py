@@ -77,6 +77,8 @@ def cache_key(cfg: DataConfig, side: str) -> dict[str, Any]:
             key.update(train_subjects=list(cfg.train_subjects), val_subjects=list(cfg.val_subjects))
         if cfg.split == "manual_split":
             key.update(train_actions=list(cfg.train_actions), val_actions=list(cfg.val_actions))
+    elif cfg.dataset == "mars":
+        key.update(split=cfg.split, val_subjects=list(cfg.val_subjects))
     else:
         key.update(scenes=list(cfg.scenes), train_repetitions=cfg.train_repetitions)
     return json.loads(json.dumps(key))  # tuples → lists, as the manifest stores it
@@ -268,6 +270,7 @@ def _manifest(source, cfg, key, specs, stats: ReadStats, seconds: float) -> dict
         "modalities": list(source.modalities),
         "activity_classes": list(source.activity_classes),
         "has_pose": source.has_pose,
+        "joints": list(source.joint_set.joints) if source.joint_set is not None else [],
         "meta_names": list(source.meta_names),
         "meta_labels": source.meta_labels,
         "num_samples": source.num_samples,

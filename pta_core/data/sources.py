@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pta_core.config import DataConfig
-from pta_core.data import mmfi, xrf55
+from pta_core.data import mars, mmfi, xrf55
 from pta_core.data.records import ReadStats, Record
 from pta_core.data.splits import SIDES, mmfi_split
+from pta_core.skeleton import JointSet, dataset_joint_set
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class SplitSource:
     meta_labels: dict[str, list[str]]  # code → name tables for coded metadata (e.g. XRF55 scenes)
     scan_stats: ReadStats
     records: Callable[[int], Iterator[Record]] = field(repr=False)
+    joint_set: JointSet | None = None  # what ``pose`` holds (has_pose)
 
 
 def split_source(cfg: DataConfig, side: str) -> SplitSource:
@@ -52,11 +55,10 @@ def split_source(cfg: DataConfig, side: str) -> SplitSource:
     root = Path(cfg.root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset root {root} does not exist (data.root)")
-    if cfg.dataset == "mmfi":
-        return _mmfi_source(cfg, side, root)
-    if cfg.dataset == "xrf55":
-        return _xrf55_source(cfg, side, root)
-    raise ValueError(f"unknown dataset {cfg.dataset!r}")
+    readers = {"mmfi": _mmfi_source, "xrf55": _xrf55_source, "mars": _mars_source}
+    if cfg.dataset not in readers:
+        raise ValueError(f"unknown dataset {cfg.dataset!r}; known: {', '.join(readers)}")
+    return readers[cfg.dataset](cfg, side, root)
 
 
 def _mmfi_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
@@ -104,6 +106,7 @@ def _mmfi_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
         meta_labels={},
         scan_stats=stats,
         records=records,
+        joint_set=dataset_joint_set("mmfi"),
     )
 
 
@@ -144,4 +147,70 @@ def _xrf55_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
         meta_labels={"scene": list(cfg.scenes)},
         scan_stats=stats,
         records=records,
+    )
+
+
+def mars_parts(cfg: DataConfig, side: str, listings: list[mars.SubjectListing]) -> list[tuple[mars.SubjectListing, int]]:
+    """(subject, part) pairs of one side, each with its Kinect CSV on disk. ``time_split`` (the paper's):
+    train = every subject's train and validate parts (validate is the meta-val part,
+    ``purify.meta_group: dataset``), test = their test parts. ``cross_subject_split``: the subjects of
+    ``data.val_subjects`` (e.g. ``[subject1]``) are the test side, whole; the others train, their
+    validate parts again the meta-val part."""
+    known = [mars.subject_name(x.subject) for x in listings]
+    if cfg.split == "time_split":
+        parts = (mars.TRAIN, mars.VALIDATE) if side == "train" else (mars.TEST,)
+        chosen = [(x, p) for x in listings for p in parts]
+    elif cfg.split == "cross_subject_split":
+        unknown = sorted(set(cfg.val_subjects) - set(known))
+        if not cfg.val_subjects or unknown:
+            raise ValueError(f"data.val_subjects {list(cfg.val_subjects)} must name test subjects among {known}")
+        held = {x for x in listings if mars.subject_name(x.subject) in cfg.val_subjects}
+        chosen = [(x, p) for x in listings if (x in held) == (side == "test") for p in range(len(mars.PARTS))]
+    else:
+        raise ValueError(f"data.split {cfg.split!r} is not a MARS split: time_split or cross_subject_split")
+    return [(x, p) for x, p in chosen if p in x.kinect]
+
+
+def _mars_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
+    if tuple(cfg.modalities) != ("mmwave",):
+        raise ValueError(f"MARS has one sensor: data.modalities must be [mmwave], got {list(cfg.modalities)}")
+    stats = ReadStats()
+    listings = mars.scan_mars(root, stats)
+    parts = mars_parts(cfg, side, listings)
+    digest = hashlib.sha256()
+    base = mars.variant_dir(root)
+    for listing, part in parts:
+        files = [m.path for m in listing.movements] + [listing.kinect[part]]
+        files += [listing.radar_csv[part]] if part in listing.radar_csv else []
+        for path in files:
+            info = path.stat()
+            digest.update(f"{path.relative_to(base).as_posix()}\t{info.st_size}\t{info.st_mtime_ns}\n".encode())
+
+    def frames(counts: ReadStats) -> Iterator[mars.MarsFrame]:
+        for listing, part in parts:
+            yield from mars.part_frames(listing, part, counts)
+
+    # One pass now pairs and checks every frame (a mismatch fails here, before packing) and counts.
+    total = sum(1 for _ in frames(stats))
+    log.info("MARS %s %s: %d frames from %d subject part(s) of %s", side, cfg.split, total, len(parts), base)
+
+    def records(start: int) -> Iterator[Record]:
+        for frame in itertools.islice(frames(ReadStats()), start, None):
+            meta = (frame.subject, frame.movement, frame.part, frame.frame)
+            yield Record({"mmwave": frame.points}, {}, frame.joints, frame.movement - 1, meta)
+
+    return SplitSource(
+        dataset="mars",
+        side=side,
+        root=root,
+        modalities=("mmwave",),
+        num_samples=total,
+        fingerprint=digest.hexdigest(),
+        activity_classes=mars.MOVEMENTS,
+        has_pose=True,
+        meta_names=("subject", "action", "part", "frame"),
+        meta_labels={"part": list(mars.PARTS)},
+        scan_stats=stats,
+        records=records,
+        joint_set=dataset_joint_set("mars"),
     )

@@ -18,6 +18,7 @@ from pta_core.models.encoders import build_encoder
 from pta_core.models.heads import PoseScale
 from pta_core.models.projector import Projector
 from pta_core.models.pta import Inputs, ModelOutput, PTAModel, TaskHeads, encode_present
+from pta_core.skeleton import NUM_JOINTS
 
 # ---------------------------------------------------------------------------------------------
 # Late fusion
@@ -35,6 +36,7 @@ class LateFusionModel(nn.Module):
         activity_cfg: ActivityConfig,
         tasks: tuple[str, ...],
         num_classes: int,
+        num_joints: int = NUM_JOINTS,
     ):
         super().__init__()
         self.modalities = tuple(modalities)
@@ -49,13 +51,14 @@ class LateFusionModel(nn.Module):
                     activity_cfg=activity_cfg,
                     tasks=tasks,
                     num_classes=num_classes,
+                    num_joints=num_joints,
                 )
                 for name in self.modalities
             }
         )
 
     def fit_pose_targets(self, poses: torch.Tensor) -> None:
-        """Fit every member's pose target statistics to training poses (N, 17, 3) metres."""
+        """Fit every member's pose target statistics to training poses (N, J, 3) metres."""
         for member in self.members.values():
             member.fit_pose_targets(poses)
 
@@ -215,6 +218,7 @@ class XFiModel(nn.Module):
         activity_cfg: ActivityConfig,
         tasks: tuple[str, ...],
         num_classes: int,
+        num_joints: int = NUM_JOINTS,
     ):
         super().__init__()
         self.modalities = tuple(modalities)
@@ -231,7 +235,7 @@ class XFiModel(nn.Module):
         self.blocks = nn.ModuleList(
             [XFusionBlock(self.modalities, dim, model_cfg.fusion_heads) for _ in range(model_cfg.fusion_depth)]
         )
-        self.task = TaskHeads(model_cfg, activity_cfg, tasks, num_classes)
+        self.task = TaskHeads(model_cfg, activity_cfg, tasks, num_classes, num_joints)
 
     @property
     def pose_scale(self) -> PoseScale | None:

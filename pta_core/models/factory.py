@@ -20,6 +20,7 @@ from pta_core.models.objectives import (
     SupervisedObjective,
 )
 from pta_core.models.pta import PTAModel
+from pta_core.skeleton import dataset_joint_set
 
 
 def model_modalities(cfg: Config) -> tuple[str, ...]:
@@ -65,7 +66,7 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
     """The network for ``cfg.train.method``."""
     common = dict(
         model_cfg=cfg.model, preprocess_cfg=cfg.data.preprocess, activity_cfg=cfg.activity, tasks=cfg.train.tasks,
-        num_classes=num_classes,
+        num_classes=num_classes, num_joints=len(dataset_joint_set(cfg.data.dataset)),
     )
     return _entry(cfg.train.method)[0](model_modalities(cfg), cfg, common)
 

@@ -1,4 +1,4 @@
-"""Task heads: tokens (B, L, D) → pose (B, 17, 3) or class logits (B, K).
+"""Task heads: tokens (B, L, D) → pose (B, J, 3) (J: the dataset's joint set) or class logits (B, K).
 
 Three layouts (``model.head``):
 
@@ -29,19 +29,19 @@ HEAD_KINDS = ("mlp", "flatten", "mean_ln")
 class PoseScale(nn.Module):
     """Training statistics of the pose targets: root (joint 0) and root-relative pose.
 
-    ``normalise(pose)`` maps (B, 17, 3) metres to (B, 17, 3) standardised units, row 0 the root and
-    rows 1-16 the root-relative joints; ``denormalise`` inverts it. Buffers, so they travel in the
-    state dict (and in model.pt). Until :meth:`fit` is called the map is the identity.
+    ``normalise(pose)`` maps (B, J, 3) metres to (B, J, 3) standardised units, row 0 the root and
+    the other rows the root-relative joints; ``denormalise`` inverts it. Buffers, so they travel in
+    the state dict (and in model.pt). Until :meth:`fit` is called the map is the identity.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, num_joints: int = NUM_JOINTS) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.zeros(NUM_JOINTS, 3))
-        self.register_buffer("std", torch.ones(NUM_JOINTS, 3))
+        self.register_buffer("mean", torch.zeros(num_joints, 3))
+        self.register_buffer("std", torch.ones(num_joints, 3))
 
     @torch.no_grad()
     def fit(self, poses: torch.Tensor) -> None:
-        """Set the statistics from training poses (N, 17, 3) metres.
+        """Set the statistics from training poses (N, J, 3) metres.
 
         Root: per-axis mean and standard deviation. Relative joints: per-joint, per-axis mean and one
         standard deviation shared by all relative coordinates (so no small-variance joint is inflated).
@@ -50,7 +50,7 @@ class PoseScale(nn.Module):
         root = poses[:, 0]
         relative = poses[:, 1:] - root[:, None]
         mean = torch.cat([root.mean(0, keepdim=True), relative.mean(0)])
-        std = torch.empty(NUM_JOINTS, 3, dtype=torch.float64)
+        std = torch.empty_like(mean)
         std[0] = root.std(0).clamp(min=1e-3)
         std[1:] = (relative - mean[1:]).std().clamp(min=1e-3)
         self.mean.copy_(mean.to(self.mean))
@@ -62,7 +62,7 @@ class PoseScale(nn.Module):
         return (parts - self.mean) / self.std
 
     def mean_pose(self) -> torch.Tensor:
-        """(1, 17, 3) metres: the pose at zero standardised units."""
+        """(1, J, 3) metres: the pose at zero standardised units."""
         return self.denormalise(torch.zeros_like(self.mean)[None])
 
     def denormalise(self, units: torch.Tensor) -> torch.Tensor:
@@ -104,21 +104,23 @@ class TokenHead(nn.Module):
 
 
 class PoseHead(TokenHead):
-    """(B, L, D) → (B, 17, 3) joints in metres (via :class:`PoseScale` units)."""
+    """(B, L, D) → (B, J, 3) joints in metres (via :class:`PoseScale` units)."""
 
-    def __init__(self, tokens: int, dim: int, kind: str = "mlp", hidden: int = 256, dropout: float = 0.0):
-        super().__init__(tokens, dim, NUM_JOINTS * 3, kind, hidden, dropout)
-        self.scale = PoseScale()
+    def __init__(self, tokens: int, dim: int, kind: str = "mlp", hidden: int = 256, dropout: float = 0.0,
+                 num_joints: int = NUM_JOINTS):
+        super().__init__(tokens, dim, num_joints * 3, kind, hidden, dropout)
+        self.num_joints = num_joints
+        self.scale = PoseScale(num_joints)
 
     def from_embedding(self, embedding: torch.Tensor) -> torch.Tensor:
-        return self.scale.denormalise(self.fc(embedding).view(-1, NUM_JOINTS, 3))
+        return self.scale.denormalise(self.fc(embedding).view(-1, self.num_joints, 3))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.from_embedding(self.embed(tokens))
 
     @torch.no_grad()
     def fit_targets(self, poses: torch.Tensor) -> None:
-        """Fit :class:`PoseScale` to training poses (N, 17, 3) metres and start the output at their mean."""
+        """Fit :class:`PoseScale` to training poses (N, J, 3) metres and start the output at their mean."""
         self.scale.fit(poses)
         nn.init.zeros_(self.fc.bias)  # units are centred: a zero output is the mean pose
 

@@ -21,13 +21,14 @@ from pta_core.models.heads import ActivityHead, PoseHead, PoseScale
 from pta_core.models.projector import Projector
 from pta_core.models.temporal import WindowActivityHead
 from pta_core.models.weighting import ModalityWeights
+from pta_core.skeleton import NUM_JOINTS
 
 Inputs = dict[str, dict[str, torch.Tensor]]  # modality → field → (B, ...)
 
 
 @dataclass
 class ModelOutput:
-    pose: torch.Tensor | None = None  # (B, 17, 3) metres
+    pose: torch.Tensor | None = None  # (B, J, 3) metres
     activity: torch.Tensor | None = None  # (B, K) logits of a per-sample activity head (XRF55)
     embedding: torch.Tensor | None = None  # (B, E) the frame's embedding, for a windowed activity head
 
@@ -41,12 +42,13 @@ class TaskHeads(nn.Module):
     (:class:`ActivityHead`, ``activity.window`` 0: XRF55) or over a window of frames
     (:class:`WindowActivityHead`, which reads the pose head's per-frame embeddings)."""
 
-    def __init__(self, model_cfg: ModelConfig, activity_cfg: ActivityConfig, tasks: tuple[str, ...], num_classes: int):
+    def __init__(self, model_cfg: ModelConfig, activity_cfg: ActivityConfig, tasks: tuple[str, ...], num_classes: int,
+                 num_joints: int = NUM_JOINTS):
         super().__init__()
         tokens, dim, kind, hidden, dropout = (
             model_cfg.tokens, model_cfg.dim, model_cfg.head, model_cfg.head_hidden, model_cfg.dropout
         )
-        self.pose_head = PoseHead(tokens, dim, kind, hidden, dropout) if "pose" in tasks else None
+        self.pose_head = PoseHead(tokens, dim, kind, hidden, dropout, num_joints) if "pose" in tasks else None
         self.windowed = "activity" in tasks and activity_cfg.window > 0
         self.activity_head: nn.Module | None = None
         if self.windowed:
@@ -79,7 +81,7 @@ class TaskHeads(nn.Module):
         return self.pose_head.scale if self.pose_head is not None else None
 
     def fit_pose_targets(self, poses: torch.Tensor) -> None:
-        """Fit the pose head's target statistics to training poses (N, 17, 3) metres."""
+        """Fit the pose head's target statistics to training poses (N, J, 3) metres."""
         if self.pose_head is not None:
             self.pose_head.fit_targets(poses)
 
@@ -141,6 +143,7 @@ class PTAModel(nn.Module):
         activity_cfg: ActivityConfig,
         tasks: tuple[str, ...],
         num_classes: int,
+        num_joints: int = NUM_JOINTS,
     ):
         super().__init__()
         self.modalities = tuple(modalities)
@@ -159,13 +162,13 @@ class PTAModel(nn.Module):
             renorm_present=purify_cfg.renorm_present,
             learnable=purify_cfg.enabled,
         )
-        self.task = TaskHeads(model_cfg, activity_cfg, tasks, num_classes)
+        self.task = TaskHeads(model_cfg, activity_cfg, tasks, num_classes, num_joints)
         # A modality's own heads (model.student_heads): a student read by the heads fitted to the
         # fused sets loses to its single network (docs/RESULTS.md "Why stage 2 loses").
         self.students: nn.ModuleDict | None = None
         if model_cfg.student_heads and len(self.modalities) > 1:
             self.students = nn.ModuleDict({
-                name: TaskHeads(model_cfg, activity_cfg, tasks, num_classes) for name in self.modalities
+                name: TaskHeads(model_cfg, activity_cfg, tasks, num_classes, num_joints) for name in self.modalities
             })
         # model.fused_readout "students": a fused set's pose is its students' Purify-weighted average
         # plus the shared pose head's correction, which starts at zero (its output layer zeroed).

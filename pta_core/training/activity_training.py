@@ -110,7 +110,7 @@ def train_window_head(
     local = torch.from_numpy(local.reshape(windows.shape))  # (W, T) into the bank
     bank = FrameBank.build(model, split, positions[frames], modalities, cfg.train.eval_batch_size, device, progress)
     labels = torch.as_tensor(np.asarray(split.activity)[positions[frames]], dtype=torch.long, device=device)
-    sampler = PresenceSampler.for_model(modalities, cfg.data.modalities, cfg.train.presence_probs,
+    sampler = PresenceSampler.for_model(modalities, cfg.train.presence_probs,
                                         cfg.train.presence_mode, generator)
     heads = model.window_heads() if hasattr(model, "window_heads") else [model.task.activity_head]
     heads = [head for head in heads if head is not None]

@@ -13,13 +13,12 @@ import torch
 from pta_core.checkpoint import Checkpoint, inference_state_dict, load_checkpoint, save_checkpoint
 from pta_core.config import Config, activity_window, dump_config, to_dict
 from pta_core.data import PackedDataset, open_split
-from pta_core.data.sequences import sample_groups
 from pta_core.metrics import modality_combinations
 from pta_core.models.baselines import late_fusion_state_dict
 from pta_core.models.factory import build_model
 from pta_core.training.distributed import resolve_device
 from pta_core.training.evaluate import evaluate_combinations, selection_score
-from pta_core.training.purify import meta_split
+from pta_core.training.purify import split_meta_val
 from pta_core.training.train import MODEL_FILE, TrainResult, selection_metric
 
 
@@ -67,7 +66,7 @@ def assemble_late_fusion(cfg: Config, members: list[Path], *, progress: bool = T
     device = resolve_device(cfg.train.device)
     model.to(device)
     split = open_split(cfg.data, "train", progress=progress)
-    _, meta_positions = meta_split(sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed)
+    _, meta_positions = split_meta_val(split, cfg.purify)
     rows = evaluate_combinations(
         model, PackedDataset(split, meta_positions), modalities=tuple(model.modalities),
         combinations=modality_combinations(tuple(model.modalities)), batch_size=cfg.train.eval_batch_size,

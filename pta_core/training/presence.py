@@ -44,14 +44,16 @@ class PresenceSampler:
 
     @classmethod
     def for_model(
-        cls, modalities: tuple[str, ...], data_modalities: tuple[str, ...], probs: dict[str, float], mode: str,
-        generator: torch.Generator,
+        cls, modalities: tuple[str, ...], probs: dict[str, float], mode: str, generator: torch.Generator,
     ) -> PresenceSampler:
-        """A sampler over a network's ``modalities``; ``probs`` may name any of the data's modalities
-        (a single-modality baseline shares the PTA config), but nothing else."""
-        unknown = sorted(set(probs) - set(data_modalities))
+        """A sampler over a network's ``modalities``. ``probs`` may name any registered modality: those
+        the network lacks are ignored (one config serves PTA, its single-modality baselines and a
+        one-sensor run), an unregistered name is a typo and raises."""
+        from pta_core.modalities import MODALITIES
+
+        unknown = sorted(name for name in probs if name not in MODALITIES)
         if unknown:
-            raise ValueError(f"train.presence_probs names {unknown}, which are not in data.modalities {list(data_modalities)}")
+            raise ValueError(f"train.presence_probs names {unknown}, which are not modalities ({', '.join(MODALITIES.names())})")
         return cls(modalities, {k: v for k, v in probs.items() if k in modalities}, mode, generator)
 
     def draw(self, rows: int) -> torch.Tensor:

@@ -30,7 +30,8 @@ from torch.func import functional_call
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from pta_core.config import PurifyConfig, TrainConfig
-from pta_core.data import PackedDataset
+from pta_core.data import PackedDataset, PackedSplit
+from pta_core.data.sequences import sample_groups
 from pta_core.models.objectives import task_loss
 from pta_core.models.pta import PTAModel
 from pta_core.training.batching import ModelBatch, model_batch
@@ -55,7 +56,12 @@ def meta_split(groups: np.ndarray, fraction: float, seed: int, key: str = "purif
         raise ValueError(f"{key} must be in [0, 1), got {fraction}")
     names = np.unique(groups)
     count = int(round(len(names) * fraction))
-    if fraction > 0 and count == 0 and len(names) > 1:
+    if fraction > 0 and count == 0:
+        if len(names) < 2:
+            raise ValueError(
+                f"{key} {fraction} of {len(names)} group(s) holds out none: one group cannot be split; "
+                "use purify.meta_group=sequence (or dataset, where the dataset has a validation part) or more data"
+            )
         count = 1
     if count >= len(names):
         raise ValueError(
@@ -64,6 +70,25 @@ def meta_split(groups: np.ndarray, fraction: float, seed: int, key: str = "purif
         )
     held = np.random.default_rng(seed).permutation(names)[:count]
     is_meta = np.isin(groups, held)
+    return np.flatnonzero(~is_meta), np.flatnonzero(is_meta)
+
+
+def split_meta_val(split: PackedSplit, cfg: PurifyConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(meta-train, meta-val) positions of a training split by ``purify.meta_group``: whole groups drawn
+    with :func:`meta_split`, or (``dataset``) the dataset's own validation part (MARS's validate split).
+    Every way out that would leave a side empty is one clear error here, before any training step."""
+    if cfg.meta_group != "dataset":
+        if cfg.meta_val_fraction <= 0:
+            raise ValueError("purify.meta_val_fraction must be > 0: the meta-val part serves Purify and model selection")
+        return meta_split(sample_groups(split, cfg.meta_group), cfg.meta_val_fraction, cfg.meta_seed)
+    labels = split.manifest.get("meta_labels", {}).get("part")
+    if "part" not in split.meta or not labels or "validate" not in labels:
+        raise ValueError("purify.meta_group dataset takes the dataset's own validation part, and this dataset has "
+                         "none (MARS has): use subject or sequence")
+    is_meta = np.asarray(split.meta["part"]) == labels.index("validate")
+    if is_meta.all() or not is_meta.any():
+        raise ValueError(f"the dataset's validation part holds {int(is_meta.sum())} of the {len(is_meta)} training "
+                         "samples: meta-train and meta-val both need some")
     return np.flatnonzero(~is_meta), np.flatnonzero(is_meta)
 
 

@@ -57,7 +57,7 @@ from pta_core.training.batching import ModelBatch, concat_batches, model_batch
 from pta_core.training.distributed import World, barrier, gather_means, init_distributed, resolve_device
 from pta_core.training.evaluate import evaluate_combinations, selection_score
 from pta_core.training.presence import PresenceSampler
-from pta_core.training.purify import PHI, MetaBatches, MetaUpdater, meta_split
+from pta_core.training.purify import PHI, MetaBatches, MetaUpdater, meta_split, split_meta_val
 from pta_core.training.runstate import (
     IntervalMeter,
     JsonlLog,
@@ -150,23 +150,20 @@ class Trainer:
         self.split: PackedSplit = split
         if cfg.data.dataset == "mmfi" and "pose" in cfg.train.tasks and not split.has_pose:
             raise ValueError("train.tasks includes pose but the training split has no pose")
-        if cfg.purify.meta_val_fraction <= 0:
-            raise ValueError("purify.meta_val_fraction must be > 0: the meta-val part serves Purify and model selection")
-        self.train_positions, self.meta_positions = meta_split(
-            sample_groups(split, cfg.purify.meta_group), cfg.purify.meta_val_fraction, cfg.purify.meta_seed
-        )
+        self.train_positions, self.meta_positions = split_meta_val(split, cfg.purify)
         self.unlabelled_positions = np.empty(0, dtype=np.int64)
         if cfg.train.labelled_fraction < 1:  # train_positions keeps the labelled part
+            group = "sequence" if cfg.purify.meta_group == "dataset" else cfg.purify.meta_group
             unlabelled, labelled = meta_split(
-                sample_groups(split, cfg.purify.meta_group)[self.train_positions], cfg.train.labelled_fraction,
+                sample_groups(split, group)[self.train_positions], cfg.train.labelled_fraction,
                 cfg.purify.meta_seed, key="train.labelled_fraction",
             )
             self.train_positions, self.unlabelled_positions = self.train_positions[labelled], self.train_positions[unlabelled]
         self.train_set = PackedDataset(split, self.train_positions)
         self.meta_set = PackedDataset(split, self.meta_positions)
         log.info(
-            "training split: %d samples → %d train, %d meta-val (whole %ss, seed %d)%s",
-            len(split), len(self.train_set), len(self.meta_set), cfg.purify.meta_group, cfg.purify.meta_seed,
+            "training split: %d samples → %d train, %d meta-val (%s: %s, seed %d)%s",
+            len(split), len(self.train_set), len(self.meta_set), "purify.meta_group", cfg.purify.meta_group, cfg.purify.meta_seed,
             f"; {len(self.unlabelled_positions)} more unlabelled (train.labelled_fraction {cfg.train.labelled_fraction})"
             if len(self.unlabelled_positions) else "",
         )
@@ -195,8 +192,7 @@ class Trainer:
         params = [p for p in self.objective.parameters() if p.requires_grad and p is not phi]
         optimizer = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = optimizer(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-        self.presence = PresenceSampler.for_model(
-            self.modalities, cfg.data.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
+        self.presence = PresenceSampler.for_model(self.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
             self._generator(cfg.train.seed, STREAM_PRESENCE),
         )
         self.objective.generator = self._generator(cfg.train.seed, STREAM_DIFFUSION, self.device)
@@ -226,8 +222,7 @@ class Trainer:
         )
         self.meta: MetaUpdater | None = None
         if phi is not None:
-            meta_sampler = PresenceSampler.for_model(
-                self.modalities, cfg.data.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
+            meta_sampler = PresenceSampler.for_model(self.modalities, cfg.train.presence_probs, cfg.train.presence_mode,
                 self._generator(cfg.purify.meta_seed, STREAM_META),
             )
             batches = MetaBatches(self.meta_set, cfg.purify.meta_batch_size, cfg.purify.meta_seed, self.world)
