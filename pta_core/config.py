@@ -65,6 +65,11 @@ class PreprocessConfig:
     depth_scale: float = 0.001  # uint16 depth units → metres (MM-Fi stores millimetres)
     depth_max_m: float = 6.0  # depth beyond this is clipped; the image is scaled to [0, 1] by it
     mmwave_points: int = 64  # radar clouds are sampled or padded to this many points (+ validity mask)
+    # Radar channels after x, y, z: Doppler velocity (m/s) and intensity (dB, as TI's ROS driver
+    # publishes it), standardised as (value - offset) / scale. `pta stats` measures both on a
+    # training split; (0, 0) and (1, 1) leave them as they are (the MM-Fi benchmark models).
+    mmwave_offset: tuple[float, float] = (0.0, 0.0)
+    mmwave_scale: tuple[float, float] = (1.0, 1.0)
     lidar_points: int = 256
     max_input_points: int = 100_000  # bound on work per cloud: larger clouds are rejected, not processed
     # Wi-Fi CSI amplitude standardisation, in the files' units (the synthetic generator writes dB):
@@ -391,6 +396,7 @@ def check_config(cfg: Config) -> None:
         "data.preprocess.mmwave_points": pre.mmwave_points, "data.preprocess.depth_points": pre.depth_points,
         "data.preprocess.depth_stride": pre.depth_stride, "data.preprocess.csi_scale": pre.csi_scale,
         "data.preprocess.depth_max_m": pre.depth_max_m, "data.frame_period": cfg.data.frame_period,
+        "data.preprocess.mmwave_scale": min(pre.mmwave_scale),
         "model.tokens": cfg.model.tokens, "model.dim": cfg.model.dim, "model.encoder_width": cfg.model.encoder_width,
         "model.head_hidden": cfg.model.head_hidden, "train.batch_size": cfg.train.batch_size,
         "train.eval_batch_size": cfg.train.eval_batch_size, "train.epochs": cfg.train.epochs,

@@ -56,6 +56,14 @@ def mpjpe(pred: ArrayLike, gt: ArrayLike, *, per_sample: bool = False) -> Any:
     return _finish(errors, numpy_in, per_sample)
 
 
+def mae(pred: ArrayLike, gt: ArrayLike, *, per_sample: bool = False) -> Any:
+    """Mean absolute error of the joints' coordinates, x, y and z alike (MARS's metric, An & Ogras 2021:
+    the mean over its joints' x, y, z absolute errors). mm, as :func:`mpjpe`."""
+    p, g, numpy_in = _poses(pred, gt)
+    errors = (p - g).abs().mean(dim=(-2, -1)) * MM_PER_M
+    return _finish(errors, numpy_in, per_sample)
+
+
 def root_error(pred: ArrayLike, gt: ArrayLike, *, per_sample: bool = False) -> Any:
     """Euclidean error of the root joint (joint 0, the pelvis): where the person is. mm, as :func:`mpjpe`."""
     p, g, numpy_in = _poses(pred, gt)

@@ -19,6 +19,7 @@ METRIC_LABELS = {
     "pa_mpjpe_mm": "PA-MPJPE (mm)",
     "root_mm": "root error (mm)",
     "rel_mpjpe_mm": "root-relative MPJPE (mm)",
+    "mae_mm": "MAE (mm)",
     "accuracy": "accuracy (%)",
 }
 

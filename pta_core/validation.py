@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SCORES = ("mpjpe_mm", "pa_mpjpe_mm", "root_mm", "rel_mpjpe_mm", "accuracy")  # ValidationRow's score columns
+SCORES = ("mpjpe_mm", "pa_mpjpe_mm", "root_mm", "rel_mpjpe_mm", "mae_mm", "accuracy")  # ValidationRow's score columns
 # The scores that carry a standard error (sequence-clustered), and its column.
 STANDARD_ERRORS = {"mpjpe_mm": "mpjpe_se_mm", "accuracy": "accuracy_se"}
 
@@ -23,6 +23,7 @@ class ValidationRow:
     pa_mpjpe_mm: float | None = None
     root_mm: float | None = None  # error of the root joint: where the person is
     rel_mpjpe_mm: float | None = None  # MPJPE with the roots aligned: the body alone
+    mae_mm: float | None = None  # mean absolute coordinate error (MARS's metric)
     accuracy: float | None = None
     # Standard errors of mpjpe_mm and accuracy, frames clustered by sequence (None: not measured,
     # as in model files written before they were).

@@ -71,7 +71,6 @@ class SensingPipeline:
         self._rates = {s.modality: RateMeter() for s in sensors}
         self._lock = threading.Lock()  # one step at a time (a multi-threaded executor may race)
         self.chosen: tuple[str, ...] | None = None
-        self.received: Counter[str] = Counter()  # messages handed to on_message, per modality
         self.outputs = 0
         self.errors: Counter[str] = Counter()
         self._step_time = LatencyStats()
@@ -95,7 +94,6 @@ class SensingPipeline:
         towards the sensor's rate.
         """
         self._rates[sensor.modality].tick(time.monotonic())
-        self.received[sensor.modality] += 1
         sync, predictor = self.sync, self.predictor
         if predictor is None:
             return None

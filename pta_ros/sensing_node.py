@@ -122,6 +122,7 @@ class SensingNode(LifecycleNode):
         self._outputs_pub: OutputPublishers | None = None
         self._diag_pub = None
         self._active = False
+        self._handled: dict[str, int] = {}  # input callbacks finished, per sensor (messages_handled)
         self._infer_group = MutuallyExclusiveCallbackGroup()
         self._diag_group = MutuallyExclusiveCallbackGroup()
 
@@ -307,16 +308,20 @@ class SensingNode(LifecycleNode):
         pipeline = self._pipeline
         if pipeline is None or not self._active:
             return
-        rejection = pipeline.on_message(sensor, msg)
-        if rejection is not None:
-            if self._throttle.allow((sensor.modality, rejection.reason), time.monotonic()):
-                self.get_logger().warning(f"{sensor.topic}: rejected ({rejection.reason}): {rejection.detail}")
-            return
-        if self._params.event_driven:
-            if self._guard is not None:
-                self._guard.trigger()
-            else:
-                self._tick()
+        try:
+            rejection = pipeline.on_message(sensor, msg)
+            if rejection is not None:
+                if self._throttle.allow((sensor.modality, rejection.reason), time.monotonic()):
+                    self.get_logger().warning(f"{sensor.topic}: rejected ({rejection.reason}): {rejection.detail}")
+                return
+            if self._params.event_driven:
+                if self._guard is not None:
+                    self._guard.trigger()
+                else:
+                    self._tick()
+        finally:
+            # Per sensor: each sensor's callbacks are mutually exclusive, so no two threads add to one key.
+            self._handled[sensor.modality] = self._handled.get(sensor.modality, 0) + 1
 
     def _tick(self) -> None:
         """At most one inference step, and its outputs; never raises."""
@@ -371,9 +376,10 @@ class SensingNode(LifecycleNode):
         """The active input subscriptions (empty while inactive)."""
         return list(self._input_subs.values())
 
-    def messages_received(self) -> int:
-        """Input messages handled so far, every sensor together (accepted or rejected)."""
-        return sum(self._pipeline.received.values()) if self._pipeline is not None else 0
+    def messages_handled(self) -> int:
+        """Input messages whose callback has finished, every sensor together (accepted or rejected;
+        on the single-threaded executor the inference step a message completed has run too)."""
+        return sum(self._handled.values())
 
     def outputs_published(self) -> int:
         return self._pipeline.outputs if self._pipeline is not None else 0

@@ -3,8 +3,9 @@ that depend on the data (the Wi-Fi CSI standardisation).
 
 It reads ``--samples`` frames spread evenly over the training side of the split (raw files, not
 the packed cache) and prints, per modality: how often it is present, and its value statistics
-(CSI amplitude mean and standard deviation, point counts, depth pixels). The last line is the
-``--set`` overrides to paste: ``data.preprocess.csi_offset`` and ``csi_scale``.
+(CSI amplitude mean and standard deviation, point counts, depth pixels, the radar's velocity and
+intensity). The last lines are the ``--set`` overrides to paste: ``data.preprocess.csi_offset`` and
+``csi_scale``, ``mmwave_offset`` and ``mmwave_scale``.
 
 Example::
 
@@ -33,6 +34,7 @@ def raw_statistics(records, modalities: tuple[str, ...]) -> dict[str, dict[str, 
     """Per modality: the fraction present and the value statistics of the raw samples in ``records``."""
     values: dict[str, list[np.ndarray]] = {m: [] for m in modalities}
     counts: dict[str, list[int]] = {m: [] for m in modalities}
+    radar: list[np.ndarray] = []  # the radar's velocity and intensity columns
     total = 0
     for record in records:
         total += 1
@@ -45,6 +47,8 @@ def raw_statistics(records, modalities: tuple[str, ...]) -> dict[str, dict[str, 
             finite = array[np.isfinite(array)]
             if name == "depth":
                 finite = finite[finite > 0]
+            if name == "mmwave" and array.ndim == 2 and array.shape[1] >= 5:
+                radar.append(array[np.isfinite(array[:, 3:5]).all(axis=1), 3:5])
             values[name].append(finite.reshape(-1))
     out = {}
     for name in modalities:
@@ -55,6 +59,10 @@ def raw_statistics(records, modalities: tuple[str, ...]) -> dict[str, dict[str, 
                        p99=float(np.percentile(data, 99)))
         if counts[name] and name in ("lidar", "mmwave"):
             row.update(points_median=float(np.median(counts[name])), points_min=float(np.min(counts[name])))
+        if name == "mmwave" and radar:
+            channels = np.concatenate(radar)
+            row.update(velocity_mean=float(channels[:, 0].mean()), velocity_std=float(channels[:, 0].std()),
+                       intensity_mean=float(channels[:, 1].mean()), intensity_std=float(channels[:, 1].std()))
         out[name] = row
     return out
 
@@ -88,4 +96,8 @@ def run(args: argparse.Namespace) -> int:
     csi = stats.get("wifi-csi", {})
     if "mean" in csi:
         print(f"--set data.preprocess.csi_offset={csi['mean']:.4g} --set data.preprocess.csi_scale={csi['std']:.4g}")
+    radar = stats.get("mmwave", {})
+    if "intensity_mean" in radar:
+        print(f"--set 'data.preprocess.mmwave_offset=[{radar['velocity_mean']:.3g}, {radar['intensity_mean']:.3g}]' "
+              f"--set 'data.preprocess.mmwave_scale=[{max(radar['velocity_std'], 1e-3):.3g}, {max(radar['intensity_std'], 1e-3):.3g}]'")
     return 0

@@ -29,11 +29,15 @@ What the files say, checked on the published copy (docs/datasets.md "MARS" has t
   z up; the subject about 2 m away, the radar 1 m above the floor). The reader maps both to
   :data:`REFERENCE_FRAME`, the ``ti_mmwave`` frame of TI's ROS drivers (REP-103: x forward, y left,
   z up): (x, y, z) → (y, −x, z), the map ``ti_mmwave_rospkg`` applies to its points.
+- **Intensity.** MARS's ``Intensity`` is the IWR1443's linear peak value (integers 2–1127); the reader
+  turns it into dB as TI's ROS driver publishes it for SDK 2.x radars, 10·log10(peak + 1)
+  (``DataHandlerClass.cpp``), the unit of the project's radar intensity. Doppler is in m/s.
 - **Joints.** The 19 Kinect joints the paper scores (:data:`~pta_core.skeleton.KINECT_19`; its
   ``labels_test.npy`` equals the test CSVs' columns in this order), in metres.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -152,7 +156,8 @@ def scan_mars(root: Path, stats: ReadStats) -> list[SubjectListing]:
     return listings
 
 
-def read_movement(path: Path) -> list[np.ndarray]:
+@functools.lru_cache(maxsize=2)  # readers that jump around a movement (pta stats) read it once
+def read_movement(path: Path) -> tuple[np.ndarray, ...]:
     """``radar_dataK.mat`` → its frames, each (points, 8) float64 in file order (the CSV's columns)."""
     import h5py  # MATLAB v7.3 files are HDF5
 
@@ -161,16 +166,17 @@ def read_movement(path: Path) -> list[np.ndarray]:
             data = np.asarray(handle["radar_data_cropped"], dtype=np.float64).T
     except (OSError, KeyError) as err:
         raise DataFormatError(path, f"not a MARS radar file (HDF5 with radar_data_cropped): {err}") from None
-    return split_frames(data, path)
+    return tuple(split_frames(data, path))
 
 
-def read_radar_csv(path: Path) -> list[np.ndarray]:
+@functools.lru_cache(maxsize=2)
+def read_radar_csv(path: Path) -> tuple[np.ndarray, ...]:
     """A split's radar CSV → its frames, each (points, 8)."""
     try:
         data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     except ValueError as err:
         raise DataFormatError(path, f"not a MARS radar CSV: {err}") from None
-    return split_frames(data, path)
+    return tuple(split_frames(data, path))
 
 
 def split_frames(data: np.ndarray, path: Path) -> list[np.ndarray]:
@@ -183,6 +189,7 @@ def split_frames(data: np.ndarray, path: Path) -> list[np.ndarray]:
     return np.split(data, cuts)
 
 
+@functools.lru_cache(maxsize=2)
 def read_kinect(path: Path) -> np.ndarray:
     """A split's Kinect CSV → (T, 19, 3) metres in :data:`REFERENCE_FRAME` (the scored joints)."""
     try:
@@ -197,6 +204,11 @@ def read_kinect(path: Path) -> np.ndarray:
     return to_reference(joints)
 
 
+def intensity_db(peak: np.ndarray) -> np.ndarray:
+    """A TI SDK 2.x radar's linear peak value → dB, as ``ti_mmwave_rospkg`` publishes it."""
+    return 10.0 * np.log10(np.maximum(peak, 0.0) + 1.0)
+
+
 def to_reference(xyz: np.ndarray) -> np.ndarray:
     """MARS radar axes → :data:`REFERENCE_FRAME` (last axis x, y, z)."""
     return xyz @ TO_REFERENCE.T
@@ -208,7 +220,7 @@ class MarsFrame:
     movement: int  # 1-based
     part: int  # TRAIN, VALIDATE or TEST
     frame: int  # position in the movement, 0-based
-    points: np.ndarray  # (N, 5) x, y, z (REFERENCE_FRAME, m), Doppler (m/s), intensity
+    points: np.ndarray  # (N, 5) x, y, z (REFERENCE_FRAME, m), Doppler (m/s), intensity (dB)
     joints: np.ndarray  # (19, 3) metres, REFERENCE_FRAME
 
 
@@ -233,7 +245,7 @@ def part_frames(listing: SubjectListing, part: int, stats: ReadStats) -> Iterato
                 _check_same_frame(next(checked, None), frame, listing.radar_csv[part], movement, index, stats)
             if int(round(frame[0, 1])) != len(frame):
                 stats.count("object_count_mismatch")
-            points = np.column_stack([to_reference(frame[:, 2:5]), frame[:, 5:7]])
+            points = np.column_stack([to_reference(frame[:, 2:5]), frame[:, 5], intensity_db(frame[:, 6])])
             if not len(points):
                 stats.count("frames_without_points")
             stats.count(f"frames_{PARTS[part]}")

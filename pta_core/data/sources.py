@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from pta_core.config import DataConfig
 from pta_core.data import mars, mmfi, xrf55
 from pta_core.data.records import ReadStats, Record
@@ -186,18 +188,22 @@ def _mars_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
             info = path.stat()
             digest.update(f"{path.relative_to(base).as_posix()}\t{info.st_size}\t{info.st_mtime_ns}\n".encode())
 
-    def frames(counts: ReadStats) -> Iterator[mars.MarsFrame]:
-        for listing, part in parts:
-            yield from mars.part_frames(listing, part, counts)
-
     # One pass now pairs and checks every frame (a mismatch fails here, before packing) and counts.
-    total = sum(1 for _ in frames(stats))
+    for listing, part in parts:
+        for _ in mars.part_frames(listing, part, stats):
+            pass
+    first = np.cumsum([0] + [listing.part_frames(part) for listing, part in parts])  # first sample of each part
+    total = int(first[-1])
     log.info("MARS %s %s: %d frames from %d subject part(s) of %s", side, cfg.split, total, len(parts), base)
 
     def records(start: int) -> Iterator[Record]:
-        for frame in itertools.islice(frames(ReadStats()), start, None):
-            meta = (frame.subject, frame.movement, frame.part, frame.frame)
-            yield Record({"mmwave": frame.points}, {}, frame.joints, frame.movement - 1, meta)
+        index = max(bisect.bisect_right(first.tolist(), start) - 1, 0)  # skip whole parts unread
+        skip = start - int(first[index])
+        for listing, part in parts[index:]:
+            for frame in itertools.islice(mars.part_frames(listing, part, ReadStats()), skip, None):
+                meta = (frame.subject, frame.movement, frame.part, frame.frame)
+                yield Record({"mmwave": frame.points}, {}, frame.joints, frame.movement - 1, meta)
+            skip = 0
 
     return SplitSource(
         dataset="mars",

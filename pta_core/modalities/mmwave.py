@@ -2,10 +2,14 @@
 
 ROS `radar/points` PointCloud2 float32 x,y,z,velocity,intensity. Real MM-Fi radar frames are often
 empty (0-byte files) or missing: the data layer treats those as an absent modality for that frame.
+Velocity and intensity are standardised by ``mmwave_offset`` / ``mmwave_scale`` (a real radar's
+intensity, in dB, is tens; its Doppler a few m/s).
 """
 from __future__ import annotations
 
 from functools import partial
+
+import numpy as np
 
 from pta_core.config import PreprocessConfig
 from pta_core.modalities.base import Modality, register
@@ -15,7 +19,12 @@ CHANNELS = 5
 
 
 def preprocess(raw, cfg: PreprocessConfig):
-    return preprocess_cloud(raw, CHANNELS, cfg.mmwave_points, cfg.max_input_points)
+    sample = preprocess_cloud(raw, CHANNELS, cfg.mmwave_points, cfg.max_input_points)
+    if cfg.mmwave_offset != (0.0, 0.0) or cfg.mmwave_scale != (1.0, 1.0):
+        points, mask = sample["points"], sample["mask"]
+        offset, scale = np.asarray(cfg.mmwave_offset, np.float32), np.asarray(cfg.mmwave_scale, np.float32)
+        points[mask, 3:] = (points[mask, 3:] - offset) / scale  # padding stays zero
+    return sample
 
 
 MMWAVE = register(

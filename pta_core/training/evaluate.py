@@ -29,6 +29,7 @@ from pta_core.metrics import (
     MetricAccumulator,
     clustered_standard_error,
     combination_name,
+    mae,
     mpjpe,
     pa_mpjpe,
     relative_mpjpe,
@@ -58,6 +59,7 @@ def _score_pose(
         acc.update(f"{key}/pa_mpjpe_mm", pa_mpjpe(pred, truth, per_sample=True))
         acc.update(f"{key}/root_mm", root_error(pred, truth, per_sample=True))
         acc.update(f"{key}/rel_mpjpe_mm", relative_mpjpe(pred, truth, per_sample=True))
+        acc.update(f"{key}/mae_mm", mae(pred, truth, per_sample=True))
     if output.activity is not None and batch.targets.activity is not None:
         correct = top1_accuracy(output.activity.float(), batch.targets.activity, per_sample=True)
         acc.update(f"{key}/accuracy", correct)

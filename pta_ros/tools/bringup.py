@@ -124,7 +124,7 @@ def wait_until_drained(sensing, replay, evaluator, timeout_s: float = 60.0, quie
                 if replay.published_topic(topic).endswith(launch_plan.GROUND_TRUTH_TOPIC))
     deadline, last, last_change = time.monotonic() + timeout_s, -1, time.monotonic()
     while time.monotonic() < deadline:
-        received = sensing.messages_received()
+        received = sensing.messages_handled()
         if received != last:
             last, last_change = received, time.monotonic()
         inputs_done = received >= to_node or time.monotonic() - last_change >= quiet_s

@@ -59,6 +59,7 @@ class ReplayNode(Node):
             target = (remap or {}).get(topic, topic)
             self._topic_publishers[topic] = self.create_publisher(cls, target, latched if topic == "/tf_static" else qos)
         self._clock = self.create_publisher(Clock, "/clock", 10) if publish_clock else None
+        self._last_clock: int | None = None
 
     def wait_for_subscribers(self, timeout_s: float) -> bool:
         """Wait until every publisher has a subscriber (or the timeout passes)."""
@@ -91,13 +92,17 @@ class ReplayNode(Node):
         return bool(started)
 
     def _publish_clock(self, bag_ns: int) -> None:
-        if self._clock is not None:
+        """/clock, never backwards within a pass: a late message's own time can be behind the time the
+        waiting loop last published, and a sim-time node treats any step back as a bag loop (it resets)."""
+        if self._clock is not None and (self._last_clock is None or bag_ns > self._last_clock):
             msg = Clock()
             msg.clock.sec, msg.clock.nanosec = divmod(bag_ns, 1_000_000_000)
             self._clock.publish(msg)
+            self._last_clock = bag_ns
 
     def play_once(self) -> None:
-        """One pass over the bag in real time × rate."""
+        """One pass over the bag in real time × rate (its /clock starts over: a loop is a jump back)."""
+        self._last_clock = None
         pacer = Pacer(rate=self.rate, bag_start_ns=self.playback.start_ns)
         next_clock = time.perf_counter()
         for message in self.playback.messages():
