@@ -65,9 +65,12 @@ class PreprocessConfig:
     depth_scale: float = 0.001  # uint16 depth units → metres (MM-Fi stores millimetres)
     depth_max_m: float = 6.0  # depth beyond this is clipped; the image is scaled to [0, 1] by it
     mmwave_points: int = 64  # radar clouds are sampled or padded to this many points (+ validity mask)
-    # Radar channels after x, y, z: Doppler velocity (m/s) and intensity (dB, as TI's ROS driver
-    # publishes it), standardised as (value - offset) / scale. `pta stats` measures both on a
-    # training split; (0, 0) and (1, 1) leave them as they are (the MM-Fi benchmark models).
+    # Radar values a model reads after x, y, z: Doppler "velocity" (m/s) and "intensity" (dB, as TI's
+    # ROS driver publishes it), each, both or neither (a radar driver that publishes no Doppler, as
+    # ti_mmwave_rospkg's radar_scan_pcl, is served by a model without it). Standardised as
+    # (value - offset) / scale with (velocity, intensity) pairs: `pta stats` measures them on a training
+    # split; (0, 0) and (1, 1) leave them as they are (the MM-Fi benchmark models).
+    mmwave_features: tuple[str, ...] = ("velocity", "intensity")
     mmwave_offset: tuple[float, float] = (0.0, 0.0)
     mmwave_scale: tuple[float, float] = (1.0, 1.0)
     lidar_points: int = 256
@@ -80,7 +83,7 @@ class PreprocessConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: Literal["mmfi", "xrf55", "mars"] = "mmfi"
+    dataset: Literal["mmfi", "xrf55", "mars", "radhar"] = "mmfi"
     root: str = "data/mmfi"
     cache_dir: str = "cache"
     modalities: tuple[str, ...] = ("rgb", "depth", "mmwave", "lidar", "wifi-csi")
@@ -310,7 +313,7 @@ class Config:
 
 def activity_window(cfg: Config) -> int:
     """Frames per activity window of the network ``cfg`` trains (0: no windowed activity head)."""
-    return cfg.activity.window if "activity" in cfg.train.tasks and "pose" in cfg.train.tasks else 0
+    return cfg.activity.window if "activity" in cfg.train.tasks else 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,6 +436,9 @@ def check_config(cfg: Config) -> None:
         raise ConfigError('align.teacher "available" needs align.head_input "fused" (the refined head input is per sampled set)')
     if cfg.align.target == "predictions" and cfg.align.head_input != "fused":
         raise ConfigError('align.target "predictions" distils the served prediction: it needs align.head_input "fused"')
+    radar_values = ("velocity", "intensity")
+    if any(f not in radar_values for f in pre.mmwave_features) or len(set(pre.mmwave_features)) != len(pre.mmwave_features):
+        raise ConfigError(f"data.preprocess.mmwave_features {list(pre.mmwave_features)}: each of {list(radar_values)} at most once")
     if not 0.0 < cfg.train.labelled_fraction <= 1.0:
         raise ConfigError(f"train.labelled_fraction must be in (0, 1], got {cfg.train.labelled_fraction}")
 

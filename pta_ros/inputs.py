@@ -30,6 +30,7 @@ CSI_ENCODINGS = ("32FC1",)
 class DecodeOptions:
     max_points: int = 100_000  # clouds with more points are rejected before decoding
     csi_layout: str = "antenna_major"  # rows: 3 antennas × 114 subcarriers (or subcarrier_major)
+    radar_features: tuple[str, ...] = ("velocity", "intensity")  # what the model reads besides x, y, z
 
 
 def decode_keypoints(msg: PoseArray, options: DecodeOptions) -> np.ndarray:
@@ -43,8 +44,26 @@ def decode_depth(msg: Image, options: DecodeOptions) -> np.ndarray:
 
 
 def decode_radar(msg: PointCloud2, options: DecodeOptions) -> np.ndarray:
-    """PointCloud2 with x, y, z, velocity, intensity → (N, 5) float32."""
-    return pointcloud2_to_numpy(msg, RADAR_FIELDS, max_points=options.max_points)
+    """PointCloud2 → (N, 5) float32 x, y, z, velocity, intensity, read by field name (any order, padding
+    or point step). A field the model reads (x, y, z and ``radar_features``) must be there; one it does
+    not read may be missing (``ti_mmwave_rospkg``'s ``radar_scan_pcl`` has no velocity) and is NaN.
+
+    Raises:
+        InvalidInput: ``fields`` naming the missing fields the model needs, and those of
+            :func:`~pta_ros.conversions.pointcloud2_to_numpy`.
+    """
+    names = {field.name for field in msg.fields}
+    needed = ("x", "y", "z", *options.radar_features)
+    missing = [name for name in needed if name not in names]
+    if missing:
+        raise InvalidInput("fields", f"cloud lacks field(s) {missing} the model reads; it has {sorted(names)}")
+    columns = [name for name in RADAR_FIELDS if name in names]
+    values = pointcloud2_to_numpy(msg, columns, max_points=options.max_points)
+    if len(columns) == len(RADAR_FIELDS):
+        return values
+    out = np.full((len(values), len(RADAR_FIELDS)), np.nan, dtype=np.float32)
+    out[:, [RADAR_FIELDS.index(name) for name in columns]] = values
+    return out
 
 
 def decode_lidar(msg: PointCloud2, options: DecodeOptions) -> np.ndarray:

@@ -153,7 +153,8 @@ class SensingNode(LifecycleNode):
             )
             predictor.close()
             return TransitionCallbackReturn.FAILURE
-        self._pipeline = SensingPipeline(predictor, sensors, self._sync_policy(p), self._clock_ns, _input_options(p))
+        self._pipeline = SensingPipeline(predictor, sensors, self._sync_policy(p), self._clock_ns,
+                                         _input_options(p, predictor.preprocess_config.mmwave_features))
         predictor.warm_up(s.modality for s in sensors)
         self._outputs_pub = OutputPublishers(self)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -292,7 +293,7 @@ class SensingNode(LifecycleNode):
         previous, self._params = self._params, updated
         if self._pipeline is not None:
             self._pipeline.sync.set_policy(self._sync_policy(updated))
-            self._pipeline.options = _input_options(updated)
+            self._pipeline.options = _input_options(updated, self._pipeline.options.decode.radar_features)
         if self._infer_timer is not None and updated.rate_hz != previous.rate_hz:
             self._infer_timer.timer_period_ns = int(1e9 / updated.rate_hz)
         if previous.publish_markers and not updated.publish_markers:
@@ -397,8 +398,10 @@ class SensingNode(LifecycleNode):
         return self._pipeline.sync if self._pipeline is not None else None
 
 
-def _input_options(p: node_params.NodeParams) -> InputOptions:
-    return InputOptions(frame_ids=dict(p.frame_ids), decode=DecodeOptions(max_points=p.max_points, csi_layout=p.csi_layout))
+def _input_options(p: node_params.NodeParams, radar_features: tuple[str, ...]) -> InputOptions:
+    """The input checks: the parameters' and what the model reads of a radar cloud."""
+    return InputOptions(frame_ids=dict(p.frame_ids), decode=DecodeOptions(
+        max_points=p.max_points, csi_layout=p.csi_layout, radar_features=tuple(radar_features)))
 
 
 def _fmt(modalities: tuple[str, ...] | None) -> str:

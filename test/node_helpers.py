@@ -241,6 +241,23 @@ class Harness:
     def now_ns(self) -> int:
         return self.node.get_clock().now().nanoseconds
 
+    def change_state(self, transition: int) -> bool:
+        """A lifecycle transition through the node's ``change_state`` service, as ``ros2 lifecycle set``
+        does: the transition then runs on the node's executor thread, never beside it (destroying the
+        subscriptions a spinning executor waits on, from another thread, races it)."""
+        from lifecycle_msgs.srv import ChangeState
+
+        client = self.client.create_client(ChangeState, f"{self.node.get_fully_qualified_name()}/change_state")
+        try:
+            self.wait_for(client.service_is_ready, what="the change_state service")
+            request = ChangeState.Request()
+            request.transition.id = transition
+            future = client.call_async(request)
+            self.wait_for(future.done, what=f"the response to transition {transition}")
+            return bool(future.result().success)
+        finally:
+            self.client.destroy_client(client)
+
     def rejected(self, modality: str, reason: str) -> int:
         return self.node.synchronizer.rejected()[modality].get(reason, 0)
 

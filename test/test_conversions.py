@@ -247,3 +247,39 @@ def test_csi_rejects_wrong_shape_and_encoding():
         _reason(decode_csi, numpy_to_image(np.ones((342, 10), np.uint16), "16UC1"), DecodeOptions())
         == "encoding"
     )
+
+
+def ti_mmwave_cloud(points: np.ndarray) -> PointCloud2:
+    """What ti_mmwave_rospkg publishes on radar_scan_pcl: a pcl::PointXYZI cloud (x, y, z at 0, 4, 8,
+    intensity at 16, 32-byte points), frame ti_mmwave, no velocity field."""
+    rows = np.zeros(len(points), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("_pad", "<f4"),
+                                        ("intensity", "<f4"), ("_rest", "<f4", 3)])
+    for name, column in (("x", 0), ("y", 1), ("z", 2), ("intensity", 3)):
+        rows[name] = points[:, column]
+    fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT32, count=1)
+              for n, o in (("x", 0), ("y", 4), ("z", 8), ("intensity", 16))]
+    msg = PointCloud2(height=1, width=len(points), fields=fields, is_bigendian=False, point_step=32,
+                      row_step=32 * len(points), is_dense=True)
+    msg.header.frame_id = "ti_mmwave"
+    msg.data = rows.tobytes()
+    return msg
+
+
+def test_radar_without_doppler_serves_a_model_that_reads_no_velocity():
+    from pta_core.config import PreprocessConfig
+    from pta_core.modalities import get_modality
+    from pta_ros.inputs import decode_radar
+
+    points = np.random.default_rng(5).normal(0, 1, (20, 4)).astype(np.float32)
+    msg = ti_mmwave_cloud(points)
+    # A model that reads velocity: one clear rejection naming the field.
+    with pytest.raises(InvalidInput, match="lacks field.*velocity") as err:
+        decode_radar(msg, DecodeOptions())
+    assert err.value.reason == "fields"
+    # One that does not: x, y, z and intensity by name, velocity NaN, and its preprocessing never sees it.
+    raw = decode_radar(msg, DecodeOptions(radar_features=("intensity",)))
+    np.testing.assert_array_equal(raw[:, [0, 1, 2, 4]], points)
+    assert np.isnan(raw[:, 3]).all()
+    sample = get_modality("mmwave").preprocess(raw, PreprocessConfig(mmwave_features=("intensity",)))
+    assert sample["points"].shape[1] == 4 and sample["mask"].sum() == 20
+    np.testing.assert_allclose(sample["points"][:20], points)

@@ -7,6 +7,7 @@ import yaml
 from node_helpers import Harness, make_checkpoint, raw_samples
 
 rclpy = pytest.importorskip("rclpy")
+from lifecycle_msgs.msg import Transition  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.exceptions import InvalidParameterValueException  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
@@ -143,12 +144,12 @@ def test_deactivate_stops_and_frees_then_activate_resumes(model):
         h.publish_frame(raws, active)
         h.wait_for_output(active, "while active")
 
-        assert h.node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert h.change_state(Transition.TRANSITION_DEACTIVATE)
         assert h.node.predictor is None  # the model is freed
         h.wait_for(lambda: h.publishers["rgb"].get_subscription_count() == 0, what="subscriptions dropped")
         h.publish_frame(raws, h.now_ns())  # nobody listens: it can never come out
 
-        assert h.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert h.change_state(Transition.TRANSITION_ACTIVATE)
         assert h.node.predictor is not None
         h.wait_for(lambda: h.publishers["rgb"].get_subscription_count() > 0 and not h.node.unmatched_inputs(),
                    what="subscriptions back, matched on both sides")

@@ -79,6 +79,8 @@ def cache_key(cfg: DataConfig, side: str) -> dict[str, Any]:
             key.update(train_actions=list(cfg.train_actions), val_actions=list(cfg.val_actions))
     elif cfg.dataset == "mars":
         key.update(split=cfg.split, val_subjects=list(cfg.val_subjects))
+    elif cfg.dataset == "radhar":
+        pass  # its split is the repository's Train / Test folders
     else:
         key.update(scenes=list(cfg.scenes), train_repetitions=cfg.train_repetitions)
     return json.loads(json.dumps(key))  # tuples → lists, as the manifest stores it

@@ -19,7 +19,7 @@ def sample_groups(split: PackedSplit, group: str) -> np.ndarray:
     if group not in GROUPS:
         raise ValueError(f"unknown group {group!r}; known: {', '.join(GROUPS)}")
     meta = split.meta
-    keys = [meta["subject"]]
+    keys = [meta["subject"] if "subject" in meta else meta["recording"]]  # RadHAR has recordings, not subjects
     if "scene" in meta:
         keys.insert(0, meta["scene"])  # XRF55 volunteer ids restart per scene
     if group == "sequence":

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pta_core.config import DataConfig
-from pta_core.data import mars, mmfi, xrf55
+from pta_core.data import mars, mmfi, radhar, xrf55
 from pta_core.data.records import ReadStats, Record
 from pta_core.data.splits import SIDES, mmfi_split
 from pta_core.skeleton import JointSet, dataset_joint_set
@@ -57,7 +57,7 @@ def split_source(cfg: DataConfig, side: str) -> SplitSource:
     root = Path(cfg.root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset root {root} does not exist (data.root)")
-    readers = {"mmfi": _mmfi_source, "xrf55": _xrf55_source, "mars": _mars_source}
+    readers = {"mmfi": _mmfi_source, "xrf55": _xrf55_source, "mars": _mars_source, "radhar": _radhar_source}
     if cfg.dataset not in readers:
         raise ValueError(f"unknown dataset {cfg.dataset!r}; known: {', '.join(readers)}")
     return readers[cfg.dataset](cfg, side, root)
@@ -219,4 +219,43 @@ def _mars_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
         scan_stats=stats,
         records=records,
         joint_set=dataset_joint_set("mars"),
+    )
+
+
+def _radhar_source(cfg: DataConfig, side: str, root: Path) -> SplitSource:
+    if tuple(cfg.modalities) != ("mmwave",):
+        raise ValueError(f"RadHAR has one sensor: data.modalities must be [mmwave], got {list(cfg.modalities)}")
+    stats = ReadStats()
+    recordings = radhar.scan_radhar(root, side, stats)
+    digest = hashlib.sha256()
+    counts = []
+    for recording in recordings:  # one pass: every file parses (an error fails here, before packing) and counts
+        info = recording.path.stat()
+        digest.update(f"{recording.path.relative_to(root).as_posix()}\t{info.st_size}\t{info.st_mtime_ns}\n".encode())
+        counts.append(len(radhar.read_recording(recording, stats)))
+    first = np.cumsum([0, *counts])
+    log.info("RadHAR %s: %d frames in %d recordings", side, int(first[-1]), len(recordings))
+
+    def records(start: int) -> Iterator[Record]:
+        index = max(bisect.bisect_right(first.tolist(), start) - 1, 0)
+        skip = start - int(first[index])
+        for recording in recordings[index:]:
+            for frame in radhar.read_recording(recording, ReadStats())[skip:]:
+                yield Record({"mmwave": frame.points}, {}, None, frame.activity,
+                             (frame.recording, frame.activity, frame.frame))
+            skip = 0
+
+    return SplitSource(
+        dataset="radhar",
+        side=side,
+        root=root,
+        modalities=("mmwave",),
+        num_samples=int(first[-1]),
+        fingerprint=digest.hexdigest(),
+        activity_classes=radhar.ACTIVITIES,
+        has_pose=False,
+        meta_names=("recording", "action", "frame"),
+        meta_labels={},
+        scan_stats=stats,
+        records=records,
     )

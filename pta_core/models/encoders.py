@@ -199,7 +199,7 @@ ENCODERS.register(
         PointEncoder(3, model.encoder_width) if pre.depth_mode == "points" else DepthEncoder(model.encoder_width, pre)
     ),
 )
-ENCODERS.register("mmwave", lambda model, pre: PointEncoder(mmwave.CHANNELS, model.encoder_width))
+ENCODERS.register("mmwave", lambda model, pre: PointEncoder(mmwave.channels(pre), model.encoder_width))
 ENCODERS.register("lidar", lambda model, pre: PointEncoder(lidar.CHANNELS, model.encoder_width))
 ENCODERS.register("wifi-csi", lambda model, pre: CSIEncoder(model.encoder_width))
 ENCODERS.register("xrf-mmwave", lambda model, pre: HeatmapEncoder(model.encoder_width))

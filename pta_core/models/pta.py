@@ -40,7 +40,8 @@ class ModelOutput:
 class TaskHeads(nn.Module):
     """The task heads on fused tokens: pose (:class:`PoseHead`), and activity either per sample
     (:class:`ActivityHead`, ``activity.window`` 0: XRF55) or over a window of frames
-    (:class:`WindowActivityHead`, which reads the pose head's per-frame embeddings)."""
+    (:class:`WindowActivityHead`, which reads per-frame embeddings: the pose head's or, for activity
+    alone (RadHAR), a per-frame activity head's, which trains the network on each frame's label)."""
 
     def __init__(self, model_cfg: ModelConfig, activity_cfg: ActivityConfig, tasks: tuple[str, ...], num_classes: int,
                  num_joints: int = NUM_JOINTS):
@@ -51,16 +52,21 @@ class TaskHeads(nn.Module):
         self.pose_head = PoseHead(tokens, dim, kind, hidden, dropout, num_joints) if "pose" in tasks else None
         self.windowed = "activity" in tasks and activity_cfg.window > 0
         self.activity_head: nn.Module | None = None
+        self.frame_head: ActivityHead | None = None
         if self.windowed:
-            if self.pose_head is None:
-                raise ValueError("activity.window > 0 needs the pose task: the window head reads the pose head's embeddings")
+            framer = self.pose_head
+            if framer is None:
+                framer = self.frame_head = ActivityHead(tokens, dim, num_classes, kind, hidden, dropout)
             self.activity_head = WindowActivityHead(
-                self.pose_head.embedding_dim, num_classes, activity_cfg.width, activity_cfg.layers, activity_cfg.dropout
+                framer.embedding_dim, num_classes, activity_cfg.width, activity_cfg.layers, activity_cfg.dropout
             )
         elif "activity" in tasks and not self.windowed:
             self.activity_head = ActivityHead(tokens, dim, num_classes, kind, hidden, dropout)
 
     def forward(self, tokens: torch.Tensor) -> ModelOutput:
+        if self.frame_head is not None:  # activity alone, windowed: each frame's logits and embedding
+            embedding = self.frame_head.embed(tokens)
+            return ModelOutput(activity=self.frame_head.fc(embedding), embedding=embedding)
         if self.pose_head is None:
             return ModelOutput(activity=self.activity_head(tokens) if self.activity_head is not None else None)
         embedding = self.pose_head.embed(tokens)

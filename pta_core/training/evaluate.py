@@ -48,9 +48,10 @@ METRICS = SCORES
 
 def _score_pose(
     acc: MetricAccumulator, clustered: ClusterSums, key: str, output: ModelOutput, batch: ModelBatch,
-    sequences: np.ndarray,
+    sequences: np.ndarray, frame_activity: bool = True,
 ) -> None:
-    """Add one batch's per-frame scores; ``sequences``: each row's sequence id (the standard errors' clusters)."""
+    """Add one batch's per-frame scores; ``sequences``: each row's sequence id (the standard errors'
+    clusters). ``frame_activity``: score per-sample activity (not when windows are scored instead)."""
     if output.pose is not None and batch.targets.pose is not None:
         pred, truth = output.pose.float(), batch.targets.pose
         errors = mpjpe(pred, truth, per_sample=True)
@@ -60,7 +61,7 @@ def _score_pose(
         acc.update(f"{key}/root_mm", root_error(pred, truth, per_sample=True))
         acc.update(f"{key}/rel_mpjpe_mm", relative_mpjpe(pred, truth, per_sample=True))
         acc.update(f"{key}/mae_mm", mae(pred, truth, per_sample=True))
-    if output.activity is not None and batch.targets.activity is not None:
+    if frame_activity and output.activity is not None and batch.targets.activity is not None:
         correct = top1_accuracy(output.activity.float(), batch.targets.activity, per_sample=True)
         acc.update(f"{key}/accuracy", correct)
         clustered.update(f"{key}/accuracy", correct, sequences)
@@ -177,7 +178,7 @@ def evaluate_combinations(
                 for i, (rows, output) in enumerate(outputs):
                     if output is not None:
                         in_batch = sequences[start : start + batch_size][rows.cpu().numpy()]
-                        _score_pose(acc, clustered, str(i), output, batch.rows(rows), in_batch)
+                        _score_pose(acc, clustered, str(i), output, batch.rows(rows), in_batch, frame_activity=window == 0)
                     if window > 0:
                         has[i].append(rows)
                         states[i].append(_scatter(output.embedding, rows) if output is not None else None)
