@@ -166,8 +166,8 @@ def mars_parts(cfg: DataConfig, side: str, listings: list[mars.SubjectListing]) 
         unknown = sorted(set(cfg.val_subjects) - set(known))
         if not cfg.val_subjects or unknown:
             raise ValueError(f"data.val_subjects {list(cfg.val_subjects)} must name test subjects among {known}")
-        held = {x for x in listings if mars.subject_name(x.subject) in cfg.val_subjects}
-        chosen = [(x, p) for x in listings if (x in held) == (side == "test") for p in range(len(mars.PARTS))]
+        chosen = [(x, p) for x in listings if (mars.subject_name(x.subject) in cfg.val_subjects) == (side == "test")
+                  for p in range(len(mars.PARTS))]
     else:
         raise ValueError(f"data.split {cfg.split!r} is not a MARS split: time_split or cross_subject_split")
     return [(x, p) for x, p in chosen if p in x.kinect]
