@@ -259,6 +259,9 @@ class TrainConfig:
     # Align also draws a batch of unlabelled frames each step, on which only Align's KD acts
     # (semi-supervised distillation; docs/method.md §14). 1: every frame is labelled.
     labelled_fraction: float = 1.0
+    # The share of each training recording's frames training uses, from its start (learning curves
+    # with fewer labelled frames: docs/RESULTS.md, what the simulator is worth on real radar).
+    frame_fraction: float = 1.0
     activity_loss_weight: float = 0.1
     presence_probs: dict[str, float] = field(default_factory=dict)  # empty: every modality 0.7
     # independent: one Bernoulli draw per modality (presence_probs), one mask per batch (MM-Fi code);
@@ -439,6 +442,8 @@ def check_config(cfg: Config) -> None:
     radar_values = ("velocity", "intensity")
     if any(f not in radar_values for f in pre.mmwave_features) or len(set(pre.mmwave_features)) != len(pre.mmwave_features):
         raise ConfigError(f"data.preprocess.mmwave_features {list(pre.mmwave_features)}: each of {list(radar_values)} at most once")
+    if not 0.0 < cfg.train.frame_fraction <= 1.0:
+        raise ConfigError(f"train.frame_fraction must be in (0, 1], got {cfg.train.frame_fraction}")
     if not 0.0 < cfg.train.labelled_fraction <= 1.0:
         raise ConfigError(f"train.labelled_fraction must be in (0, 1], got {cfg.train.labelled_fraction}")
 

@@ -86,3 +86,21 @@ def test_xrf55_samples_are_whole_sequences(tmp_path):
     assert len(np.unique(sample_groups(split, "subject"))) == 2
     with pytest.raises(ValueError, match="whole sequences"):
         sequence_windows(split, np.arange(len(split)), 2)
+
+
+def test_leading_frames_keep_the_start_of_each_recording():
+    from types import SimpleNamespace
+
+    from pta_core.data.sequences import leading_frames
+
+    # Two recordings of 10 frames, rows shuffled: a quarter keeps each one's first ⌈2.5⌉ = 3 frames.
+    rng = np.random.default_rng(0)
+    order = rng.permutation(20)
+    meta = {"subject": np.r_[np.ones(10), 2 * np.ones(10)][order].astype(int),
+            "action": np.ones(20, int), "frame": np.r_[np.arange(10), np.arange(10)][order]}
+    split = SimpleNamespace(meta=meta)
+    kept = leading_frames(split, np.arange(20), 0.25)
+    assert sorted(zip(meta["subject"][kept], meta["frame"][kept])) == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
+    assert len(leading_frames(split, np.arange(20), 1.0)) == 20
+    with pytest.raises(ValueError, match="frame_fraction"):
+        leading_frames(split, np.arange(20), 0.0)

@@ -28,6 +28,25 @@ def sample_groups(split: PackedSplit, group: str) -> np.ndarray:
     return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1)
 
 
+def leading_frames(split: PackedSplit, positions: np.ndarray, fraction: float) -> np.ndarray:
+    """The first ⌈``fraction`` · n⌉ of each sequence's n frames among ``positions``, in frame order (a
+    smaller training set that covers less of each recording, not a thinned one: neighbouring frames of
+    a recording are near-copies, so every k-th frame would keep almost all it teaches)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"train.frame_fraction must be in (0, 1], got {fraction}")
+    positions = np.asarray(positions, dtype=np.int64)
+    if fraction == 1.0 or "frame" not in split.meta:
+        return positions
+    sequence = sample_groups(split, "sequence")[positions]
+    frame = np.asarray(split.meta["frame"], dtype=np.int64)[positions]
+    order = np.lexsort((frame, sequence))
+    starts = np.r_[0, np.flatnonzero(np.diff(sequence[order])) + 1]
+    counts = np.diff(np.r_[starts, len(order)])
+    rank = np.arange(len(order)) - np.repeat(starts, counts)
+    keep = rank < np.ceil(fraction * np.repeat(counts, counts))
+    return np.sort(positions[order[keep]])
+
+
 def sequence_windows(split: PackedSplit, positions: np.ndarray, length: int) -> np.ndarray:
     """Windows of ``length`` consecutive frames within ``positions`` (rows of ``split``).
 

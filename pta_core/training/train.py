@@ -46,7 +46,7 @@ from pta_core.checkpoint import (
 )
 from pta_core.config import Config, activity_window, dump_config, load_config, to_dict
 from pta_core.data import PackedDataset, PackedSplit, collate, open_split
-from pta_core.data.sequences import sample_groups
+from pta_core.data.sequences import leading_frames, sample_groups
 from pta_core.io import atomic_write_text, remove_stale_temporaries
 from pta_core.metrics import modality_combinations
 from pta_core.models.factory import build_model, build_objective
@@ -151,6 +151,11 @@ class Trainer:
         if cfg.data.dataset == "mmfi" and "pose" in cfg.train.tasks and not split.has_pose:
             raise ValueError("train.tasks includes pose but the training split has no pose")
         self.train_positions, self.meta_positions = split_meta_val(split, cfg.purify)
+        if cfg.train.frame_fraction < 1:
+            kept = leading_frames(split, self.train_positions, cfg.train.frame_fraction)
+            log.info("train.frame_fraction %g: the first %d of %d training frames of each recording",
+                     cfg.train.frame_fraction, len(kept), len(self.train_positions))
+            self.train_positions = kept
         self.unlabelled_positions = np.empty(0, dtype=np.int64)
         if cfg.train.labelled_fraction < 1:  # train_positions keeps the labelled part
             group = "sequence" if cfg.purify.meta_group == "dataset" else cfg.purify.meta_group
