@@ -36,6 +36,7 @@ setup(
             "sensing_node = pta_ros.sensing_node:main",
             "replay_node = pta_ros.tools.replay_node:main",
             "mmfi_to_bag = pta_ros.tools.bag:main",
+            "radar_to_bag = pta_ros.tools.radar_bag:main",
             "pta_bringup = pta_ros.tools.bringup:main",
             "online_eval = pta_ros.tools.online_eval:main",
         ],

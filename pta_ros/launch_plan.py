@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pta_ros.inputs import SENSORS
 
 NODE_NAME = "sensing_node"
-GROUND_TRUTH_TOPIC = "/ground_truth/skeleton"  # written into bags by mmfi_to_bag
+GROUND_TRUTH_TOPIC = "/ground_truth/skeleton"  # written into bags by mmfi_to_bag and radar_to_bag (MARS)
+ACTIVITY_TRUTH_TOPIC = "/ground_truth/activity"  # written into bags by radar_to_bag (RadHAR)
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,10 @@ def bag_remappings(values: dict[str, str]) -> list[str]:
         recorded = "/" + INPUT_ARGUMENTS[arg]
         if topic != recorded:
             items.append(f"{recorded}:={topic}")
-    truth = resolve(GROUND_TRUTH_TOPIC.lstrip("/"), values.get("namespace", ""))
-    if truth != GROUND_TRUTH_TOPIC:
-        items.append(f"{GROUND_TRUTH_TOPIC}:={truth}")
+    for recorded in (GROUND_TRUTH_TOPIC, ACTIVITY_TRUTH_TOPIC):
+        truth = resolve(recorded.lstrip("/"), values.get("namespace", ""))
+        if truth != recorded:
+            items.append(f"{recorded}:={truth}")
     return items
 
 

@@ -1,8 +1,9 @@
 """The sensing node's outputs: one prediction → skeleton, activity, scores, markers and inference messages.
 
 ``~/inference`` (DiagnosticArray, one per output, same header as the skeleton) says which modality
-set produced that output and how long the step took: what an online evaluator needs to score each
-chosen set (``pta_ros.tools.online_eval``) without guessing which output came from which set.
+set produced that output, its top activity (``~/activity`` has no header to match it by) and how
+long the step took: what an online evaluator needs to score each chosen set
+(``pta_ros.tools.online_eval``) without guessing which output came from which set.
 
 Publishers are lifecycle publishers (silent while the node is inactive), reliable, depth 10.
 """
@@ -34,9 +35,12 @@ def scores_msg(probs: np.ndarray) -> Float32MultiArray:
     return msg
 
 
-def inference_msg(node_name: str, modalities: tuple[str, ...], header: Header, step_s: float | None) -> DiagnosticArray:
-    """One output's provenance: the modality set used (``a+b``) and the step time (ms)."""
+def inference_msg(node_name: str, modalities: tuple[str, ...], header: Header, step_s: float | None,
+                  activity: str | None = None) -> DiagnosticArray:
+    """One output's provenance: the modality set used (``a+b``), the top activity, the step time (ms)."""
     values = [KeyValue(key="modalities", value="+".join(modalities))]
+    if activity is not None:
+        values.append(KeyValue(key="activity", value=activity))
     if step_s is not None:
         values.append(KeyValue(key="step_ms", value=f"{step_s * 1e3:.3f}"))
     status = DiagnosticStatus(level=DiagnosticStatus.OK, name=f"{node_name}: inference", message="+".join(modalities),
@@ -71,17 +75,19 @@ class OutputPublishers:
         """
         if prediction.joints is not None:  # first: the skeleton is what a controller waits for
             self._skeleton.publish(numpy_to_posearray(prediction.joints, header))
-        label = None
+        label = top_class = None
         if prediction.activity_probs is not None:
             probs = prediction.activity_probs
             top = int(np.argmax(probs))
             self._activity.publish(String(data=activity_classes[top]))
             self._scores.publish(scores_msg(probs))
-            label = f"{activity_classes[top]} {float(probs[top]):.2f}"
+            top_class = activity_classes[top]
+            label = f"{top_class} {float(probs[top]):.2f}"
         if prediction.joints is not None and marker_style is not None:
             self._markers.publish(skeleton_markers(prediction.joints, header, label, marker_style, joint_set))
             self.markers_shown = True
-        self._inference.publish(inference_msg(self._node.get_fully_qualified_name(), prediction.modalities, header, step_s))
+        self._inference.publish(inference_msg(self._node.get_fully_qualified_name(), prediction.modalities, header, step_s,
+                                              top_class))
 
     def clear_markers(self, header: Header) -> None:
         """One DELETEALL if markers are shown (RViz keeps a marker with lifetime 0 forever)."""

@@ -249,29 +249,19 @@ def test_csi_rejects_wrong_shape_and_encoding():
     )
 
 
-def ti_mmwave_cloud(points: np.ndarray) -> PointCloud2:
-    """What ti_mmwave_rospkg publishes on radar_scan_pcl: a pcl::PointXYZI cloud (x, y, z at 0, 4, 8,
-    intensity at 16, 32-byte points), frame ti_mmwave, no velocity field."""
-    rows = np.zeros(len(points), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("_pad", "<f4"),
-                                        ("intensity", "<f4"), ("_rest", "<f4", 3)])
-    for name, column in (("x", 0), ("y", 1), ("z", 2), ("intensity", 3)):
-        rows[name] = points[:, column]
-    fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT32, count=1)
-              for n, o in (("x", 0), ("y", 4), ("z", 8), ("intensity", 16))]
-    msg = PointCloud2(height=1, width=len(points), fields=fields, is_bigendian=False, point_step=32,
-                      row_step=32 * len(points), is_dense=True)
-    msg.header.frame_id = "ti_mmwave"
-    msg.data = rows.tobytes()
-    return msg
-
-
 def test_radar_without_doppler_serves_a_model_that_reads_no_velocity():
     from pta_core.config import PreprocessConfig
     from pta_core.modalities import get_modality
+    from pta_ros.conversions import make_header
     from pta_ros.inputs import decode_radar
+    from pta_ros.tools.radar_bag import ti_mmwave_cloud
 
+    # What ti_mmwave_rospkg publishes on radar_scan_pcl: pcl::PointXYZI (x, y, z at 0, 4, 8, intensity at
+    # 16, 32-byte points), no velocity field.
     points = np.random.default_rng(5).normal(0, 1, (20, 4)).astype(np.float32)
-    msg = ti_mmwave_cloud(points)
+    msg = ti_mmwave_cloud(np.insert(points, 3, 0.0, axis=1), make_header(1, "ti_mmwave"))
+    assert [(f.name, f.offset) for f in msg.fields] == [("x", 0), ("y", 4), ("z", 8), ("intensity", 16)]
+    assert msg.point_step == 32
     # A model that reads velocity: one clear rejection naming the field.
     with pytest.raises(InvalidInput, match="lacks field.*velocity") as err:
         decode_radar(msg, DecodeOptions())

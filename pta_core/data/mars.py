@@ -222,6 +222,7 @@ class MarsFrame:
     frame: int  # position in the movement, 0-based
     points: np.ndarray  # (N, 5) x, y, z (REFERENCE_FRAME, m), Doppler (m/s), intensity (dB)
     joints: np.ndarray  # (19, 3) metres, REFERENCE_FRAME
+    time_s: float  # the radar's Abs Time (s)
 
 
 def part_frames(listing: SubjectListing, part: int, stats: ReadStats) -> Iterator[MarsFrame]:
@@ -249,7 +250,7 @@ def part_frames(listing: SubjectListing, part: int, stats: ReadStats) -> Iterato
             if not len(points):
                 stats.count("frames_without_points")
             stats.count(f"frames_{PARTS[part]}")
-            yield MarsFrame(listing.subject, movement.number, part, index, points, joints[row])
+            yield MarsFrame(listing.subject, movement.number, part, index, points, joints[row], float(frame[0, 7]))
             row += 1
     if checked is not None and next(checked, None) is not None:
         raise DataFormatError(listing.radar_csv[part], f"more frames than the movements' {PARTS[part]} parts have")

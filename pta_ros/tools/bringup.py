@@ -121,7 +121,7 @@ def wait_until_drained(sensing, replay, evaluator, timeout_s: float = 60.0, quie
     node_inputs = {sub.topic_name for sub in sensing.input_subscriptions()}
     to_node = sum(n for topic, n in replay.stats.published.items() if replay.published_topic(topic) in node_inputs)
     truth = sum(n for topic, n in replay.stats.published.items()
-                if replay.published_topic(topic).endswith(launch_plan.GROUND_TRUTH_TOPIC))
+                if replay.published_topic(topic).endswith((launch_plan.GROUND_TRUTH_TOPIC, launch_plan.ACTIVITY_TRUTH_TOPIC)))
     deadline, last, last_change = time.monotonic() + timeout_s, -1, time.monotonic()
     while time.monotonic() < deadline:
         received = sensing.messages_handled()
@@ -130,7 +130,7 @@ def wait_until_drained(sensing, replay, evaluator, timeout_s: float = 60.0, quie
         inputs_done = received >= to_node or time.monotonic() - last_change >= quiet_s
         outputs = sensing.outputs_published()
         evaluated = evaluator is None or (
-            evaluator.frames_in >= truth and evaluator.frames_out >= outputs and evaluator.sets_in >= outputs)
+            evaluator.frames_in >= truth and evaluator.frames_out >= outputs)
         if inputs_done and evaluated:
             return True
         time.sleep(0.05)
@@ -174,11 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.evaluate:
             from pta_ros.tools.online_eval import OnlineEvaluator, make_node
 
-            evaluator = OnlineEvaluator()
+            evaluator = OnlineEvaluator(window=sensing.predictor.window_length)  # activity windows inside recordings
             node_name = launch_plan.resolve(launch_plan.NODE_NAME, args.namespace)
             truth = launch_plan.resolve(launch_plan.GROUND_TRUTH_TOPIC.lstrip("/"), args.namespace)
+            activity = launch_plan.resolve(launch_plan.ACTIVITY_TRUTH_TOPIC.lstrip("/"), args.namespace)
             inputs = list(launch_plan.input_topics(launch_values(args)).values())  # SENSORS order
-            eval_node = make_node(evaluator, node_name, truth, inputs)
+            eval_node = make_node(evaluator, node_name, truth, inputs, activity)
             nodes.append(eval_node)
             helpers.add_node(eval_node)
         if args.rviz:
