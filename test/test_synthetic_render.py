@@ -143,6 +143,25 @@ def test_radar_doppler_is_the_radial_velocity_and_static_bodies_are_suppressed()
     )
 
 
+def test_radar_calibration_knobs_raise_the_point_count_and_bin_the_doppler():
+    """The knobs that fit the radar to a real one (bench/real_radar.py's MARS calibration)."""
+    rig = mmfi_rig("E01")
+    radar = RadarRenderer(rig)
+    shape, pose = _standing()
+    starts, ends, radii = capsules(shape, pose)
+    away = np.broadcast_to(rig.radar.rotation[:, 0] * 0.05, starts[0].shape)  # slow: below the point cap
+
+    def points(**knobs):
+        return [radar.render(starts[0], ends[0], radii, away, away, np.random.default_rng(seed),
+                             MmwaveKnobs(ghosts=0.0, clutter=0.0, **knobs)) for seed in range(20)]
+
+    plain, dense = points(), points(detection_gain=3.0)
+    assert np.mean([len(f) for f in dense]) > 2 * np.mean([len(f) for f in plain])
+    binned = np.concatenate([f[:, 3] for f in points(doppler_step=0.356, doppler_noise=0.3)])
+    assert np.allclose(binned / 0.356, np.round(binned / 0.356))  # every velocity on a bin
+    assert len(np.unique(np.round(binned / 0.356))) >= 3  # the noise spreads them over several bins
+
+
 def test_csi_reacts_to_the_body_and_blocking_the_line_of_sight():
     rig = mmfi_rig("E01")
     csi = CsiRenderer(rig, np.random.default_rng(0))

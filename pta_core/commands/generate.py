@@ -18,7 +18,8 @@ knobs per modality:
   rgb|infra1|infra2  noise_px, outlier_prob, swap_prob, dropout (frame of zeros)
   depth              noise_scale, hole_fraction, blob_holes, dropout (all-zero map)
   lidar              noise_m, point_dropout, outliers, dropout (0-byte frame)
-  mmwave             noise_scale, ghosts, clutter, dropout (0-byte frame)
+  mmwave             noise_scale, ghosts, clutter, dropout (0-byte frame), detection_gain,
+                     doppler_noise (m/s), doppler_step (m/s bin width; 0 = continuous)
   wifi-csi           snr_db, narrowband, impulsive, packet_loss, inf_fraction
   xrf-wifi           snr_db, narrowband, impulsive, packet_loss
   xrf-rfid           noise_rad, miss, pi_jumps

@@ -48,6 +48,10 @@ class MmwaveKnobs:
     ghosts: float = 1.0  # mean multipath ghost points per frame
     clutter: float = 2.0  # mean static clutter points per frame
     dropout: float = 0.0  # per frame: no detection, written as a 0-byte file
+    # A radar other than the MM-Fi-like default (docs/RESULTS.md "Calibrating the radar to MARS"):
+    detection_gain: float = 1.0  # multiplies the detection rate of a body patch (points per frame)
+    doppler_noise: float = 0.03  # m/s, the radial velocity's noise sigma (times noise_scale)
+    doppler_step: float = 0.0  # m/s, the Doppler bin width velocities are rounded to (0: continuous)
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ class RadarRenderer:
         facing = np.sum(normal * look, axis=-1)
         radial = -np.sum(vel * look, axis=-1)  # positive = moving away from the radar
         motion = np.minimum(np.abs(radial) / 0.3, 1.0) + self.STATIC_GAIN
-        rate = self.DETECTION_RATE * area * np.maximum(facing, 0.0) ** 2 * motion * (3.0 / rng_m) ** 2
+        rate = knobs.detection_gain * self.DETECTION_RATE * area * np.maximum(facing, 0.0) ** 2 * motion * (3.0 / rng_m) ** 2
         keep = rng.random(len(pos)) < 1.0 - np.exp(-rate)
         snr = 10 * np.log10(np.maximum(area * np.maximum(facing, 1e-3) ** 2, 1e-9) / rng_m**4) + 62.0
         body = np.column_stack([pos[keep], radial[keep], snr[keep]])
@@ -160,13 +160,15 @@ class RadarRenderer:
         points = np.concatenate([body, ghosts, clutter])
         if len(points) == 0:
             return np.zeros((0, 5))
-        points = self._measure(points, rng, knobs.noise_scale)
+        points = self._measure(points, rng, knobs)
         if len(points) > self.MAX_POINTS:  # the radar's detection list is bounded; strongest first
             points = points[np.argsort(-points[:, 4], kind="stable")[: self.MAX_POINTS]]
         return np.ascontiguousarray(points)
 
-    def _measure(self, points: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
-        """Rig-frame truth → radar-frame measurement with range, angle and Doppler noise."""
+    def _measure(self, points: np.ndarray, rng: np.random.Generator, knobs: MmwaveKnobs) -> np.ndarray:
+        """Rig-frame truth → radar-frame measurement with range, angle and Doppler noise; Doppler
+        rounded to its bins where the radar's bin width is given."""
+        scale = knobs.noise_scale
         local = self.rig.radar.from_rig(points[:, :3])
         r = np.linalg.norm(local, axis=-1)
         az = np.arctan2(local[:, 1], local[:, 0])
@@ -176,7 +178,9 @@ class RadarRenderer:
         az = az + rng.normal(0, 0.02 * scale, n)
         el = el + rng.normal(0, 0.05 * scale, n)
         xyz = np.stack([r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el)], -1)
-        velocity = points[:, 3] + rng.normal(0, 0.03 * scale, n)
+        velocity = points[:, 3] + rng.normal(0, knobs.doppler_noise * scale, n)
+        if knobs.doppler_step > 0:
+            velocity = knobs.doppler_step * np.round(velocity / knobs.doppler_step)
         intensity = points[:, 4] + rng.normal(0, 1.5, n)
         return np.column_stack([xyz, velocity, intensity])
 
