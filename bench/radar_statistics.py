@@ -1,5 +1,5 @@
 """Real and simulated radar side by side: points per frame, where the points lie around the body,
-intensity and Doppler (docs/RESULTS.md, "What the simulator is worth on real radar").
+intensity, Doppler, how far the body stands and which part of it the points cover (docs/RESULTS.md, "What the simulator is worth on real radar").
 
     python bench/radar_statistics.py --mars PATH/TO/MARS --sim PATH/TO/SIM_MMFI [--sim NAME=PATH ...]
         [--frames 3000] [--out docs/results/real_radar]
@@ -8,7 +8,7 @@ Reads the raw frames (not a packed cache) of MARS's training side and of one or 
 trees (``pta generate mmfi --modalities mmwave``), every point in its radar's frame (MARS: ti_mmwave;
 simulator: its radar frame, same axes), and the ground-truth joints in that frame too (the simulator's
 through its rig's camera → radar extrinsics). Writes ``radar_statistics.json`` (percentiles) and
-``radar_statistics.png`` (four histograms).
+``radar_statistics.png`` (six histograms).
 """
 from __future__ import annotations
 
@@ -33,20 +33,26 @@ PANELS = {
     "to_body": ("distance of a point to the nearest joint (m)", np.linspace(0, 2.0, 41)),
     "intensity": ("intensity (dB)", np.linspace(0, 60, 41)),
     "velocity": ("Doppler velocity (m/s)", np.linspace(-2, 2, 41)),
+    "range": ("range of the body's centre (m)", np.linspace(0, 5, 51)),
+    "above_centre": ("points' median height above the body's centre (m)", np.linspace(-1, 1, 41)),
 }
 
 
 def frame_statistics(points: np.ndarray, joints: np.ndarray) -> dict[str, np.ndarray]:
     """One frame's values per panel; ``points`` (N, 5) and ``joints`` (J, 3) in the same radar frame."""
     distance = np.linalg.norm(points[:, None, :3] - joints[None], axis=-1).min(axis=1) if len(points) else np.zeros(0)
-    return {"points": np.array([len(points)]), "to_body": distance, "intensity": points[:, 4], "velocity": points[:, 3]}
+    centre = joints.mean(axis=0)
+    above = np.array([np.median(points[:, 2]) - centre[2]]) if len(points) else np.zeros(0)
+    return {"points": np.array([len(points)]), "to_body": distance, "intensity": points[:, 4], "velocity": points[:, 3],
+            "range": np.array([np.linalg.norm(centre)]), "above_centre": above}
 
 
 def mars_frames(root: Path, count: int):
     source = split_source(DataConfig(dataset="mars", root=str(root), modalities=("mmwave",), split="time_split"), "train")
-    for start in np.linspace(0, source.num_samples - 1, min(count, source.num_samples)).astype(int):
-        record = next(source.records(int(start)))
-        yield record.raw["mmwave"], record.pose
+    stride = max(source.num_samples // count, 1)
+    for index, record in enumerate(source.records(0)):  # one pass: a record's start re-reads its part
+        if index % stride == 0:
+            yield record.raw["mmwave"], record.pose
 
 
 def sim_frames(root: Path, count: int):
@@ -84,7 +90,8 @@ def plot(datasets: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
+    fig, axes = plt.subplots(2, (len(PANELS) + 1) // 2, figsize=(4.2 * ((len(PANELS) + 1) // 2), 6.8))
+    axes = axes.ravel()
     for ax, (name, (label, bins)) in zip(axes, PANELS.items()):
         for dataset, values in datasets.items():
             ax.hist(np.clip(values[name], bins[0], bins[-1]), bins=bins, density=True, histtype="step", linewidth=1.6,

@@ -202,7 +202,8 @@ def write_summary(results: dict, out: Path) -> None:
     """summary.md: every figure of the suite, from summary.json."""
     runs = results["runs"]
     lines = ["# Real radar: MARS and RadHAR", "",
-             f"`python bench/real_radar.py --mars MARS --radhar RadHAR` ({results['seconds']['total'] / 60:.0f} min on this machine).",
+             f"`python bench/real_radar.py --mars MARS --radhar RadHAR`: this invocation {results['seconds']['total'] / 60:.0f} min "
+             "(runs already done in its work folder are read, not trained again; docs/RESULTS.md gives the whole run's time).",
              "MAE is MARS's metric: the mean absolute error of the joints' x, y and z (cm).", ""]
     mars = sorted((r for n, r in runs.items() if r["group"] == "mars"), key=lambda r: -r["seed"])
     if mars:

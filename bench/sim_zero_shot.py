@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     mean_pose = np.mean([r.pose[KINECT_INDEX] for r in train.records(0)], axis=0)
     result = {"frames": len(truth), "joints": list(COMMON.values()),
               "simulator_zero_shot": scores(sim, truth),
-              "mars_training_mean_pose": scores(np.broadcast_to(mean_pose, truth.shape), truth)}
+              "mars_training_mean_pose": scores(np.broadcast_to(mean_pose, truth.shape).copy(), truth)}
     if reference is not None:
         result["mars_trained"] = scores(np.asarray(ref), truth)
     print(json.dumps(result, indent=2))
