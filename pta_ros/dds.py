@@ -3,7 +3,7 @@
 **Shared memory for camera-sized images.** Fast DDS's default shared-memory segment is 512 KiB: a
 640×480 depth image (614 KB) then goes over fragmented UDP, and best-effort images are lost (on
 this machine 18–27 of 60 arrived at 30 Hz, against 60 of 60 with the profile; docs/BENCHMARKS.md,
-"DDS"). ``config/fastdds_shm.xml`` gives every participant a 32 MiB segment. What counts is the
+"DDS shared memory"). ``config/fastdds_shm.xml`` gives every participant a 32 MiB segment. What counts is the
 *publisher's* segment (the subscriber's alone did not help), so every process that publishes images
 loads it: a camera driver, ``replay_node``, ``ros2 bag play``.
 
