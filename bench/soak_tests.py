@@ -7,8 +7,10 @@ Each round runs ``pytest -m ros`` once per virtual environment (Kilted's ``.venv
 ``.venv-jazzy``: the distributions alternate, so both meet the same conditions) while ``--load``
 busy-loop processes keep the cores busy. Every test's outcome is read from pytest's JUnit XML;
 the report gives, per distribution, the rounds that passed and each test that ever failed with its
-count. Writes ``soak.json`` and ``soak.md`` to ``--out`` (default ``soak_out/``); exit status 1 if
-any run failed.
+count. Writes ``soak.json`` and ``soak.md`` to ``--out`` (default ``soak_out/``) after every round, so
+an interrupted soak still reports the rounds it ran; exit status 1 if any run failed. ``--domains``
+(default 1-50) keeps the soak's DDS domains apart from a developer's run beside it
+(``PTA_TEST_DOMAINS=51-101 pytest ...``).
 """
 from __future__ import annotations
 
@@ -58,8 +60,9 @@ def venv_environment(venv: Path) -> dict[str, str]:
     return env
 
 
-def run_subset(venv: Path, junit: Path, log: Path) -> tuple[int, float]:
-    env = venv_environment(venv)
+def run_subset(venv: Path, junit: Path, log: Path, domains: str) -> tuple[int, float]:
+    env = {**venv_environment(venv), "PTA_TEST_DOMAINS": domains}
+    env.pop("ROS_DOMAIN_ID", None)  # the session's domain comes from the range too
     started = time.perf_counter()
     with open(log, "w") as handle:
         code = subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "-m", "ros", "-q", "-p", "no:cacheprovider",
@@ -68,8 +71,9 @@ def run_subset(venv: Path, junit: Path, log: Path) -> tuple[int, float]:
 
 
 def report(results: dict[str, dict], runs: int, load: int) -> str:
-    lines = [f"Soak: the ROS subset (`pytest -m ros`), {runs} rounds per distribution, {load} busy-loop "
-             f"processes on {os.cpu_count()} cores.", "",
+    done = min(len(r["wall_s"]) for r in results.values())
+    lines = [f"Soak: the ROS subset (`pytest -m ros`), {done} of {runs} rounds per distribution run, {load} "
+             f"busy-loop processes on {os.cpu_count()} cores.", "",
              "| distribution | rounds passed | tests per round | wall per round (median, max) | tests that failed |",
              "|---|---|---|---|---|"]
     for name, r in results.items():
@@ -81,12 +85,21 @@ def report(results: dict[str, dict], runs: int, load: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_report(results: dict[str, dict], args: argparse.Namespace) -> str:
+    text = report(results, args.runs, args.load)
+    (args.out / "soak.md").write_text(text)
+    (args.out / "soak.json").write_text(json.dumps(
+        {name: {**r, "failures": dict(r["failures"])} for name, r in results.items()}, indent=2))
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="soak_tests", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="rounds per distribution")
     parser.add_argument("--load", type=int, default=os.cpu_count() or 2, help="busy-loop processes beside the tests")
     parser.add_argument("--venv", action="append", type=Path, help="a venv to test (repeatable; default .venv, .venv-jazzy)")
     parser.add_argument("--out", type=Path, default=REPO / "soak_out")
+    parser.add_argument("--domains", default="1-50", help="DDS domain ids the tests may use, first-last")
     args = parser.parse_args(argv)
     venvs = args.venv or [REPO / ".venv", REPO / ".venv-jazzy"]
     missing = [str(v) for v in venvs if not (v / "bin" / "python").is_file()]
@@ -96,13 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     names = {venv: distribution(venv) for venv in venvs}
     results = {names[v]: {"passed_rounds": 0, "wall_s": [], "tests": 0, "failures": Counter(), "codes": []} for v in venvs}
+    text = ""
     load = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(args.load)]
     try:
         for round_index in range(1, args.runs + 1):
             for venv in venvs:
                 name = names[venv]
                 junit, log = args.out / f"{name}_{round_index:02d}.xml", args.out / f"{name}_{round_index:02d}.log"
-                code, wall = run_subset(venv, junit, log)
+                code, wall = run_subset(venv, junit, log, args.domains)
                 seen = outcomes(junit) if junit.is_file() else {}
                 r = results[name]
                 r["wall_s"].append(round(wall, 1))
@@ -116,14 +130,11 @@ def main(argv: list[str] | None = None) -> int:
                     log.unlink()  # kept only for rounds that failed
                 print(f"round {round_index:2d} {name:7s} exit {code} in {wall:5.0f} s"
                       f"{'  failed: ' + ', '.join(bad) if bad else ''}", flush=True)
+            text = write_report(results, args)
     finally:
         for proc in load:
             proc.kill()
             proc.wait()
-    text = report(results, args.runs, args.load)
-    (args.out / "soak.md").write_text(text)
-    (args.out / "soak.json").write_text(json.dumps(
-        {name: {**r, "failures": dict(r["failures"])} for name, r in results.items()}, indent=2))
     print(text)
     return 0 if all(r["passed_rounds"] == len(r["wall_s"]) for r in results.values()) else 1
 

@@ -20,7 +20,26 @@ from pta_ros import dds  # no rclpy import: the environment is set before any te
 
 REPO = Path(__file__).resolve().parents[1]
 
-os.environ.update(dds.host_only(os.environ, domain_id=random.SystemRandom().randint(1, 100)))
+
+
+def allowed_domains() -> list[int]:
+    """The DDS domains this session may use: ``PTA_TEST_DOMAINS="first-last"``, else 1–101. Two sessions
+    on one machine with disjoint ranges (a soak and a developer's run) never see each other's graphs."""
+    spec = os.environ.get("PTA_TEST_DOMAINS", "1-101")
+    first, _, last = spec.partition("-")
+    if not (first.isdigit() and last.isdigit() and 0 <= int(first) < int(last) <= 232):
+        raise pytest.UsageError(f"PTA_TEST_DOMAINS must be 'first-last' with 0 <= first < last <= 232, got {spec!r}")
+    return list(range(int(first), int(last) + 1))
+
+
+DOMAINS: list[int] = []
+
+
+def pytest_configure(config):
+    """Before any test module imports rclpy (collection comes later); a bad range is pytest's one-line
+    usage error."""
+    DOMAINS[:] = allowed_domains()
+    os.environ.update(dds.host_only(os.environ, domain_id=random.SystemRandom().choice(DOMAINS)))
 
 
 @pytest.fixture(scope="session")
@@ -92,16 +111,17 @@ def children():
     procs.reap()
 
 
-_domains = itertools.count(1)
+_domains = itertools.count(random.SystemRandom().randrange(232))
 
 
 @pytest.fixture
 def own_domain(monkeypatch) -> int:
     """A DDS domain of this test's own (ROS_DOMAIN_ID for rclpy.init here and for child processes),
-    never the session's: a test that counts endpoints or matches sees only its own graph."""
+    never the session's and from :data:`DOMAINS`: a test that counts endpoints or matches sees only its
+    own graph."""
     session = int(os.environ["ROS_DOMAIN_ID"])
-    while (domain := 1 + (session - 1 + next(_domains)) % 101) == session:
-        pass
+    others = [d for d in DOMAINS if d != session]
+    domain = others[next(_domains) % len(others)]
     monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
     return domain
 
