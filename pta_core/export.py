@@ -128,6 +128,7 @@ def metadata(checkpoint: Checkpoint, source: Path) -> dict[str, Any]:
         "selection_metric": {"name": metric, "lower_is_better": lower_is_better},
         "modality_weights": dict(checkpoint.modality_weights),
         "activity_window": {"frames": activity_window(cfg), "frame_period_s": cfg.data.frame_period},
+        "rig": list(checkpoint.metadata.get("rig", ())),  # the training rig (pta_ros.frames); empty: config/rig.yaml
         "graphs": {"encoders": {name: f"encoder_{name}.onnx" for name in checkpoint.modalities},
                    "fusion": "fusion.onnx",
                    "activity_window": "activity_window.onnx" if activity_window(cfg) else None},

@@ -58,6 +58,7 @@ class OnnxPredictor(Predictor):
             selection_metric=(meta["selection_metric"]["name"], meta["selection_metric"]["lower_is_better"]),
             window_length=int(meta["activity_window"]["frames"]),
             frame_period=float(meta["activity_window"]["frame_period_s"]),
+            rig=tuple(meta.get("rig", ())),
         ))
         self._fields = {name: list(fields) for name, fields in meta["inputs"].items()}
         self._tokens = tuple(meta["tokens"])

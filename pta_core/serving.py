@@ -44,6 +44,9 @@ class ModelCard:
     selection_metric: tuple[str, bool]  # (validation column, lower_is_better)
     window_length: int  # frames of the windowed activity head (0: none)
     frame_period: float  # seconds between a window's frames
+    # The training rig's static transforms ({parent, child, xyz, xyzw}, pta_ros.frames): where each
+    # sensor frame the model reads sat. Empty: the MM-Fi rig of config/rig.yaml.
+    rig: tuple[dict, ...] = ()
 
 
 class ActivityWindow:

@@ -23,6 +23,7 @@ def model_card(checkpoint: Checkpoint) -> ModelCard:
         selection_metric=checkpoint.selection_metric,
         window_length=activity_window(checkpoint.config),
         frame_period=checkpoint.config.data.frame_period,
+        rig=tuple(checkpoint.metadata.get("rig", ())),
     )
 
 

@@ -101,6 +101,8 @@ class SensorReport:
     dropped: dict[str, int]
     new_rejections: int  # rejected since the previous report
     publishers: int | None = None  # publishers matched on the node's side (None: not known)
+    last_rejection: str = ""  # the newest rejection: "reason: detail"
+    frame: str = ""  # how the newest message's frame reached the model's: "velodyne -> lidar_link (rig)"
 
 
 @dataclass
@@ -165,7 +167,7 @@ def sensor_status(node_name: str, sensor: SensorReport) -> DiagnosticStatus:
     if sensor.new_rejections:
         level, message = (
             DiagnosticStatus.WARN,
-            f"{sensor.new_rejections} message(s) rejected since the last report",
+            f"{sensor.new_rejections} message(s) rejected since the last report; last: {sensor.last_rejection}",
         )
     elif sensor.live:
         level, message = DiagnosticStatus.OK, f"live, {sensor.rate_hz:.1f} Hz"
@@ -185,6 +187,10 @@ def sensor_status(node_name: str, sensor: SensorReport) -> DiagnosticStatus:
         _kv("rejected_total", sum(sensor.rejected.values())),
         _kv("dropped_total", sum(sensor.dropped.values())),
     ]
+    if sensor.frame:
+        values.append(_kv("frame", sensor.frame))
+    if sensor.last_rejection:
+        values.append(_kv("last_rejection", sensor.last_rejection))
     values += [_kv(f"rejected.{reason}", n) for reason, n in sorted(sensor.rejected.items())]
     values += [_kv(f"dropped.{reason}", n) for reason, n in sorted(sensor.dropped.items())]
     return DiagnosticStatus(

@@ -96,14 +96,19 @@ class SensorSpec:
     decode: Callable[[Any, DecodeOptions], np.ndarray]
     frame_id: str  # the conventional frame (config/rig.yaml); the node's default expectation
     argument: str  # the launch argument (and pta_bringup option) that remaps the topic
+    # A cloud's points can be re-expressed in the model's frame (pta_ros.frames); an image, keypoints
+    # or CSI only come from the model's own frame (or one the transforms make identical to it).
+    movable: bool = False
 
 
 SENSORS: tuple[SensorSpec, ...] = (
     SensorSpec("camera", "rgb", "camera/keypoints", PoseArray, decode_keypoints, "camera_color_optical_frame",
                "camera_topic"),
     SensorSpec("depth", "depth", "depth/image_raw", Image, decode_depth, "camera_depth_optical_frame", "depth_topic"),
-    SensorSpec("radar", "mmwave", "radar/points", PointCloud2, decode_radar, "radar_link", "radar_topic"),
-    SensorSpec("lidar", "lidar", "lidar/points", PointCloud2, decode_lidar, "lidar_link", "lidar_topic"),
+    SensorSpec("radar", "mmwave", "radar/points", PointCloud2, decode_radar, "radar_link", "radar_topic",
+               movable=True),
+    SensorSpec("lidar", "lidar", "lidar/points", PointCloud2, decode_lidar, "lidar_link", "lidar_topic",
+               movable=True),
     SensorSpec("wifi", "wifi-csi", "wifi/csi", Image, decode_csi, "wifi_rx_link", "csi_topic"),
 )
 SENSOR_BY_MODALITY = {spec.modality: spec for spec in SENSORS}

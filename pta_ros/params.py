@@ -107,10 +107,22 @@ SPECS: tuple[ParamSpec, ...] = (
         ParamSpec(
             f"frame_ids.{key}",
             frame,
-            f"expected header.frame_id of the {key} input; other frames are rejected (empty: accept any)",
+            f"the model's frame for the {key} input (its training rig's name); a message in another frame "
+            "is transformed into it (tf2, rig_file) or rejected, never used untransformed (empty: any frame "
+            "is taken as the model's)",
         )
         for key, frame in SENSOR_FRAMES.items()
     ),
+    ParamSpec(
+        "rig_file",
+        "",
+        "rig YAML (config/rig.yaml's form) placing this robot's sensor frames relative to the model's "
+        "training rig, e.g. sensor_rig -> velodyne; used where tf2 has no transform (empty: the model's "
+        "rig only)",
+        read_only=True,
+    ),
+    ParamSpec("use_tf", True, "look each input's transform up in tf2 first, where tf2_ros is installed "
+              "(static mounts: looked up once, cached)", read_only=True),
     ParamSpec(
         "depth_scale",
         0.001,

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from pta_core.errors import InvalidInput
 from pta_core.serving import Prediction, Predictor
 from pta_ros.conversions import stamp_to_ns
 from pta_ros.diagnostics import LatencyStats, PipelineReport, RateMeter, SensorReport
+from pta_ros.frames import IDENTITY, Extrinsics, RigGraph, is_identity, transform_points
 from pta_ros.inputs import DecodeOptions, SensorSpec
 from pta_ros.sync import Match, Synchronizer, SyncPolicy
 
@@ -56,8 +57,9 @@ class Step:
 class InputOptions:
     """The run-time input checks (node parameters)."""
 
-    frame_ids: dict[str, str]  # expected frame per sensor key ("" = any)
+    frame_ids: dict[str, str]  # the model's frame per sensor key ("" = any frame, taken as the model's)
     decode: DecodeOptions
+    extrinsics: Extrinsics = field(default_factory=lambda: Extrinsics(RigGraph()))  # message frame → model's
 
 
 class SensingPipeline:
@@ -78,6 +80,8 @@ class SensingPipeline:
         self._last_accepted: float | None = None
         self._started = time.monotonic()
         self._rejected_reported: dict[str, int] = {}
+        self._last_rejection: dict[str, str] = {}  # modality → the newest rejection's reason and detail
+        self._frames: dict[str, str] = {}  # modality → "message frame → model frame (source)"
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -103,21 +107,40 @@ class SensingPipeline:
             if reason is not None:
                 sync.count_rejection(sensor.modality, reason)
                 return Rejection(reason, f"stamp {stamp / 1e9:.3f} s")
-            expected = self.options.frame_ids.get(sensor.key, "")
-            if expected and msg.header.frame_id.lstrip("/") != expected.lstrip("/"):
-                raise InvalidInput("frame_id", f"frame_id {msg.header.frame_id!r}, expected {expected!r}")
-            sample = predictor.preprocess(sensor.modality, sensor.decode(msg, self.options.decode))
+            to_model = self._to_model_frame(sensor, msg.header.frame_id)
+            raw = sensor.decode(msg, self.options.decode)
+            if to_model is not IDENTITY:
+                raw = transform_points(raw, to_model)
+            sample = predictor.preprocess(sensor.modality, raw)
         except InvalidInput as err:
-            sync.count_rejection(sensor.modality, err.reason)
-            return Rejection(err.reason, str(err))
+            return self._reject(sensor, err.reason, str(err))
         except Exception as err:  # a bug must not kill the node: count, report, carry on
-            sync.count_rejection(sensor.modality, "internal_error")
-            return Rejection("internal_error", f"{type(err).__name__}: {err}")
+            return self._reject(sensor, "internal_error", f"{type(err).__name__}: {err}")
         reason = sync.add(sensor.modality, stamp, sample)  # buffered ready for the model
         if reason is not None:
             return Rejection(reason, f"stamp {stamp / 1e9:.3f} s")
         self._last_accepted = time.monotonic()
         return None
+
+    def _reject(self, sensor: SensorSpec, reason: str, detail: str) -> Rejection:
+        self.sync.count_rejection(sensor.modality, reason)
+        self._last_rejection[sensor.modality] = f"{reason}: {detail}"
+        return Rejection(reason, detail)
+
+    def _to_model_frame(self, sensor: SensorSpec, frame_id: str) -> np.ndarray:
+        """T(model frame ← ``frame_id``) for this input. Raises InvalidInput ``transform`` when no
+        transform connects them, or when they differ for an input that cannot be moved (an image)."""
+        target = self.options.frame_ids.get(sensor.key, "").lstrip("/")
+        found = self.options.extrinsics.lookup(target, frame_id)
+        if found is None:
+            raise InvalidInput("transform", f"no transform from {frame_id!r} to the model's {target!r} (tf2 or "
+                                            "rig_file): not used untransformed")
+        matrix, source = found
+        if not sensor.movable and not is_identity(matrix, 1e-6):
+            raise InvalidInput("transform", f"{frame_id!r} is not where the model's {target!r} is: a "
+                                            f"{sensor.msg_type.__name__} cannot be re-expressed in another frame")
+        self._frames[sensor.modality] = f"{frame_id} -> {target or frame_id} ({source})"
+        return IDENTITY if source == "identity" else matrix
 
     # -- inference --------------------------------------------------------------------------
 
@@ -192,6 +215,8 @@ class SensingPipeline:
                 rejected=rejected[m],
                 dropped=dropped[m],
                 new_rejections=total_rejected - self._rejected_reported.get(m, 0),
+                last_rejection=self._last_rejection.get(m, ""),
+                frame=self._frames.get(m, ""),
             ))
             self._rejected_reported[m] = total_rejected
         extra = {f"errors.{k}": str(v) for k, v in sorted(self.errors.items())}

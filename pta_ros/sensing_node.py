@@ -64,9 +64,11 @@ from pta_core.skeleton import H36M_17, joint_set_of
 from pta_ros import params as node_params
 from pta_ros.conversions import make_header
 from pta_ros.diagnostics import LogThrottle, PipelineReport, build_diagnostics
+from pta_ros.frames import Extrinsics, RigError, RigGraph, parse_rig, read_rig, tf2_lookup
 from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
+from pta_ros.paths import config_file
 from pta_ros.pipeline import InputOptions, SensingPipeline
 from pta_ros.spinning import close
 from pta_ros.sync import Synchronizer, SyncPolicy
@@ -113,6 +115,8 @@ class SensingNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._throttle = LogThrottle(5.0)
         self._pipeline: SensingPipeline | None = None
+        self._extrinsics: Extrinsics | None = None
+        self._tf_listener = None  # kept alive while the node lives (tf2 only)
         self._input_subs: dict = {}  # modality → its subscription
         # modality → publishers matched on this node's side (the subscription's matched event): a
         # publisher that sees this node may still precede this node's match, and what it sends
@@ -153,8 +157,12 @@ class SensingNode(LifecycleNode):
             )
             predictor.close()
             return TransitionCallbackReturn.FAILURE
+        self._extrinsics = self._make_extrinsics(p, predictor)
+        if self._extrinsics is None:
+            predictor.close()
+            return TransitionCallbackReturn.FAILURE
         self._pipeline = SensingPipeline(predictor, sensors, self._sync_policy(p), self._clock_ns,
-                                         _input_options(p, predictor.preprocess_config.mmwave_features))
+                                         _input_options(p, predictor.preprocess_config.mmwave_features, self._extrinsics))
         predictor.warm_up(s.modality for s in sensors)
         self._outputs_pub = OutputPublishers(self)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -228,6 +236,26 @@ class SensingNode(LifecycleNode):
         predictor.set_depth_scale(p.depth_scale)  # the units of this camera's 16UC1 images
         return predictor
 
+    def _make_extrinsics(self, p: node_params.NodeParams, predictor: Predictor) -> Extrinsics | None:
+        """The inputs' transforms: tf2 (where installed and ``use_tf``), then the model's training rig
+        (its card, else config/rig.yaml) with ``rig_file`` over it. None, after one error line, if a rig
+        cannot be read."""
+        try:
+            trained = (parse_rig(list(predictor.card.rig), "the model card's rig") if predictor.card.rig
+                       else read_rig(config_file("rig.yaml")))
+            robot = read_rig(p.rig_file) if p.rig_file else []
+        except (RigError, FileNotFoundError) as err:
+            self.get_logger().error(f"cannot read the rig: {err}")
+            return None
+        lookup = None
+        if p.use_tf:
+            tf2 = tf2_lookup(self)
+            if tf2 is None:
+                self.get_logger().info("tf2_ros is not installed here: input transforms come from the rig files only")
+            else:
+                lookup, self._tf_listener = tf2
+        return Extrinsics(RigGraph([*trained, *robot]), lookup)
+
     def _free_model(self) -> None:
         if self._pipeline is not None:
             predictor = self._pipeline.set_predictor(None)
@@ -293,7 +321,8 @@ class SensingNode(LifecycleNode):
         previous, self._params = self._params, updated
         if self._pipeline is not None:
             self._pipeline.sync.set_policy(self._sync_policy(updated))
-            self._pipeline.options = _input_options(updated, self._pipeline.options.decode.radar_features)
+            self._pipeline.options = _input_options(updated, self._pipeline.options.decode.radar_features,
+                                                    self._pipeline.options.extrinsics)
         if self._infer_timer is not None and updated.rate_hz != previous.rate_hz:
             self._infer_timer.timer_period_ns = int(1e9 / updated.rate_hz)
         if previous.publish_markers and not updated.publish_markers:
@@ -398,9 +427,9 @@ class SensingNode(LifecycleNode):
         return self._pipeline.sync if self._pipeline is not None else None
 
 
-def _input_options(p: node_params.NodeParams, radar_features: tuple[str, ...]) -> InputOptions:
-    """The input checks: the parameters' and what the model reads of a radar cloud."""
-    return InputOptions(frame_ids=dict(p.frame_ids), decode=DecodeOptions(
+def _input_options(p: node_params.NodeParams, radar_features: tuple[str, ...], extrinsics: Extrinsics) -> InputOptions:
+    """The input checks: the parameters', what the model reads of a radar cloud and the inputs' transforms."""
+    return InputOptions(frame_ids=dict(p.frame_ids), extrinsics=extrinsics, decode=DecodeOptions(
         max_points=p.max_points, csi_layout=p.csi_layout, radar_features=tuple(radar_features)))
 
 

@@ -132,7 +132,7 @@ GARBAGE = [
     ("depth without a valid pixel", "depth", "empty", depth_all_invalid),
     ("radar empty cloud", "mmwave", "empty", radar_empty),
     ("radar cloud missing a field", "mmwave", "fields", radar_missing_velocity),
-    ("radar frame_id mismatch", "mmwave", "frame_id", radar_wrong_frame),
+    ("radar frame_id mismatch", "mmwave", "transform", radar_wrong_frame),
     ("lidar cloud missing z", "lidar", "fields", lidar_missing_z),
     ("lidar NaN/inf coordinates", "lidar", "empty", lidar_all_nan),
     ("lidar huge cloud", "lidar", "too_large", lidar_huge),

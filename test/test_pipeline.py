@@ -8,6 +8,7 @@ from train_helpers import one_thread  # noqa: F401  (autouse fixture)
 
 from pta_core.modalities import MMFI_MODALITIES
 from pta_core.torch_predictor import TorchPredictor
+from pta_ros.frames import Extrinsics, RigEdge, RigGraph, pose_matrix, read_rig, transform_points
 from pta_ros.inputs import SENSOR_BY_MODALITY, SENSORS, DecodeOptions
 from pta_ros.params import SENSOR_FRAMES
 from pta_ros.pipeline import InputOptions, SensingPipeline
@@ -31,8 +32,9 @@ def predictor(tmp_path_factory):
     return TorchPredictor.from_checkpoint(path, "cpu")
 
 
-def pipeline_for(predictor, clock, frame_ids=None) -> SensingPipeline:
-    options = InputOptions(frame_ids=dict(SENSOR_FRAMES) if frame_ids is None else frame_ids, decode=DecodeOptions())
+def pipeline_for(predictor, clock, frame_ids=None, rig: RigGraph | None = None) -> SensingPipeline:
+    options = InputOptions(frame_ids=dict(SENSOR_FRAMES) if frame_ids is None else frame_ids, decode=DecodeOptions(),
+                           extrinsics=Extrinsics(rig or RigGraph()))
     return SensingPipeline(predictor, SENSORS, SyncPolicy(), clock, options)
 
 
@@ -71,7 +73,7 @@ def test_bad_messages_are_rejected_with_a_reason_and_counted(predictor):
     raws = raw_samples(0)
     lidar = SENSOR_BY_MODALITY["lidar"]
     wrong_frame = sensor_message("lidar", raws["lidar"], clock.now_ns, frame_id="elsewhere")
-    assert pipeline.on_message(lidar, wrong_frame).reason == "frame_id"
+    assert pipeline.on_message(lidar, wrong_frame).reason == "transform"
     stale = sensor_message("lidar", raws["lidar"], clock.now_ns - 5_000 * MS)
     assert pipeline.on_message(lidar, stale).reason == "stale"
     empty = sensor_message("lidar", np.full((10, 3), np.nan, dtype=np.float32), clock.now_ns)
@@ -80,7 +82,7 @@ def test_bad_messages_are_rejected_with_a_reason_and_counted(predictor):
     broken = sensor_message("rgb", raws["rgb"], clock.now_ns)
     broken.poses = broken.poses[:5]
     assert pipeline.on_message(keypoints, broken).reason == "shape"
-    assert pipeline.sync.rejected()["lidar"] == {"frame_id": 1, "stale": 1, "empty": 1}
+    assert pipeline.sync.rejected()["lidar"] == {"transform": 1, "stale": 1, "empty": 1}
     step = pipeline.step()
     assert step.output is None and step.nothing_live  # nothing usable arrived
 
@@ -122,3 +124,62 @@ def test_a_failing_step_is_reported_and_counted_not_raised(predictor):
     step = pipeline.step()
     assert step.output is None and step.error_kind == "RuntimeError" and "device lost" in step.error
     assert pipeline.errors == {"RuntimeError": 1}
+
+
+# The LiDAR and the radar re-expressed in frames turned by 30° and shifted by 0.5 m from the model's.
+MOVED = {"lidar": ("lidar_link", "velodyne", pose_matrix((0.5, 0.0, 0.0), rpy=(0.0, 0.0, np.radians(30)))),
+         "mmwave": ("radar_link", "ti_mmwave", pose_matrix((0.0, 0.5, 0.1), rpy=(0.0, np.radians(30), 0.0)))}
+
+
+def robot_rig(repo_root) -> RigGraph:
+    """The training rig (config/rig.yaml) with the robot's sensors placed in sensor_rig, as a user's
+    rig_file gives them: T(sensor_rig ← robot frame) = T(sensor_rig ← model frame) · T(model ← robot)."""
+    trained = read_rig(repo_root / "config" / "rig.yaml")
+    graph = RigGraph(trained)
+    robot = [RigEdge("sensor_rig", frame, graph.lookup("sensor_rig", model) @ move) for model, frame, move in MOVED.values()]
+    return RigGraph([*trained, *robot])
+
+
+def moved_messages(raws, stamp_ns):
+    return {m: sensor_message(m, transform_points(raws[m], np.linalg.inv(move)), stamp_ns, frame_id=frame)
+            for m, (_, frame, move) in MOVED.items()}
+
+
+def test_clouds_from_a_moved_mount_give_the_same_skeleton_through_its_transform(predictor, repo_root):
+    raws = raw_samples(5)
+    clock = Clock(10_000 * MS)
+    reference = pipeline_for(predictor, clock)
+    feed(reference, raws, clock.now_ns)
+    expected = reference.step().output.prediction.joints
+
+    moved = pipeline_for(predictor, clock, rig=robot_rig(repo_root))
+    feed(moved, raws, clock.now_ns, ("rgb", "depth", "wifi-csi"))
+    for m, msg in moved_messages(raws, clock.now_ns).items():
+        assert moved.on_message(SENSOR_BY_MODALITY[m], msg) is None
+    np.testing.assert_allclose(moved.step().output.prediction.joints, expected, atol=1e-4)
+    frames = {s.modality: s.frame for s in moved.report("/n", lambda t: t, 2.0, 0.1).sensors}
+    assert frames["lidar"] == "velodyne -> lidar_link (rig)" and frames["rgb"].endswith("(identity)")
+
+
+def test_without_the_transform_a_moved_cloud_is_rejected_and_the_reason_reported(predictor):
+    raws = raw_samples(5)
+    clock = Clock(10_000 * MS)
+    pipeline = pipeline_for(predictor, clock)  # the training rig only: velodyne is not in it
+    for m, msg in moved_messages(raws, clock.now_ns).items():
+        rejection = pipeline.on_message(SENSOR_BY_MODALITY[m], msg)
+        assert rejection.reason == "transform" and repr(msg.header.frame_id) in rejection.detail
+    assert pipeline.step().output is None
+    lidar = next(s for s in pipeline.report("/n", lambda t: t, 2.0, 0.1).sensors if s.modality == "lidar")
+    assert lidar.rejected == {"transform": 1} and "no transform from 'velodyne' to the model's 'lidar_link'" in lidar.last_rejection
+
+
+def test_an_image_from_another_pose_is_rejected_and_from_an_alias_accepted(predictor):
+    raws = raw_samples(5)
+    clock = Clock(10_000 * MS)
+    rig = RigGraph([RigEdge("camera_depth_optical_frame", "tilted", pose_matrix((0, 0, 0), rpy=(0.1, 0, 0))),
+                    RigEdge("camera_depth_optical_frame", "alias", pose_matrix((0, 0, 0)))])
+    pipeline = pipeline_for(predictor, clock, rig=rig)
+    depth = SENSOR_BY_MODALITY["depth"]
+    rejection = pipeline.on_message(depth, sensor_message("depth", raws["depth"], clock.now_ns, frame_id="tilted"))
+    assert rejection.reason == "transform" and "cannot be re-expressed" in rejection.detail
+    assert pipeline.on_message(depth, sensor_message("depth", raws["depth"], clock.now_ns, frame_id="alias")) is None

@@ -36,6 +36,7 @@ from pta_core.data.records import ReadStats
 from pta_core.modalities.wifi_csi import ANTENNAS, PACKETS, SUBCARRIERS
 from pta_core.simulator import RIG_FILENAME
 from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, numpy_to_posearray
+from pta_ros.frames import read_rig
 from pta_ros.inputs import LIDAR_FIELDS, RADAR_FIELDS, SENSOR_BY_MODALITY, SENSORS
 
 log = logging.getLogger(__name__)
@@ -133,12 +134,8 @@ def synthetic_transforms(rig: dict) -> list[dict]:
 
 
 def yaml_transforms(rig_file: Path) -> list[dict]:
-    """config/rig.yaml's transforms (roll, pitch, yaw) as (parent, child, xyz, xyzw)."""
-    from scipy.spatial.transform import Rotation
-
-    return [{"parent": t["parent"], "child": t["child"], "xyz": t["xyz"],
-             "xyzw": Rotation.from_euler("xyz", t["rpy"]).as_quat().tolist()}
-            for t in yaml.safe_load(Path(rig_file).read_text())["transforms"]]
+    """A rig YAML's transforms (config/rig.yaml's form) as (parent, child, xyz, xyzw)."""
+    return [edge.describe() for edge in read_rig(rig_file)]
 
 
 def rig_transforms(root: Path, environment: str, default_rig: Path | None) -> list[dict]:

@@ -23,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from pta_ros import dds, launch_plan
 
 
@@ -83,18 +81,18 @@ def publish_static_tf(node, rig_file: Path) -> object | None:
         node.get_logger().info("static TF skipped: tf2_msgs is not installed here (mmfi_to_bag bags carry /tf_static)")
         return None
     from rclpy.qos import DurabilityPolicy, QoSProfile
-    from scipy.spatial.transform import Rotation
+
+    from pta_ros.frames import read_rig
 
     publisher = node.create_publisher(TFMessage, "/tf_static", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     transforms = []
-    for t in yaml.safe_load(rig_file.read_text())["transforms"]:
+    for t in (edge.describe() for edge in read_rig(rig_file)):
         msg = TransformStamped()
         msg.header.stamp = node.get_clock().now().to_msg()
         msg.header.frame_id, msg.child_frame_id = t["parent"], t["child"]
         msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = map(float, t["xyz"])
-        q = Rotation.from_euler("xyz", t["rpy"]).as_quat()
         r = msg.transform.rotation
-        r.x, r.y, r.z, r.w = map(float, q)
+        r.x, r.y, r.z, r.w = map(float, t["xyzw"])
         transforms.append(msg)
     publisher.publish(TFMessage(transforms=transforms))
     return publisher
