@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from pta_ros.frames import IDENTITY, Extrinsics, RigError, RigGraph, parse_rig, pose_matrix, read_rig, transform_points
+from pta_ros.frames import (
+    IDENTITY,
+    Extrinsics,
+    RigError,
+    RigGraph,
+    parse_rig,
+    pose_matrix,
+    read_rig,
+    transform_points,
+)
 
 
 def random_pose(rng) -> np.ndarray:
