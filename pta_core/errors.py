@@ -23,6 +23,7 @@ class InvalidInput(ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
+        self.detail = message
 
 
 class CheckpointError(ValueError):

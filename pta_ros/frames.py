@@ -169,6 +169,18 @@ class Extrinsics:
         return found
 
 
+def input_extrinsics(card_rig: Iterable[dict], rig_file: str | Path = "",
+                     tf_lookup: Callable[[str, str], np.ndarray | None] | None = None) -> Extrinsics:
+    """The node's input transforms: ``tf_lookup`` first, then the model's training rig (its card's,
+    else config/rig.yaml) with the robot's ``rig_file`` over it. Raises RigError or FileNotFoundError."""
+    from pta_ros.paths import config_file
+
+    card_rig = list(card_rig)
+    trained = parse_rig(card_rig, "the model card's rig") if card_rig else read_rig(config_file("rig.yaml"))
+    robot = read_rig(rig_file) if rig_file else []
+    return Extrinsics(RigGraph([*trained, *robot]), tf_lookup)
+
+
 def tf2_lookup(node) -> tuple[Callable[[str, str], np.ndarray | None], object] | None:
     """A lookup in tf2 for ``node`` (a ``tf2_ros`` buffer and the listener filling it from /tf and
     /tf_static), and the listener to keep alive; None where tf2_ros is not installed (the PyPI wheels)."""

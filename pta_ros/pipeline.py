@@ -113,7 +113,7 @@ class SensingPipeline:
                 raw = transform_points(raw, to_model)
             sample = predictor.preprocess(sensor.modality, raw)
         except InvalidInput as err:
-            return self._reject(sensor, err.reason, str(err))
+            return self._reject(sensor, err.reason, err.detail)
         except Exception as err:  # a bug must not kill the node: count, report, carry on
             return self._reject(sensor, "internal_error", f"{type(err).__name__}: {err}")
         reason = sync.add(sensor.modality, stamp, sample)  # buffered ready for the model

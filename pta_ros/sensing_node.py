@@ -64,11 +64,10 @@ from pta_core.skeleton import H36M_17, joint_set_of
 from pta_ros import params as node_params
 from pta_ros.conversions import make_header
 from pta_ros.diagnostics import LogThrottle, PipelineReport, build_diagnostics
-from pta_ros.frames import Extrinsics, RigError, RigGraph, parse_rig, read_rig, tf2_lookup
+from pta_ros.frames import Extrinsics, RigError, input_extrinsics, tf2_lookup
 from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
-from pta_ros.paths import config_file
 from pta_ros.pipeline import InputOptions, SensingPipeline
 from pta_ros.spinning import close
 from pta_ros.sync import Synchronizer, SyncPolicy
@@ -240,13 +239,6 @@ class SensingNode(LifecycleNode):
         """The inputs' transforms: tf2 (where installed and ``use_tf``), then the model's training rig
         (its card, else config/rig.yaml) with ``rig_file`` over it. None, after one error line, if a rig
         cannot be read."""
-        try:
-            trained = (parse_rig(list(predictor.card.rig), "the model card's rig") if predictor.card.rig
-                       else read_rig(config_file("rig.yaml")))
-            robot = read_rig(p.rig_file) if p.rig_file else []
-        except (RigError, FileNotFoundError) as err:
-            self.get_logger().error(f"cannot read the rig: {err}")
-            return None
         lookup = None
         if p.use_tf:
             tf2 = tf2_lookup(self)
@@ -254,7 +246,11 @@ class SensingNode(LifecycleNode):
                 self.get_logger().info("tf2_ros is not installed here: input transforms come from the rig files only")
             else:
                 lookup, self._tf_listener = tf2
-        return Extrinsics(RigGraph([*trained, *robot]), lookup)
+        try:
+            return input_extrinsics(predictor.card.rig, p.rig_file, lookup)
+        except (RigError, FileNotFoundError) as err:
+            self.get_logger().error(f"cannot read the rig: {err}")
+            return None
 
     def _free_model(self) -> None:
         if self._pipeline is not None:
