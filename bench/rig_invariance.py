@@ -120,28 +120,32 @@ class BagClock:
         return self.now_ns
 
 
-def drive(path: Path, predictor, extrinsics: Extrinsics) -> dict:
-    """The bag's sensor messages through the node's pipeline, one step after each frame's messages."""
+def drive(path: Path, predictor, extrinsics: Extrinsics, sensors=SENSORS, edit=None) -> dict:
+    """The bag's sensor messages through the node's pipeline, one step after each frame's messages.
+    ``sensors``: the inputs the node has; ``edit(topic, msg)``: the message a driver would send instead."""
     clock = BagClock()
     decode = DecodeOptions(radar_features=tuple(predictor.preprocess_config.mmwave_features))
     options = InputOptions(frame_ids=dict(SENSOR_FRAMES), decode=decode, extrinsics=extrinsics)
-    pipeline = SensingPipeline(predictor, SENSORS, SyncPolicy(), clock, options)
+    pipeline = SensingPipeline(predictor, tuple(sensors), SyncPolicy(), clock, options)
+    topics = {bag.topic_of(s.modality): s for s in sensors}
     outputs, rejections = {}, Counter()
     with Reader(path) as reader:
         frame_ns = None
-        for connection, time_ns, raw in reader.messages([c for c in reader.connections if c.topic in TOPIC_SENSOR]):
+        for connection, time_ns, raw in reader.messages([c for c in reader.connections if c.topic in topics]):
             if frame_ns is not None and time_ns != frame_ns:
                 step(pipeline, outputs)
             clock.now_ns = frame_ns = time_ns
-            sensor = TOPIC_SENSOR[connection.topic]
-            rejection = pipeline.on_message(sensor, deserialize_message(bytes(raw), resolve_message_class(connection.msgtype)))
+            sensor = topics[connection.topic]
+            msg = deserialize_message(bytes(raw), resolve_message_class(connection.msgtype))
+            rejection = pipeline.on_message(sensor, msg if edit is None else edit(connection.topic, msg))
             if rejection is not None:
                 rejections[f"{sensor.modality}: {rejection.reason}"] += 1
         step(pipeline, outputs)
     report = pipeline.report("/sensing_node", lambda topic: "/" + topic, 2.0, 0.1)
     return {"outputs": outputs, "rejections": dict(rejections),
             "reasons": {s.modality: s.last_rejection for s in report.sensors if s.last_rejection},
-            "frames": {s.modality: s.frame for s in report.sensors if s.frame}}
+            "frames": {s.modality: s.frame for s in report.sensors if s.frame},
+            "notes": {s.modality: s.note for s in report.sensors if s.note}}
 
 
 def step(pipeline: SensingPipeline, outputs: dict) -> None:

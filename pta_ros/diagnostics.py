@@ -103,6 +103,7 @@ class SensorReport:
     publishers: int | None = None  # publishers matched on the node's side (None: not known)
     last_rejection: str = ""  # the newest rejection: "reason: detail"
     frame: str = ""  # how the newest message's frame reached the model's: "velodyne -> lidar_link (rig)"
+    note: str = ""  # what the newest message's layout means for the model (a radar without Doppler)
 
 
 @dataclass
@@ -189,6 +190,8 @@ def sensor_status(node_name: str, sensor: SensorReport) -> DiagnosticStatus:
     ]
     if sensor.frame:
         values.append(_kv("frame", sensor.frame))
+    if sensor.note:
+        values.append(_kv("note", sensor.note))
     if sensor.last_rejection:
         values.append(_kv("last_rejection", sensor.last_rejection))
     values += [_kv(f"rejected.{reason}", n) for reason, n in sorted(sensor.rejected.items())]

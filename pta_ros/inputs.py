@@ -21,6 +21,10 @@ from pta_core.modalities.wifi_csi import ANTENNAS, PACKETS, SUBCARRIERS
 from pta_ros.conversions import image_to_numpy, pointcloud2_to_numpy, posearray_to_numpy
 
 RADAR_FIELDS = ("x", "y", "z", "velocity", "intensity")
+# A Doppler field a radar driver does not publish is read as 0 m/s: every point static. Its cost is
+# measured (bench/radar_without_doppler.py, docs/RESULTS.md); a missing intensity has no neutral value
+# and is rejected for a model that reads it.
+RADAR_FILL = {"velocity": 0.0}
 LIDAR_FIELDS = ("x", "y", "z")
 DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
 CSI_ENCODINGS = ("32FC1",)
@@ -45,15 +49,17 @@ def decode_depth(msg: Image, options: DecodeOptions) -> np.ndarray:
 
 def decode_radar(msg: PointCloud2, options: DecodeOptions) -> np.ndarray:
     """PointCloud2 → (N, 5) float32 x, y, z, velocity, intensity, read by field name (any order, padding
-    or point step). A field the model reads (x, y, z and ``radar_features``) must be there; one it does
-    not read may be missing (``ti_mmwave_rospkg``'s ``radar_scan_pcl`` has no velocity) and is NaN.
+    or point step). x, y, z and the model's ``radar_features`` must be there, except a Doppler field a
+    driver does not publish (``ti_mmwave_rospkg``'s ``radar_scan_pcl``): the no-Doppler path reads every
+    point as static (:data:`RADAR_FILL`, :func:`radar_note` says so). A field the model does not read
+    may be missing and is NaN; no other field is ever read in a missing one's place.
 
     Raises:
         InvalidInput: ``fields`` naming the missing fields the model needs, and those of
             :func:`~pta_ros.conversions.pointcloud2_to_numpy`.
     """
     names = {field.name for field in msg.fields}
-    needed = ("x", "y", "z", *options.radar_features)
+    needed = ("x", "y", "z", *(f for f in options.radar_features if f not in RADAR_FILL))
     missing = [name for name in needed if name not in names]
     if missing:
         raise InvalidInput("fields", f"cloud lacks field(s) {missing} the model reads; it has {sorted(names)}")
@@ -63,7 +69,17 @@ def decode_radar(msg: PointCloud2, options: DecodeOptions) -> np.ndarray:
         return values
     out = np.full((len(values), len(RADAR_FIELDS)), np.nan, dtype=np.float32)
     out[:, [RADAR_FIELDS.index(name) for name in columns]] = values
+    for name in options.radar_features:
+        if name not in names:
+            out[:, RADAR_FIELDS.index(name)] = RADAR_FILL[name]
     return out
+
+
+def radar_note(msg: PointCloud2, options: DecodeOptions) -> str:
+    """What the node should say once about a radar cloud's layout ("" when nothing)."""
+    names = {field.name for field in msg.fields}
+    filled = [name for name in options.radar_features if name not in names and name in RADAR_FILL]
+    return ", ".join(f"no {name} field: read as {RADAR_FILL[name]:g} (the no-Doppler path)" for name in filled)
 
 
 def decode_lidar(msg: PointCloud2, options: DecodeOptions) -> np.ndarray:
@@ -96,6 +112,8 @@ class SensorSpec:
     decode: Callable[[Any, DecodeOptions], np.ndarray]
     frame_id: str  # the conventional frame (config/rig.yaml); the node's default expectation
     argument: str  # the launch argument (and pta_bringup option) that remaps the topic
+    # Something about a message's layout to say once (a radar without Doppler): "" when nothing.
+    note: Callable[[Any, DecodeOptions], str] | None = None
     # A cloud's points can be re-expressed in the model's frame (pta_ros.frames); an image, keypoints
     # or CSI only come from the model's own frame (or one the transforms make identical to it).
     movable: bool = False
@@ -106,7 +124,7 @@ SENSORS: tuple[SensorSpec, ...] = (
                "camera_topic"),
     SensorSpec("depth", "depth", "depth/image_raw", Image, decode_depth, "camera_depth_optical_frame", "depth_topic"),
     SensorSpec("radar", "mmwave", "radar/points", PointCloud2, decode_radar, "radar_link", "radar_topic",
-               movable=True),
+               note=radar_note, movable=True),
     SensorSpec("lidar", "lidar", "lidar/points", PointCloud2, decode_lidar, "lidar_link", "lidar_topic",
                movable=True),
     SensorSpec("wifi", "wifi-csi", "wifi/csi", Image, decode_csi, "wifi_rx_link", "csi_topic"),

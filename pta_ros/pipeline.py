@@ -82,6 +82,7 @@ class SensingPipeline:
         self._rejected_reported: dict[str, int] = {}
         self._last_rejection: dict[str, str] = {}  # modality → the newest rejection's reason and detail
         self._frames: dict[str, str] = {}  # modality → "message frame → model frame (source)"
+        self.notes: dict[str, str] = {}  # modality → what its newest message's layout means (SensorSpec.note)
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -109,6 +110,8 @@ class SensingPipeline:
                 return Rejection(reason, f"stamp {stamp / 1e9:.3f} s")
             to_model = self._to_model_frame(sensor, msg.header.frame_id)
             raw = sensor.decode(msg, self.options.decode)
+            if sensor.note is not None:
+                self.notes[sensor.modality] = sensor.note(msg, self.options.decode)
             if to_model is not IDENTITY:
                 raw = transform_points(raw, to_model)
             sample = predictor.preprocess(sensor.modality, raw)
@@ -217,6 +220,7 @@ class SensingPipeline:
                 new_rejections=total_rejected - self._rejected_reported.get(m, 0),
                 last_rejection=self._last_rejection.get(m, ""),
                 frame=self._frames.get(m, ""),
+                note=self.notes.get(m, ""),
             ))
             self._rejected_reported[m] = total_rejected
         extra = {f"errors.{k}": str(v) for k, v in sorted(self.errors.items())}

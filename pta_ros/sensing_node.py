@@ -125,6 +125,7 @@ class SensingNode(LifecycleNode):
         self._outputs_pub: OutputPublishers | None = None
         self._diag_pub = None
         self._active = False
+        self._notes_logged: dict[str, str] = {}  # modality → the layout note last logged
         self._handled: dict[str, int] = {}  # input callbacks finished, per sensor (messages_handled)
         self._infer_group = MutuallyExclusiveCallbackGroup()
         self._diag_group = MutuallyExclusiveCallbackGroup()
@@ -336,6 +337,11 @@ class SensingNode(LifecycleNode):
             return
         try:
             rejection = pipeline.on_message(sensor, msg)
+            note = pipeline.notes.get(sensor.modality, "")
+            if note != self._notes_logged.get(sensor.modality, ""):  # said once, and again if it changes
+                self._notes_logged[sensor.modality] = note
+                if note:
+                    self.get_logger().warning(f"{sensor.topic}: {note}")
             if rejection is not None:
                 if self._throttle.allow((sensor.modality, rejection.reason), time.monotonic()):
                     self.get_logger().warning(f"{sensor.topic}: rejected ({rejection.reason}): {rejection.detail}")

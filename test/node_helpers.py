@@ -43,16 +43,19 @@ ACTIVITIES = tuple(f"A{i:02d}" for i in range(1, 28))
 RELIABLE = QoSProfile(depth=50)
 
 
-def tiny_config(modalities=MMFI_MODALITIES) -> Config:
+def tiny_config(modalities=MMFI_MODALITIES, preprocess: dict | None = None) -> Config:
     data = to_dict(Config())
     data["model"].update(tokens=4, dim=32, encoder_width=8)
     data["data"]["modalities"] = list(modalities)
+    data["data"]["preprocess"].update(preprocess or {})
     return from_dict(Config, data)
 
 
-def make_checkpoint(path: Path, validation: dict[tuple[str, ...], float] | None = None) -> Path:
-    """A randomly initialised tiny model in the real format; ``validation`` maps combinations to MPJPE (mm)."""
-    save_initial_checkpoint(path, tiny_config(), ACTIVITIES, seed=0)
+def make_checkpoint(path: Path, validation: dict[tuple[str, ...], float] | None = None,
+                    preprocess: dict | None = None) -> Path:
+    """A randomly initialised tiny model in the real format; ``validation`` maps combinations to MPJPE (mm);
+    ``preprocess`` overrides PreprocessConfig fields."""
+    save_initial_checkpoint(path, tiny_config(preprocess=preprocess), ACTIVITIES, seed=0)
     if validation:
         checkpoint = load_checkpoint(path)
         checkpoint.validation = [

@@ -253,7 +253,7 @@ def test_radar_without_doppler_serves_a_model_that_reads_no_velocity():
     from pta_core.config import PreprocessConfig
     from pta_core.modalities import get_modality
     from pta_ros.conversions import make_header
-    from pta_ros.inputs import decode_radar
+    from pta_ros.inputs import decode_radar, radar_note
     from pta_ros.tools.radar_bag import ti_mmwave_cloud
 
     # What ti_mmwave_rospkg publishes on radar_scan_pcl: pcl::PointXYZI (x, y, z at 0, 4, 8, intensity at
@@ -262,14 +262,21 @@ def test_radar_without_doppler_serves_a_model_that_reads_no_velocity():
     msg = ti_mmwave_cloud(np.insert(points, 3, 0.0, axis=1), make_header(1, "ti_mmwave"))
     assert [(f.name, f.offset) for f in msg.fields] == [("x", 0), ("y", 4), ("z", 8), ("intensity", 16)]
     assert msg.point_step == 32
-    # A model that reads velocity: one clear rejection naming the field.
-    with pytest.raises(InvalidInput, match="lacks field.*velocity") as err:
-        decode_radar(msg, DecodeOptions())
+    # A model that reads velocity: the no-Doppler path, every point static, and a note saying so.
+    raw = decode_radar(msg, DecodeOptions())
+    np.testing.assert_array_equal(raw[:, [0, 1, 2, 4]], points)
+    assert (raw[:, 3] == 0).all()
+    assert radar_note(msg, DecodeOptions()) == "no velocity field: read as 0 (the no-Doppler path)"
+    # A missing intensity has no neutral value: one clear rejection naming the field.
+    no_intensity = ti_mmwave_cloud(np.insert(points, 3, 0.0, axis=1), make_header(1, "ti_mmwave"))
+    no_intensity.fields = [f for f in no_intensity.fields if f.name != "intensity"]
+    with pytest.raises(InvalidInput, match="lacks field.*intensity") as err:
+        decode_radar(no_intensity, DecodeOptions())
     assert err.value.reason == "fields"
     # One that does not: x, y, z and intensity by name, velocity NaN, and its preprocessing never sees it.
     raw = decode_radar(msg, DecodeOptions(radar_features=("intensity",)))
     np.testing.assert_array_equal(raw[:, [0, 1, 2, 4]], points)
-    assert np.isnan(raw[:, 3]).all()
+    assert np.isnan(raw[:, 3]).all() and radar_note(msg, DecodeOptions(radar_features=("intensity",))) == ""
     sample = get_modality("mmwave").preprocess(raw, PreprocessConfig(mmwave_features=("intensity",)))
     assert sample["points"].shape[1] == 4 and sample["mask"].sum() == 20
     np.testing.assert_allclose(sample["points"][:20], points)

@@ -53,9 +53,9 @@ def radar_empty(h):
     return sensor_message("mmwave", np.zeros((0, 5), np.float32), now(h))
 
 
-def radar_missing_velocity(h):
+def radar_missing_intensity(h):
     return numpy_to_pointcloud2(
-        np.ones((10, 4), np.float32), ("x", "y", "z", "intensity"), make_header(now(h), "radar_link")
+        np.ones((10, 4), np.float32), ("x", "y", "z", "velocity"), make_header(now(h), "radar_link")
     )
 
 
@@ -131,7 +131,7 @@ GARBAGE = [
     ("depth zero-size image", "depth", "empty_image", depth_zero_size),
     ("depth without a valid pixel", "depth", "empty", depth_all_invalid),
     ("radar empty cloud", "mmwave", "empty", radar_empty),
-    ("radar cloud missing a field", "mmwave", "fields", radar_missing_velocity),
+    ("radar cloud missing a field", "mmwave", "fields", radar_missing_intensity),
     ("radar frame_id mismatch", "mmwave", "transform", radar_wrong_frame),
     ("lidar cloud missing z", "lidar", "fields", lidar_missing_z),
     ("lidar NaN/inf coordinates", "lidar", "empty", lidar_all_nan),
