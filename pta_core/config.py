@@ -48,6 +48,12 @@ class PreprocessConfig:
 
     image_width: int = 640  # keypoint pixel coordinates are normalised by the camera image size
     image_height: int = 480
+    # The cameras the model was trained with (pinhole fx, fy, cx, cy in pixels): the keypoint camera at
+    # image_width × image_height, the depth camera at depth_resolution (rows, cols). A robot's camera
+    # with other intrinsics (its camera_info) is brought to these by the node (pta_ros.intrinsics).
+    # Defaults: the synthetic MM-Fi rig's RealSense-like cameras (pta_core/simulator/rig.py).
+    rgb_intrinsics: tuple[float, float, float, float] = (460.0, 460.0, 319.5, 239.5)
+    depth_resolution: tuple[int, int] = (480, 640)
     # Depth as a model sees it (modalities/depth.py): "image", the map area-resized to depth_size (the
     # layout X-Fi's pretrained encoders take), or "points", the map back-projected through the camera
     # intrinsics into a 3-D cloud inside a fixed region of interest, encoded like a LiDAR cloud.
@@ -56,7 +62,7 @@ class PreprocessConfig:
     # the area where people are, as a deployed camera is set up. (0, 0, 0, 0): the whole map.
     depth_crop: tuple[int, int, int, int] = (0, 0, 0, 0)
     depth_size: tuple[int, int] = (96, 128)  # image: (rows, cols) after area resize of the (cropped) map
-    depth_intrinsics: tuple[float, float, float, float] = (420.0, 420.0, 319.5, 239.5)  # points: fx, fy, cx, cy (px)
+    depth_intrinsics: tuple[float, float, float, float] = (420.0, 420.0, 319.5, 239.5)  # fx, fy, cx, cy (px)
     depth_stride: int = 4  # points: back-project every stride-th pixel of every stride-th row
     # points: region of interest in the camera's optical frame (x right, y down, z forward), metres:
     # x_min, x_max, y_min, y_max, z_min, z_max. The default keeps everything up to depth_max_m.

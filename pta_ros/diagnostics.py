@@ -103,7 +103,8 @@ class SensorReport:
     publishers: int | None = None  # publishers matched on the node's side (None: not known)
     last_rejection: str = ""  # the newest rejection: "reason: detail"
     frame: str = ""  # how the newest message's frame reached the model's: "velodyne -> lidar_link (rig)"
-    note: str = ""  # what the newest message's layout means for the model (a radar without Doppler)
+    note: str = ""  # a warning the newest message deserves (a radar without Doppler, no camera_info)
+    camera: str = ""  # the live camera's intrinsics and the model camera they are brought to
 
 
 @dataclass
@@ -190,6 +191,8 @@ def sensor_status(node_name: str, sensor: SensorReport) -> DiagnosticStatus:
     ]
     if sensor.frame:
         values.append(_kv("frame", sensor.frame))
+    if sensor.camera:
+        values.append(_kv("camera", sensor.camera))
     if sensor.note:
         values.append(_kv("note", sensor.note))
     if sensor.last_rejection:

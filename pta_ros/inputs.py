@@ -114,6 +114,9 @@ class SensorSpec:
     argument: str  # the launch argument (and pta_bringup option) that remaps the topic
     # Something about a message's layout to say once (a radar without Doppler): "" when nothing.
     note: Callable[[Any, DecodeOptions], str] | None = None
+    # The model camera whose intrinsics the input is brought to ("depth", "rgb"; pta_ros.intrinsics), from
+    # the camera_info topic beside it; "" for an input that is no camera's.
+    camera: str = ""
     # A cloud's points can be re-expressed in the model's frame (pta_ros.frames); an image, keypoints
     # or CSI only come from the model's own frame (or one the transforms make identical to it).
     movable: bool = False
@@ -121,8 +124,9 @@ class SensorSpec:
 
 SENSORS: tuple[SensorSpec, ...] = (
     SensorSpec("camera", "rgb", "camera/keypoints", PoseArray, decode_keypoints, "camera_color_optical_frame",
-               "camera_topic"),
-    SensorSpec("depth", "depth", "depth/image_raw", Image, decode_depth, "camera_depth_optical_frame", "depth_topic"),
+               "camera_topic", camera="rgb"),
+    SensorSpec("depth", "depth", "depth/image_raw", Image, decode_depth, "camera_depth_optical_frame", "depth_topic",
+               camera="depth"),
     SensorSpec("radar", "mmwave", "radar/points", PointCloud2, decode_radar, "radar_link", "radar_topic",
                note=radar_note, movable=True),
     SensorSpec("lidar", "lidar", "lidar/points", PointCloud2, decode_lidar, "lidar_link", "lidar_topic",
@@ -130,3 +134,10 @@ SENSORS: tuple[SensorSpec, ...] = (
     SensorSpec("wifi", "wifi-csi", "wifi/csi", Image, decode_csi, "wifi_rx_link", "csi_topic"),
 )
 SENSOR_BY_MODALITY = {spec.modality: spec for spec in SENSORS}
+
+
+def camera_info_topic(image_topic: str) -> str:
+    """The camera_info topic beside an image topic (image_transport naming): ``/ns/depth/image_raw`` →
+    ``/ns/depth/camera_info``."""
+    parent = image_topic.rstrip("/").rpartition("/")[0]
+    return f"{parent}/camera_info" if parent or image_topic.startswith("/") else "camera_info"

@@ -22,6 +22,14 @@ from pta_ros.conversions import stamp_to_ns
 from pta_ros.diagnostics import LatencyStats, PipelineReport, RateMeter, SensorReport
 from pta_ros.frames import IDENTITY, Extrinsics, RigGraph, is_identity, transform_points
 from pta_ros.inputs import DecodeOptions, SensorSpec
+from pta_ros.intrinsics import (
+    DepthResampler,
+    Pinhole,
+    from_camera_info,
+    keypoints_to_model,
+    model_depth_camera,
+    model_rgb_camera,
+)
 from pta_ros.sync import Match, Synchronizer, SyncPolicy
 
 
@@ -82,7 +90,10 @@ class SensingPipeline:
         self._rejected_reported: dict[str, int] = {}
         self._last_rejection: dict[str, str] = {}  # modality → the newest rejection's reason and detail
         self._frames: dict[str, str] = {}  # modality → "message frame → model frame (source)"
-        self.notes: dict[str, str] = {}  # modality → what its newest message's layout means (SensorSpec.note)
+        self.notes: dict[str, str] = {}  # modality → a warning its newest message's layout or camera deserves
+        self._cameras: dict[str, Pinhole] = {}  # modality → the live camera (its camera_info)
+        self._camera_text: dict[str, str] = {}  # modality → "live camera -> model camera"
+        self._resample_depth = DepthResampler()
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -112,6 +123,8 @@ class SensingPipeline:
             raw = sensor.decode(msg, self.options.decode)
             if sensor.note is not None:
                 self.notes[sensor.modality] = sensor.note(msg, self.options.decode)
+            if sensor.camera:
+                raw = self._to_model_camera(sensor, raw, predictor)
             if to_model is not IDENTITY:
                 raw = transform_points(raw, to_model)
             sample = predictor.preprocess(sensor.modality, raw)
@@ -124,6 +137,28 @@ class SensingPipeline:
             return Rejection(reason, f"stamp {stamp / 1e9:.3f} s")
         self._last_accepted = time.monotonic()
         return None
+
+    def on_camera_info(self, sensor: SensorSpec, msg) -> Rejection | None:
+        """The intrinsics of ``sensor``'s camera (its camera_info topic); never raises."""
+        try:
+            self._cameras[sensor.modality] = from_camera_info(msg)
+        except InvalidInput as err:
+            return self._reject(sensor, err.reason, err.detail)
+        return None
+
+    def _to_model_camera(self, sensor: SensorSpec, raw: np.ndarray, predictor: Predictor) -> np.ndarray:
+        """Depth or keypoints of the live camera in the model camera's pixels (pta_ros.intrinsics)."""
+        cfg = predictor.preprocess_config
+        model = model_depth_camera(cfg) if sensor.camera == "depth" else model_rgb_camera(cfg)
+        live = self._cameras.get(sensor.modality)
+        if live is None:
+            self.notes[sensor.modality] = f"no camera_info yet: the model's camera is assumed ({model})"
+            return raw
+        self.notes[sensor.modality] = ""
+        self._camera_text[sensor.modality] = f"{live} -> {model}" if live != model else f"{live} (the model's)"
+        if sensor.camera == "depth":
+            return self._resample_depth(raw, live, model)
+        return keypoints_to_model(raw, live, model)
 
     def _reject(self, sensor: SensorSpec, reason: str, detail: str) -> Rejection:
         self.sync.count_rejection(sensor.modality, reason)
@@ -221,6 +256,7 @@ class SensingPipeline:
                 last_rejection=self._last_rejection.get(m, ""),
                 frame=self._frames.get(m, ""),
                 note=self.notes.get(m, ""),
+                camera=self._camera_text.get(m, ""),
             ))
             self._rejected_reported[m] = total_rejected
         extra = {f"errors.{k}": str(v) for k, v in sorted(self.errors.items())}

@@ -57,6 +57,7 @@ from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedEx
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo
 
 from pta_core.errors import CheckpointError
 from pta_core.serving import Predictor, load_predictor
@@ -65,7 +66,7 @@ from pta_ros import params as node_params
 from pta_ros.conversions import make_header
 from pta_ros.diagnostics import LogThrottle, PipelineReport, build_diagnostics
 from pta_ros.frames import Extrinsics, RigError, input_extrinsics, tf2_lookup
-from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec
+from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec, camera_info_topic
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
 from pta_ros.pipeline import InputOptions, SensingPipeline
@@ -117,6 +118,7 @@ class SensingNode(LifecycleNode):
         self._extrinsics: Extrinsics | None = None
         self._tf_listener = None  # kept alive while the node lives (tf2 only)
         self._input_subs: dict = {}  # modality → its subscription
+        self._info_subs: dict = {}  # modality → its camera_info subscription
         # modality → publishers matched on this node's side (the subscription's matched event): a
         # publisher that sees this node may still precede this node's match, and what it sends
         # before that is lost (best-effort), so a player can wait for this count.
@@ -183,6 +185,11 @@ class SensingNode(LifecycleNode):
             pipeline.set_predictor(predictor)
         for sensor in pipeline.sensors:
             self._input_subs[sensor.modality] = self._subscribe(sensor)
+            if sensor.camera:  # its intrinsics, from the camera_info beside the image (image_transport naming)
+                self._info_subs[sensor.modality] = self.create_subscription(
+                    CameraInfo, camera_info_topic(self.resolve_topic_name(sensor.topic)),
+                    lambda msg, sensor=sensor: self._on_camera_info(sensor, msg), input_qos(),
+                    callback_group=MutuallyExclusiveCallbackGroup())
         if self._params.executor_threads > 1:  # see the module docstring
             self._guard = self.create_guard_condition(self._tick, callback_group=self._infer_group)
         self._infer_timer = self.create_timer(
@@ -286,9 +293,9 @@ class SensingNode(LifecycleNode):
         self.get_logger().info(f"{self.resolve_topic_name(sensor.topic)}: {info.current_count} publisher(s) matched")
 
     def _teardown_runtime(self) -> None:
-        for sub in self._input_subs.values():
+        for sub in [*self._input_subs.values(), *self._info_subs.values()]:
             self.destroy_subscription(sub)
-        self._input_subs = {}
+        self._input_subs, self._info_subs = {}, {}
         self._publishers_matched = {}
         for timer in (self._infer_timer, self._diag_timer):
             if timer is not None:
@@ -330,6 +337,15 @@ class SensingNode(LifecycleNode):
 
     def _clock_ns(self) -> int:
         return self.get_clock().now().nanoseconds
+
+    def _on_camera_info(self, sensor: SensorSpec, msg) -> None:
+        pipeline = self._pipeline
+        if pipeline is None or not self._active:
+            return
+        rejection = pipeline.on_camera_info(sensor, msg)
+        if rejection is not None and self._throttle.allow((sensor.modality, rejection.reason), time.monotonic()):
+            self.get_logger().warning(f"{camera_info_topic(self.resolve_topic_name(sensor.topic))}: rejected "
+                                      f"({rejection.reason}): {rejection.detail}")
 
     def _on_message(self, sensor: SensorSpec, msg) -> None:
         pipeline = self._pipeline
