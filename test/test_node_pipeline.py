@@ -302,3 +302,42 @@ def test_the_onnxruntime_node_process_never_imports_torch(exported):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "True []", result.stdout + result.stderr
+
+
+def test_a_depth_camera_with_its_camera_info_is_brought_to_the_models_camera(tmp_path):
+    """camera_info beside the depth topic (image_transport naming) over DDS: an 848×480 wide camera's
+    depth gives the predictor's output on that depth resampled into the model's camera."""
+    from sensor_msgs.msg import CameraInfo
+
+    from pta_ros.intrinsics import DepthResampler, Pinhole, model_depth_camera
+
+    model = make_checkpoint(tmp_path / "model.pt", {("depth",): 50.0})
+    predictor = TorchPredictor.from_checkpoint(model, "cpu")
+    wide = Pinhole(848, 480, 400.0, 400.0, 423.5, 239.5)
+    info = CameraInfo(width=wide.width, height=wide.height, k=[wide.fx, 0.0, wide.cx, 0.0, wide.fy, wide.cy, 0.0, 0.0, 1.0])
+    info.header.frame_id = "camera_depth_optical_frame"
+    depth = np.random.default_rng(3).integers(500, 4000, (480, 848)).astype(np.uint16)
+    h = Harness(model, extra={**PATIENT, "max_wait_s": 0.0}).start()
+    try:
+        info_pub = h.client.create_publisher(CameraInfo, "depth/camera_info", 10)
+        h.wait_for(lambda: info_pub.get_subscription_count() > 0, what="the node's depth/camera_info subscription")
+
+        def depth_camera() -> str:
+            h.out.diagnostics.clear()
+            h.wait_for(lambda: h.out.diagnostics, what="a diagnostics report")
+            status = next(s for s in h.out.diagnostics[-1].status if s.name.endswith(": depth"))
+            return status_values(status).get("camera", "")
+
+        t = h.now_ns()
+        while True:  # camera_info and depth travel on two topics: send both until the node has paired them
+            info_pub.publish(info)
+            t = max(h.now_ns(), t + 100 * MS)
+            h.publish_frame({"depth": depth}, t, modalities=["depth"])
+            skeleton = h.wait_for_output(t, "a depth frame")
+            if depth_camera().startswith("848×480 fx 400"):
+                break
+        resampled = DepthResampler()(depth, wide, model_depth_camera(predictor.preprocess_config))
+        joints, _ = expected(predictor, {"depth": resampled}, ("depth",))
+        np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-5)
+    finally:
+        h.close()
