@@ -83,6 +83,10 @@ class PreprocessConfig:
     max_input_points: int = 100_000  # bound on work per cloud: larger clouds are rejected, not processed
     # Wi-Fi CSI amplitude standardisation, in the files' units (the synthetic generator writes dB):
     # csi = (amplitude - csi_offset) / csi_scale. `pta stats` measures both on a training split.
+    # The NIC's CSI layout the model reads: antennas × subcarriers × packets per frame (MM-Fi's Atheros
+    # pair: 3 × 114 × 10; an Intel 5300 gives 30 subcarriers, an ESP32 64). A dataset of another NIC is
+    # trained by setting it; the node rejects another shape, naming both.
+    csi_shape: tuple[int, int, int] = (3, 114, 10)
     csi_offset: float = 30.0
     csi_scale: float = 6.0
 

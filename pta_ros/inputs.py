@@ -33,8 +33,9 @@ CSI_ENCODINGS = ("32FC1",)
 @dataclass(frozen=True)
 class DecodeOptions:
     max_points: int = 100_000  # clouds with more points are rejected before decoding
-    csi_layout: str = "antenna_major"  # rows: 3 antennas × 114 subcarriers (or subcarrier_major)
+    csi_layout: str = "antenna_major"  # rows: antennas × subcarriers, antenna by antenna (or subcarrier_major)
     radar_features: tuple[str, ...] = ("velocity", "intensity")  # what the model reads besides x, y, z
+    csi_shape: tuple[int, int, int] = (ANTENNAS, SUBCARRIERS, PACKETS)  # the model's NIC layout
 
 
 def decode_keypoints(msg: PoseArray, options: DecodeOptions) -> np.ndarray:
@@ -88,19 +89,22 @@ def decode_lidar(msg: PointCloud2, options: DecodeOptions) -> np.ndarray:
 
 
 def decode_csi(msg: Image, options: DecodeOptions) -> np.ndarray:
-    """Image 32FC1, 342 rows × 10 packets → CSI amplitude (3 antennas, 114 subcarriers, 10 packets).
+    """Image 32FC1, antennas × subcarriers rows, packets columns → CSI amplitude (antennas, subcarriers,
+    packets), the layout the model declares (``csi_shape``; MM-Fi's 3 × 114 × 10: a 342 × 10 image).
 
     Raises:
-        InvalidInput: ``shape`` when the image is not 342 × 10, and those of ``image_to_numpy``.
+        InvalidInput: ``shape`` naming both shapes when the image is not the model's (never reshaped to
+            fit), and those of ``image_to_numpy``.
     """
+    antennas, subcarriers, packets = options.csi_shape
     image = image_to_numpy(msg, accept=CSI_ENCODINGS)
-    if image.shape != (ANTENNAS * SUBCARRIERS, PACKETS):
-        raise InvalidInput(
-            "shape", f"CSI image must be {ANTENNAS * SUBCARRIERS}×{PACKETS}, got {image.shape}"
-        )
+    if image.shape != (antennas * subcarriers, packets):
+        raise InvalidInput("shape", f"CSI image is {image.shape[0]}×{image.shape[1]}; the model reads {antennas} "
+                                    f"antennas × {subcarriers} subcarriers × {packets} packets, a "
+                                    f"{antennas * subcarriers}×{packets} image")
     if options.csi_layout == "subcarrier_major":
-        return image.reshape(SUBCARRIERS, ANTENNAS, PACKETS).transpose(1, 0, 2).copy()
-    return image.reshape(ANTENNAS, SUBCARRIERS, PACKETS)
+        return image.reshape(subcarriers, antennas, packets).transpose(1, 0, 2).copy()
+    return image.reshape(antennas, subcarriers, packets)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class SensingPipeline:
     def __init__(self, predictor: Predictor, sensors: tuple[SensorSpec, ...], policy: SyncPolicy,
                  clock_ns: Callable[[], int], options: InputOptions) -> None:
         self.predictor = predictor
+        self.predictor_config = predictor.preprocess_config  # the model's layouts; kept while it is unloaded
         self.sensors = sensors
         self.sync = Synchronizer([s.modality for s in sensors], policy, clock_ns)
         self.options = options

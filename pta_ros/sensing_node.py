@@ -59,6 +59,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo
 
+from pta_core.config import PreprocessConfig
 from pta_core.errors import CheckpointError
 from pta_core.serving import Predictor, load_predictor
 from pta_core.skeleton import H36M_17, joint_set_of
@@ -164,7 +165,7 @@ class SensingNode(LifecycleNode):
             predictor.close()
             return TransitionCallbackReturn.FAILURE
         self._pipeline = SensingPipeline(predictor, sensors, self._sync_policy(p), self._clock_ns,
-                                         _input_options(p, predictor.preprocess_config.mmwave_features, self._extrinsics))
+                                         _input_options(p, predictor.preprocess_config, self._extrinsics))
         predictor.warm_up(s.modality for s in sensors)
         self._outputs_pub = OutputPublishers(self)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -325,7 +326,7 @@ class SensingNode(LifecycleNode):
         previous, self._params = self._params, updated
         if self._pipeline is not None:
             self._pipeline.sync.set_policy(self._sync_policy(updated))
-            self._pipeline.options = _input_options(updated, self._pipeline.options.decode.radar_features,
+            self._pipeline.options = _input_options(updated, self._pipeline.predictor_config,
                                                     self._pipeline.options.extrinsics)
         if self._infer_timer is not None and updated.rate_hz != previous.rate_hz:
             self._infer_timer.timer_period_ns = int(1e9 / updated.rate_hz)
@@ -445,10 +446,12 @@ class SensingNode(LifecycleNode):
         return self._pipeline.sync if self._pipeline is not None else None
 
 
-def _input_options(p: node_params.NodeParams, radar_features: tuple[str, ...], extrinsics: Extrinsics) -> InputOptions:
-    """The input checks: the parameters', what the model reads of a radar cloud and the inputs' transforms."""
+def _input_options(p: node_params.NodeParams, model: PreprocessConfig, extrinsics: Extrinsics) -> InputOptions:
+    """The input checks: the parameters', the layouts the model reads (radar values, CSI shape) and the
+    inputs' transforms."""
     return InputOptions(frame_ids=dict(p.frame_ids), extrinsics=extrinsics, decode=DecodeOptions(
-        max_points=p.max_points, csi_layout=p.csi_layout, radar_features=tuple(radar_features)))
+        max_points=p.max_points, csi_layout=p.csi_layout, radar_features=tuple(model.mmwave_features),
+        csi_shape=tuple(model.csi_shape)))
 
 
 def _fmt(modalities: tuple[str, ...] | None) -> str:

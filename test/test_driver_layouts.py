@@ -76,7 +76,8 @@ def skeleton(predictor, modality: str, msg) -> np.ndarray:
     """The skeleton the pipeline gives for one cloud alone."""
     clock = lambda: 10_000 * MS  # noqa: E731
     options = InputOptions(frame_ids=dict(SENSOR_FRAMES), extrinsics=Extrinsics(RigGraph()),
-                           decode=DecodeOptions(radar_features=tuple(predictor.preprocess_config.mmwave_features)))
+                           decode=DecodeOptions(radar_features=tuple(predictor.preprocess_config.mmwave_features),
+                                                csi_shape=tuple(predictor.preprocess_config.csi_shape)))
     pipeline = SensingPipeline(predictor, SENSORS, SyncPolicy(max_wait_s=0.0), clock, options)
     rejection = pipeline.on_message(SENSOR_BY_MODALITY[modality], msg)
     assert rejection is None, rejection
@@ -108,3 +109,24 @@ def test_a_radar_without_doppler_is_served_by_a_model_without_it(predictors):
     full = driver_cloud("ti_mmwave_velocity", columns, 10_000 * MS, "radar_link")
     # the no-Doppler model reads the same from both (it ignores velocity where there is one)
     np.testing.assert_array_equal(skeleton(predictors["intensity"], "mmwave", ti), skeleton(predictors["intensity"], "mmwave", full))
+
+
+@pytest.mark.parametrize("nic, shape", [("Intel 5300", (3, 30, 10)), ("ESP32", (1, 64, 10))])
+def test_csi_of_the_nic_a_model_declares_and_no_other(tmp_path, nic, shape):
+    """A model trained for another NIC (PreprocessConfig.csi_shape, a config change) reads that NIC's
+    CSI image; any other shape is one rejection naming both, never reshaped to fit."""
+    from pta_ros.conversions import numpy_to_image
+
+    antennas, subcarriers, packets = shape
+    path = make_checkpoint(tmp_path / "model.pt", {("wifi-csi",): 100.0}, preprocess={"csi_shape": shape})
+    predictor = TorchPredictor.from_checkpoint(path, "cpu")
+    amp = np.random.default_rng(0).uniform(20, 40, shape).astype(np.float32)
+    image = numpy_to_image(amp.reshape(antennas * subcarriers, packets), "32FC1", make_header(10_000 * MS, "wifi_rx_link"))
+    joints = skeleton(predictor, "wifi-csi", image)
+    np.testing.assert_allclose(joints, predictor.predict({"wifi-csi": predictor.preprocess("wifi-csi", amp)}).joints)
+    mm_fi = numpy_to_image(np.ones((342, 10), np.float32), "32FC1", make_header(10_000 * MS, "wifi_rx_link"))
+    options = InputOptions(frame_ids=dict(SENSOR_FRAMES), decode=DecodeOptions(csi_shape=shape))
+    pipeline = SensingPipeline(predictor, SENSORS, SyncPolicy(), lambda: 10_000 * MS, options)
+    rejection = pipeline.on_message(SENSOR_BY_MODALITY["wifi-csi"], mm_fi)
+    assert rejection.reason == "shape"
+    assert f"is 342×10; the model reads {antennas} antennas × {subcarriers} subcarriers × {packets} packets" in rejection.detail

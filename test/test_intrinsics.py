@@ -12,7 +12,13 @@ from pta_core.errors import InvalidInput
 from pta_core.torch_predictor import TorchPredictor
 from pta_ros.conversions import make_header
 from pta_ros.inputs import SENSOR_BY_MODALITY, SENSORS, DecodeOptions, camera_info_topic
-from pta_ros.intrinsics import DepthResampler, Pinhole, from_camera_info, keypoints_to_model, model_depth_camera
+from pta_ros.intrinsics import (
+    DepthResampler,
+    Pinhole,
+    from_camera_info,
+    keypoints_to_model,
+    model_depth_camera,
+)
 from pta_ros.params import SENSOR_FRAMES
 from pta_ros.pipeline import InputOptions, SensingPipeline
 from pta_ros.sync import SyncPolicy

@@ -14,7 +14,7 @@ from pta_core.config import PreprocessConfig
 from pta_core.errors import DataFormatError, InvalidInput
 from pta_core.modalities.base import InputField, Modality, Sample, register
 
-ANTENNAS, SUBCARRIERS, PACKETS = 3, 114, 10
+ANTENNAS, SUBCARRIERS, PACKETS = 3, 114, 10  # MM-Fi's files; a model reads PreprocessConfig.csi_shape
 SHAPE = (ANTENNAS, SUBCARRIERS, PACKETS)
 
 
@@ -53,7 +53,8 @@ def fill_csi(amp: np.ndarray) -> np.ndarray:
 
 
 def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
-    """CSI amplitude (3, 114, 10) → ``csi`` (3, 114, 10) = (amplitude − csi_offset) / csi_scale.
+    """CSI amplitude (``csi_shape``: antennas, subcarriers, packets) → ``csi`` of the same shape =
+    (amplitude − csi_offset) / csi_scale.
 
     Holes are filled as the official toolbox does (:func:`fill_csi`); then one affine map with
     dataset statistics (``pta stats`` measures them on a training split). The toolbox instead
@@ -61,11 +62,12 @@ def preprocess(raw: np.ndarray, cfg: PreprocessConfig) -> Sample:
     the path changes.
 
     Raises:
-        InvalidInput: ``shape`` (not 3×114×10), ``non_finite`` (a packet without a finite value).
+        InvalidInput: ``shape`` (not ``csi_shape``), ``non_finite`` (a packet without a finite value).
     """
     amp = np.asarray(raw)
-    if amp.shape != SHAPE:
-        raise InvalidInput("shape", f"expected CSI amplitude {SHAPE}, got {amp.shape}")
+    if amp.shape != tuple(cfg.csi_shape):
+        raise InvalidInput("shape", f"expected CSI amplitude {tuple(cfg.csi_shape)} (antennas, subcarriers, packets), "
+                                    f"got {amp.shape}")
     data = fill_csi(amp)
     return {"csi": ((data - cfg.csi_offset) / cfg.csi_scale).astype(np.float32)}
 
@@ -78,7 +80,7 @@ WIFI_CSI = register(
         extension=".mat",
         read_file=read_csi_mat,
         preprocess=preprocess,
-        input_fields=lambda cfg: {"csi": InputField(SHAPE)},
-        description="CSI amplitude 3 antennas × 114 subcarriers × 10 packets, standardised with dataset statistics",
+        input_fields=lambda cfg: {"csi": InputField(tuple(cfg.csi_shape))},
+        description="CSI amplitude antennas × subcarriers × packets (csi_shape), standardised with dataset statistics",
     )
 )

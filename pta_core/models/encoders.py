@@ -129,14 +129,15 @@ class CSIEncoder(Encoder):
     (subcarrier, packet) plane.
     """
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, shape: tuple[int, int, int] = (ANTENNAS, SUBCARRIERS, PACKETS)):
         super().__init__()
+        antennas, subcarriers, packets = shape
         self.net = torch.nn.Sequential(
-            conv_stem(ANTENNAS * PACKETS, 2 * width, 5, 2, dims=1),
+            conv_stem(antennas * packets, 2 * width, 5, 2, dims=1),
             ResidualBlock(2 * width, 2 * width, 2, dims=1),
             ResidualBlock(2 * width, 4 * width, 2, dims=1),
         )
-        steps = conv_out(SUBCARRIERS, 5, 2, 2)
+        steps = conv_out(subcarriers, 5, 2, 2)
         for _ in range(2):
             steps = conv_out(steps, 3, 2, 1)
         self.num_tokens = steps
@@ -144,7 +145,8 @@ class CSIEncoder(Encoder):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         csi = inputs["csi"]  # (B, antennas, subcarriers, packets)
-        channels = csi.permute(0, 1, 3, 2).reshape(csi.shape[0], ANTENNAS * PACKETS, SUBCARRIERS)
+        b, antennas, subcarriers, packets = csi.shape
+        channels = csi.permute(0, 1, 3, 2).reshape(b, antennas * packets, subcarriers)
         return feature_map_to_tokens(self.net(channels))
 
 
@@ -201,7 +203,7 @@ ENCODERS.register(
 )
 ENCODERS.register("mmwave", lambda model, pre: PointEncoder(mmwave.channels(pre), model.encoder_width))
 ENCODERS.register("lidar", lambda model, pre: PointEncoder(lidar.CHANNELS, model.encoder_width))
-ENCODERS.register("wifi-csi", lambda model, pre: CSIEncoder(model.encoder_width))
+ENCODERS.register("wifi-csi", lambda model, pre: CSIEncoder(model.encoder_width, tuple(pre.csi_shape)))
 ENCODERS.register("xrf-mmwave", lambda model, pre: HeatmapEncoder(model.encoder_width))
 ENCODERS.register("xrf-wifi", lambda model, pre: SignalEncoder(WIFI_SHAPE[0], WIFI_SHAPE[1], model.encoder_width, 4))
 ENCODERS.register("xrf-rfid", lambda model, pre: SignalEncoder(RFID_SHAPE[0], RFID_SHAPE[1], model.encoder_width, 1))

@@ -33,7 +33,6 @@ from tqdm import tqdm
 
 from pta_core.data import mmfi
 from pta_core.data.records import ReadStats
-from pta_core.modalities.wifi_csi import ANTENNAS, PACKETS, SUBCARRIERS
 from pta_core.simulator import RIG_FILENAME
 from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, numpy_to_posearray
 from pta_ros.frames import read_rig
@@ -88,7 +87,8 @@ def _keypoints(raw: np.ndarray, header) -> object:
 
 def _csi(raw: np.ndarray, header) -> object:
     # Raw CSIamp, antenna-major rows (ros2-conventions.md §5.3); inf handling is the node's preprocessing.
-    return numpy_to_image(np.asarray(raw, np.float32).reshape(ANTENNAS * SUBCARRIERS, PACKETS), "32FC1", header)
+    antennas, subcarriers, packets = np.shape(raw)
+    return numpy_to_image(np.asarray(raw, np.float32).reshape(antennas * subcarriers, packets), "32FC1", header)
 
 
 ENCODERS: dict[str, Callable[[np.ndarray, object], object]] = {
