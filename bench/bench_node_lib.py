@@ -132,11 +132,11 @@ def publish(rate_hz: float, duration_s: float, modalities: list[str]) -> dict:
     return {"frames": frames, "achieved_hz": frames / elapsed, "late_frames": late}
 
 
-def _message(modality: str, raw: np.ndarray):
+def _message(modality: str, raw: np.ndarray, frame_id: str | None = None):
     from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, numpy_to_posearray
     from pta_ros.inputs import SENSOR_BY_MODALITY
 
-    header = make_header(0, SENSOR_BY_MODALITY[modality].frame_id)
+    header = make_header(0, frame_id or SENSOR_BY_MODALITY[modality].frame_id)
     if modality == "rgb":
         return numpy_to_posearray(raw, header)
     if modality == "depth":

@@ -7,6 +7,10 @@ match, commit), the prediction on the chosen backend, and building + publishing 
 (skeleton, markers, activity, inference record) on an active lifecycle node. Median and p99 over
 ``--iters`` frames after ``--warmup``; one JSON line.
 
+The inputs' geometry (pta_ros.frames, pta_ros.intrinsics) is timed as ``geometry <m>`` and summed
+per frame as ``geometry total``: the transform lookup and, with ``--robot``, the clouds re-expressed
+from moved mounts (a rig YAML) and the depth of an 848×480 camera resampled into the model's.
+
     python bench/profile_node_stages.py --model models/pta_bench_clean.pt
     python bench/profile_node_stages.py --model out/onnx_bench_clean --backend onnxruntime --threads 1
 """
@@ -17,6 +21,7 @@ import argparse
 import contextlib
 import json
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -31,12 +36,33 @@ from rclpy.serialization import deserialize_message, serialize_message
 
 from pta_core.serving import load_predictor
 from pta_ros.conversions import make_header
+from pta_ros.frames import Extrinsics, input_extrinsics, transform_points
 from pta_ros.inputs import SENSOR_BY_MODALITY, DecodeOptions
+from pta_ros.intrinsics import (
+    DepthResampler,
+    Pinhole,
+    keypoints_to_model,
+    model_depth_camera,
+    model_rgb_camera,
+)
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
+from pta_ros.params import SENSOR_FRAMES
 from pta_ros.sync import Synchronizer, SyncPolicy
 
 MS = 1e3
+
+
+def robot_geometry(predictor, raws: dict) -> tuple[Extrinsics, dict[str, str], dict[str, Pinhole]]:
+    """A robot's inputs: LiDAR and radar in frames turned 30° and shifted 0.5 m (a rig YAML, the node's
+    rig_file, gives them), depth from an 848×480 camera (``raws`` gets its image)."""
+    rig_file = Path(tempfile.mkdtemp()) / "robot_rig.yaml"
+    rig_file.write_text("transforms:\n"
+                        "  - {parent: lidar_link, child: velodyne, xyz: [0.5, 0, 0], rpy: [0, 0, 0.5236]}\n"
+                        "  - {parent: radar_link, child: ti_mmwave, xyz: [0.5, 0, 0], rpy: [0, 0, 0.5236]}\n")
+    raws["depth"] = np.resize(raws["depth"], (480, 848))
+    return (input_extrinsics(predictor.card.rig, rig_file), {"lidar": "velodyne", "mmwave": "ti_mmwave"},
+            {"depth": Pinhole(848, 480, 400.0, 400.0, 423.5, 239.5)})
 
 
 def main() -> int:
@@ -46,11 +72,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--robot", action="store_true", help="clouds from moved mounts, depth from an 848×480 camera")
     args = parser.parse_args()
 
     predictor = load_predictor(args.model, args.backend, "cpu", args.threads)
     raws = mmfi_sized_raws()
-    wire = {m: serialize_message(_message(m, raws[m])) for m in ALL}
+    extrinsics, frames, cameras = robot_geometry(predictor, raws) if args.robot else (input_extrinsics(predictor.card.rig), {}, {})
+    wire = {m: serialize_message(_message(m, raws[m], frames.get(m))) for m in ALL}
+    resample = DepthResampler()
     options = DecodeOptions()
     clock = [0]
     sync = Synchronizer(ALL, SyncPolicy(), lambda: clock[0])
@@ -81,6 +110,18 @@ def main() -> int:
                     msg = deserialize_message(wire[m], spec.msg_type)
                 with timed(f"decode {m}"):
                     raw = spec.decode(msg, options)
+                with timed(f"geometry {m}"):  # what SensingPipeline adds: frame, layout note, camera
+                    matrix, _ = extrinsics.lookup(SENSOR_FRAMES[spec.key], msg.header.frame_id)
+                    if spec.movable:
+                        raw = transform_points(raw, matrix)
+                    if spec.note is not None:
+                        spec.note(msg, options)
+                    if spec.camera == "depth":
+                        model = model_depth_camera(predictor.preprocess_config)
+                        raw = resample(raw, cameras.get(m, model), model)
+                    elif spec.camera == "rgb":
+                        model = model_rgb_camera(predictor.preprocess_config)
+                        raw = keypoints_to_model(raw, cameras.get(m, model), model)
                 with timed(f"preprocess {m}"):
                     sample = predictor.preprocess(m, raw)
                 with timed("sync add"):
@@ -97,12 +138,13 @@ def main() -> int:
             with timed("publish outputs"):
                 outputs.publish(prediction, header, predictor.activity_classes, style, 0.01)
             times["frame total"].append(time.perf_counter() - frame_start)
+            times["geometry total"].append(sum(times[f"geometry {m}"][-1] for m in ALL))
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
     stages = {stage: {"p50_ms": round(float(np.median(v)) * MS, 4), "p99_ms": round(float(np.percentile(v, 99)) * MS, 4)}
               for stage, v in times.items()}
-    print(json.dumps({"bench": "node_stages", "backend": args.backend, "threads": args.threads, "model": str(args.model),
+    print(json.dumps({"bench": "node_stages", "robot": args.robot, "backend": args.backend, "threads": args.threads, "model": str(args.model),
                       "subset": list(subset), "iters": args.iters, "stages": stages, "load_avg_1min": load_average()}))
     return 0
 
