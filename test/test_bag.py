@@ -120,11 +120,12 @@ def test_cli_reports_bad_arguments(tree, tmp_path, capsys):
 
 def test_one_rig_for_the_launch_file_and_the_bags(repo_root):
     # config/rig.yaml (static_tf:=true) is the synthetic rig of E01 with exactly the frames the node's
-    # inputs expect; a bag's /tf_static (synthetic_transforms) holds the same frames.
+    # inputs expect; a bag's /tf_static (ros_transforms) holds the same frames.
+    from pta_core.simulator.manifest import ros_transforms
     from pta_core.simulator.rig import mmfi_rig
     from pta_ros.inputs import SENSORS
 
-    derived = {(t["parent"], t["child"]): t for t in bag.synthetic_transforms(mmfi_rig("E01").describe())}
+    derived = {(t["parent"], t["child"]): t for t in ros_transforms(mmfi_rig("E01").describe())}
     listed = {(t["parent"], t["child"]): t for t in bag.yaml_transforms(repo_root / "config" / "rig.yaml")}
     assert derived.keys() == listed.keys()
     assert {child for _, child in derived} == {spec.frame_id for spec in SENSORS} | {"sensor_rig"}

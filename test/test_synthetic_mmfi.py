@@ -217,3 +217,16 @@ def test_bad_specs_are_refused_with_a_clear_message():
         MMFiSpec(frames=1)
     with pytest.raises(SpecError, match="modality"):
         MMFiSpec(modalities=("radar",))
+
+
+def test_a_model_card_gets_the_trees_rig_in_the_nodes_frames(tree, tmp_path, repo_root):
+    """training_rig: what training records in the card (the first environment's rig, the frames the
+    node reads); nothing for a tree without a rig file."""
+    from pta_core.simulator.manifest import ros_transforms, training_rig
+    from pta_core.simulator.rig import mmfi_rig
+
+    rig = training_rig(tree)
+    assert rig == ros_transforms(mmfi_rig("E01").describe())
+    assert {t["child"] for t in rig} == {"sensor_rig", "camera_depth_optical_frame", "camera_color_optical_frame",
+                                         "lidar_link", "radar_link", "wifi_rx_link"}
+    assert training_rig(tmp_path) == []

@@ -48,6 +48,7 @@ def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, re
     checkpoint = load_checkpoint(out / "model.pt")
     assert len(checkpoint.validation) == 31  # every combination of the five modalities, on meta-val
     assert checkpoint.metadata["validation_split"] == "meta_val" and checkpoint.metadata["step"] == 2
+    assert checkpoint.metadata["rig"] == [] and checkpoint.metadata["reference_frame"] == "sensor_rig"  # no rig file
     assert all(r.samples == checkpoint.metadata["meta_val_samples"] for r in checkpoint.validation)
     assert not any(k.startswith("align") or "diffkd" in k for k in checkpoint.state_dict)
     predictor = TorchPredictor.from_checkpoint(out / "model.pt", "cpu")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from pta_core.io import atomic_write_text
@@ -98,6 +99,42 @@ def read_manifest(root: Path) -> dict[str, Any]:
     if not isinstance(doc, dict) or "rig" not in doc:
         raise SpecError(f"{path}: not a synthetic rig description")
     return doc
+
+
+# The ROS names of a generated rig's frames (config/rig.yaml, the node's frame_ids): the rig frame and
+# the sensor frames the node reads; the camera frames keep their names.
+ROS_FRAME_NAMES = {"rig": "sensor_rig", "lidar": "lidar_link", "radar": "radar_link"}
+ROS_SENSOR_FRAMES = ("camera_color_optical_frame", "camera_depth_optical_frame", "lidar_link", "radar_link")
+WIFI_FRAME = "wifi_rx_link"
+
+
+def ros_transforms(rig: dict) -> list[dict]:
+    """One environment's rig description (``MMFiRig.describe()``) as the static transforms the node and
+    bags use ({parent, child, xyz, xyzw}): the camera, LiDAR and radar frames as described, and the
+    Wi-Fi receiver at its middle antenna, facing the transmitter."""
+    transforms = [{"parent": "world", "child": "sensor_rig", "xyz": [0.0, 0.0, 0.0], "xyzw": [0.0, 0.0, 0.0, 1.0]}]
+    for child, spec in rig["frames"].items():
+        name = ROS_FRAME_NAMES.get(child, child)
+        if name in ROS_SENSOR_FRAMES:
+            transforms.append({"parent": ROS_FRAME_NAMES.get(spec["parent"], spec["parent"]), "child": name,
+                               "xyz": list(spec["translation"]), "xyzw": list(spec["rotation_xyzw"])})
+    rx = np.asarray(rig["wifi"]["rx_antennas"], dtype=np.float64)
+    centre, tx = rx[len(rx) // 2], np.asarray(rig["wifi"]["tx_antenna"], dtype=np.float64)
+    yaw = float(np.arctan2(tx[1] - centre[1], tx[0] - centre[0]))
+    transforms.append({"parent": "sensor_rig", "child": WIFI_FRAME, "xyz": [round(float(v), 6) for v in centre],
+                       "xyzw": [0.0, 0.0, float(np.sin(yaw / 2)), float(np.cos(yaw / 2))]})
+    return transforms
+
+
+def training_rig(root: Path) -> list[dict]:
+    """The static transforms of the rig a generated tree was recorded with (its first environment, the
+    one config/rig.yaml describes for the default seed), for the model card; [] for any other tree
+    (the node then assumes config/rig.yaml)."""
+    try:
+        environments = read_manifest(root)["rig"].get("environments", {})
+    except SpecError:
+        return []
+    return ros_transforms(environments[sorted(environments)[0]]) if environments else []
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> str:

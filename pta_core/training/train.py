@@ -52,6 +52,7 @@ from pta_core.metrics import modality_combinations
 from pta_core.models.factory import build_model, build_objective
 from pta_core.models.objectives import Objective
 from pta_core.models.pta import PTAModel
+from pta_core.simulator.manifest import training_rig
 from pta_core.training.activity_training import train_window_head
 from pta_core.training.batching import ModelBatch, concat_batches, model_batch
 from pta_core.training.distributed import World, barrier, gather_means, init_distributed, resolve_device
@@ -457,7 +458,10 @@ class Trainer:
             validation=rows,
             metadata={"step": self.step, "epoch": self.epoch, "selection_score": score,
                       "validation_split": "meta_val", "meta_val_samples": len(self.meta_set),
-                      "train_samples": len(self.train_set), "data_cache": str(self.split.path)},
+                      "train_samples": len(self.train_set), "data_cache": str(self.split.path),
+                      # The rig the data was recorded with (the node's frames, pta_ros.frames) and the
+                      # frame the robot's rig YAML or tf2 tree must reach; [] where the tree has no rig file.
+                      "rig": training_rig(Path(self.cfg.data.root)), "reference_frame": "sensor_rig"},
         )
         save_checkpoint(self.run_dir / MODEL_FILE, checkpoint)
 

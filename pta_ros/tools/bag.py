@@ -34,6 +34,7 @@ from tqdm import tqdm
 from pta_core.data import mmfi
 from pta_core.data.records import ReadStats
 from pta_core.simulator import RIG_FILENAME
+from pta_core.simulator.manifest import ros_transforms
 from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, numpy_to_posearray
 from pta_ros.frames import read_rig
 from pta_ros.inputs import LIDAR_FIELDS, RADAR_FIELDS, SENSOR_BY_MODALITY, SENSORS
@@ -49,8 +50,6 @@ STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 # Frame ids: the node's defaults (config/sensing.yaml frame_ids), as the rig names them (config/rig.yaml).
 FRAME_IDS = {spec.modality: spec.frame_id for spec in SENSORS}
 GROUND_TRUTH_FRAME = "camera_depth_optical_frame"
-# Frame names of a generated tree's rig file → the ROS frames above.
-SYNTHETIC_FRAME_NAMES = {"rig": "sensor_rig", "lidar": "lidar_link", "radar": "radar_link"}
 RIG_FILE = RIG_FILENAME
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 
@@ -113,26 +112,6 @@ def topic_of(modality: str) -> str:
 # Rig → /tf_static
 
 
-def synthetic_transforms(rig: dict) -> list[dict]:
-    """The frames the node's inputs use (``SensorSpec.frame_id``), from a synthetic rig description
-    (``MMFiRig.describe()``, as the generated tree's rig file holds it): the camera, LiDAR and radar
-    frames as described, and the Wi-Fi receiver at its middle antenna, facing the transmitter."""
-    wanted = {spec.frame_id for spec in SENSORS}
-    transforms = [{"parent": "world", "child": "sensor_rig", "xyz": [0.0, 0.0, 0.0], "xyzw": [0.0, 0.0, 0.0, 1.0]}]
-    for child, spec in rig["frames"].items():
-        name = SYNTHETIC_FRAME_NAMES.get(child, child)
-        if name in wanted:
-            transforms.append({"parent": SYNTHETIC_FRAME_NAMES.get(spec["parent"], spec["parent"]), "child": name,
-                               "xyz": list(spec["translation"]), "xyzw": list(spec["rotation_xyzw"])})
-    rx = np.asarray(rig["wifi"]["rx_antennas"], dtype=np.float64)
-    centre, tx = rx[len(rx) // 2], np.asarray(rig["wifi"]["tx_antenna"], dtype=np.float64)
-    yaw = float(np.arctan2(tx[1] - centre[1], tx[0] - centre[0]))
-    transforms.append({"parent": "sensor_rig", "child": SENSOR_BY_MODALITY["wifi-csi"].frame_id,
-                       "xyz": [round(float(v), 6) for v in centre],
-                       "xyzw": [0.0, 0.0, float(np.sin(yaw / 2)), float(np.cos(yaw / 2))]})
-    return transforms
-
-
 def yaml_transforms(rig_file: Path) -> list[dict]:
     """A rig YAML's transforms (config/rig.yaml's form) as (parent, child, xyz, xyzw)."""
     return [edge.describe() for edge in read_rig(rig_file)]
@@ -143,7 +122,7 @@ def rig_transforms(root: Path, environment: str, default_rig: Path | None) -> li
     ``environment`` when present, else ``default_rig`` (config/rig.yaml), else none."""
     rig_file = root / RIG_FILE
     if rig_file.is_file():
-        return synthetic_transforms(yaml.safe_load(rig_file.read_text())["rig"]["environments"][environment])
+        return ros_transforms(yaml.safe_load(rig_file.read_text())["rig"]["environments"][environment])
     if default_rig is not None and default_rig.is_file():
         return yaml_transforms(default_rig)
     return []
