@@ -341,3 +341,58 @@ def test_a_depth_camera_with_its_camera_info_is_brought_to_the_models_camera(tmp
         np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-5)
     finally:
         h.close()
+
+
+def test_clouds_from_moved_mounts_through_the_rig_file_give_the_predictors_output(tmp_path):
+    """rig_file over DDS: the LiDAR and radar published in frames turned 30° and shifted 0.5 m give the
+    predictor's output on the original points; without the rig file they are rejected, the reason shown."""
+    from node_helpers import sensor_message
+
+    from pta_ros.frames import pose_matrix, transform_points
+
+    moved = {"lidar": ("lidar_link", "velodyne", pose_matrix((0.5, 0, 0), rpy=(0, 0, np.radians(30)))),
+             "mmwave": ("radar_link", "ti_mmwave", pose_matrix((0, 0.5, 0), rpy=(0, np.radians(30), 0)))}
+    rig_file = tmp_path / "robot_rig.yaml"
+    rig_file.write_text("transforms:\n" + "".join(
+        f"  - {{parent: {model}, child: {frame}, xyz: [{move[0, 3]}, {move[1, 3]}, {move[2, 3]}], "
+        f"rpy: [0, {np.radians(30) if m == 'mmwave' else 0}, {np.radians(30) if m == 'lidar' else 0}]}}\n"
+        for m, (model, frame, move) in moved.items()))
+    model = make_checkpoint(tmp_path / "model.pt")
+    predictor = TorchPredictor.from_checkpoint(model, "cpu")
+
+    def publish_moved(h: Harness, raws: dict, t: int) -> None:
+        for m in MMFI_MODALITIES:
+            if m in moved:
+                _, frame, move = moved[m]
+                h.publish(m, sensor_message(m, transform_points(raws[m], np.linalg.inv(move)), t, frame_id=frame))
+            else:
+                h.publish_frame(raws, t, modalities=[m])
+
+    h = Harness(model, extra={**PATIENT, "rig_file": str(rig_file)}).start()
+    try:
+        raws, t = raw_samples(7), h.now_ns()
+        publish_moved(h, raws, t)
+        skeleton = h.wait_for_output(t, "a frame from moved mounts")
+        assert h.modalities_of(t) == "+".join(MMFI_MODALITIES)
+        joints, _ = expected(predictor, raws, MMFI_MODALITIES)
+        np.testing.assert_allclose(posearray_to_numpy(skeleton), joints, atol=1e-4)
+    finally:
+        h.close()
+
+    h = Harness(model, extra=PATIENT).start()  # no rig file: the frame waits max_wait_s for LiDAR and radar
+    try:
+        raws, t = raw_samples(7), h.now_ns()
+        publish_moved(h, raws, t)
+        h.wait_for_output(t, "the frame without the moved sensors")
+        assert h.modalities_of(t) == "rgb+depth+wifi-csi"
+
+        def lidar_status() -> dict:
+            h.out.diagnostics.clear()
+            h.wait_for(lambda: h.out.diagnostics, what="a diagnostics report")
+            return status_values(next(s for s in h.out.diagnostics[-1].status if s.name.endswith(": lidar")))
+
+        status = lidar_status()
+        assert status["rejected.transform"] == "1"
+        assert "no transform from 'velodyne' to the model's 'lidar_link'" in status["last_rejection"]
+    finally:
+        h.close()
