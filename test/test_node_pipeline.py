@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from node_helpers import Harness, make_checkpoint, raw_samples
+from node_helpers import Harness, make_checkpoint, raw_samples, sensor_message
 
 pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -346,7 +346,6 @@ def test_a_depth_camera_with_its_camera_info_is_brought_to_the_models_camera(tmp
 def test_clouds_from_moved_mounts_through_the_rig_file_give_the_predictors_output(tmp_path):
     """rig_file over DDS: the LiDAR and radar published in frames turned 30° and shifted 0.5 m give the
     predictor's output on the original points; without the rig file they are rejected, the reason shown."""
-    from node_helpers import sensor_message
 
     from pta_ros.frames import pose_matrix, transform_points
 
