@@ -50,6 +50,8 @@ def launch_setup(context, *args, **kwargs) -> list:
     parameters: list = [values["params_file"] or str(share / "config" / "sensing.yaml")]
     if values["model"]:
         parameters.append({"model_path": values["model"]})
+    if values["rig"]:
+        parameters.append({"rig_file": values["rig"]})
     actions: list = [
         # Camera-sized images cross processes whole only with a large shared-memory segment in the
         # publisher (pta_ros.dds): ros2 bag play and anything else this launch starts get the profile,

@@ -32,6 +32,8 @@ INPUT_ARGUMENTS = {spec.argument: spec.topic for spec in SENSORS}  # launch argu
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("model", "", "model.pt to load (overrides model_path of params_file)"),
+    Argument("rig", "", "rig YAML placing your sensors' frames relative to the model's rig (overrides rig_file "
+             "of params_file; README, On your robot)"),
     Argument("params_file", "", "node parameters (YAML); default: the package's config/sensing.yaml"),
     Argument("namespace", "", "namespace of the node, its topics and the bag's topics"),
     Argument("bag", "", "rosbag2 to play with /clock (the node then uses sim time)"),

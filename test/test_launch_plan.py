@@ -84,9 +84,9 @@ def test_numbers_the_launch_cannot_use_are_named(name, text):
 @pytest.mark.parametrize("namespace", ["", "robot1"])
 def test_bringup_passes_what_the_launch_file_passes(namespace):
     args = build_parser().parse_args(["--model", "m.pt", "--bag", "b", "--lidar-topic", "/velodyne/points",
-                                      "--namespace", namespace, "--no-static-tf"])
+                                      "--namespace", namespace, "--no-static-tf", "--rig", "robot.yaml"])
     assert launch_values(args)["static_tf"] == "false" and launch_values(args)["rviz"] == "false"
     ros_args = node_arguments(args)
     assert ros_args[:2] == ["--ros-args", "--params-file"] and ros_args[2].endswith("config/sensing.yaml")
-    assert "model_path:=m.pt" in ros_args and "use_sim_time:=true" in ros_args
+    assert "model_path:=m.pt" in ros_args and "use_sim_time:=true" in ros_args and "rig_file:=robot.yaml" in ros_args
     assert ros_args.count("-r") == 1 and "lidar/points:=/velodyne/points" in ros_args

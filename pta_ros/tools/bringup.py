@@ -65,6 +65,8 @@ def node_arguments(args: argparse.Namespace) -> list[str]:
     ros_args = ["--ros-args", "--params-file", args.params_file]
     if args.model:
         ros_args += ["-p", f"model_path:={args.model}"]
+    if args.rig:
+        ros_args += ["-p", f"rig_file:={args.rig}"]
     if args.bag:
         ros_args += ["-p", "use_sim_time:=true"]
     for topic, target in launch_plan.node_remappings(launch_values(args)):
