@@ -116,7 +116,9 @@ class ReplayNode(Node):
             due = pacer.due(message.time_ns)
             while (now := time.perf_counter()) < due:
                 if self._clock is not None and now >= next_clock:
-                    self._publish_clock(pacer.bag_time_now())
+                    # Never past the next message: bag_time_now() reads the clock again, later than `now`
+                    # on a busy machine (the soak caught /clock 1.4 µs ahead of the last message).
+                    self._publish_clock(min(pacer.bag_time_now(), message.time_ns))
                     next_clock = now + CLOCK_PERIOD_S
                 if due - now > SPIN_WAIT_S:  # sleep overshoots by ~1 ms: the last stretch is a short busy wait
                     time.sleep(min(due - now - SPIN_WAIT_S, CLOCK_PERIOD_S))
