@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
@@ -82,6 +83,15 @@ def test_round_trip_equals_source_frames(tree, tmp_path, storage, version):
                 got = np.frombuffer(msg.data, "<f4").reshape(3, 114, 10)
                 np.testing.assert_array_equal(got, raw.astype(np.float32))
     assert radar_missing > 0 and stats.absent[bag.topic_of("mmwave")]["empty"] == radar_missing
+    # each camera's intrinsics beside its topic, every frame, as the tree's rig gives them
+    rig = yaml.safe_load((tree / bag.RIG_FILE).read_text())["rig"]["environments"]["E01"]["intrinsics"]
+    for modality, topic in (("depth", "/depth/camera_info"), ("rgb", "/camera/camera_info")):
+        infos = [msg for _, msg in messages[topic]]
+        assert len(infos) == 2 * FRAMES
+        camera = rig[bag.FRAME_IDS[modality]]
+        assert (infos[0].width, infos[0].height) == (camera["width"], camera["height"])
+        assert list(infos[0].k) == [camera["fx"], 0.0, camera["cx"], 0.0, camera["fy"], camera["cy"], 0.0, 0.0, 1.0]
+        assert infos[0].header.frame_id == bag.FRAME_IDS[modality]
     assert len(messages["/tf_static"]) == 2
     frames_in_tf = {t.child_frame_id for t in messages["/tf_static"][0][1].transforms}
     assert set(bag.FRAME_IDS.values()) - {"wifi_rx_link"} <= frames_in_tf

@@ -29,6 +29,7 @@ from rclpy.serialization import serialize_message
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
+from sensor_msgs.msg import CameraInfo
 from tqdm import tqdm
 
 from pta_core.data import mmfi
@@ -37,7 +38,7 @@ from pta_core.simulator import RIG_FILENAME
 from pta_core.simulator.manifest import ros_transforms
 from pta_ros.conversions import make_header, numpy_to_image, numpy_to_pointcloud2, numpy_to_posearray
 from pta_ros.frames import read_rig
-from pta_ros.inputs import LIDAR_FIELDS, RADAR_FIELDS, SENSOR_BY_MODALITY, SENSORS
+from pta_ros.inputs import LIDAR_FIELDS, RADAR_FIELDS, SENSOR_BY_MODALITY, SENSORS, camera_info_topic
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,25 @@ def rig_transforms(root: Path, environment: str, default_rig: Path | None) -> li
     return []
 
 
+def rig_cameras(root: Path, environment: str) -> dict[str, dict]:
+    """Modality → the intrinsics (width, height, fx, fy, cx, cy) of its camera in the generated tree's rig
+    for ``environment``; {} for a tree without a rig file (the real MM-Fi publishes none)."""
+    rig_file = root / RIG_FILE
+    if not rig_file.is_file():
+        return {}
+    intrinsics = yaml.safe_load(rig_file.read_text())["rig"]["environments"][environment].get("intrinsics", {})
+    return {m: intrinsics[FRAME_IDS[m]] for m in ("rgb", "depth") if FRAME_IDS[m] in intrinsics}
+
+
+def camera_info_message(camera: dict, header) -> CameraInfo:
+    """A rectified pinhole camera's CameraInfo (no distortion; P = K with no baseline)."""
+    fx, fy, cx, cy = (float(camera[k]) for k in ("fx", "fy", "cx", "cy"))
+    return CameraInfo(header=header, width=int(camera["width"]), height=int(camera["height"]),
+                      distortion_model="plumb_bob", d=[0.0] * 5,
+                      k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0], r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                      p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+
+
 def tf_static_message(transforms: list[dict], stamp_ns: int) -> bytes:
     t = TYPESTORE.types
     sec, nanosec = divmod(stamp_ns, 10**9)
@@ -214,6 +234,10 @@ def convert(
         tf_conn = (writer.add_connection(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", typestore=TYPESTORE,
                                          offered_qos_profiles=[_qos(QosDurability.TRANSIENT_LOCAL, 1)])
                    if tf_static else None)
+        # Each camera's intrinsics beside its topic (image_transport naming), where the tree's rig has them.
+        info_conns = {m: writer.add_connection(camera_info_topic(topic_of(m)), "sensor_msgs/msg/CameraInfo",
+                                               typestore=TYPESTORE, offered_qos_profiles=[sensor_qos])
+                      for m in ("rgb", "depth") if m in modalities and (root / RIG_FILE).is_file()}
         total = sum(listing.num_frames for listing in listings)
         bar = tqdm(total=total, unit="frame", desc="mmfi→bag", disable=not progress)
         seq_start = start_ns
@@ -222,8 +246,12 @@ def convert(
                 transforms = rig_transforms(root, listing.environment, default_rig)
                 if transforms:
                     writer.write(tf_conn, seq_start, tf_static_message(transforms, seq_start))
+            cameras = rig_cameras(root, listing.environment) if info_conns else {}
             for frame in mmfi.iter_frames(root, [(listing.subject, listing.action)], modalities, lenient=lenient):
                 stamp = seq_start + int(round((frame.frame - 1) * frame_period_s * 1e9))
+                for modality, camera in cameras.items():
+                    info = camera_info_message(camera, make_header(stamp, FRAME_IDS[modality]))
+                    writer.write(info_conns[modality], stamp, serialize_message(info))
                 for modality in modalities:
                     topic = topic_of(modality)
                     raw = frame.raw[modality]
