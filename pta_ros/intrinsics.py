@@ -16,25 +16,11 @@ not applied.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from pta_core.camera import Pinhole
 from pta_core.config import PreprocessConfig
 from pta_core.errors import InvalidInput
-
-
-@dataclass(frozen=True)
-class Pinhole:
-    width: int
-    height: int
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-
-    def __str__(self) -> str:
-        return f"{self.width}×{self.height} fx {self.fx:g} fy {self.fy:g} cx {self.cx:g} cy {self.cy:g}"
 
 
 def from_camera_info(msg) -> Pinhole:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pta_core.camera import Pinhole
 from pta_core.simulator.geometry import quaternion_xyzw, rot_y, rot_z
 
 # Columns are the optical axes (x right, y down, z forward) in a body frame (x forward, y left, z up).
@@ -53,24 +54,7 @@ def make_frame(name: str, position, yaw: float = 0.0, pitch: float = 0.0, optica
     return Frame(name, rot, np.asarray(position, dtype=np.float64))
 
 
-@dataclass(frozen=True)
-class Intrinsics:
-    """Pinhole camera: pixel (u, v) = (fx x/z + cx, fy y/z + cy) in the optical frame."""
-
-    width: int
-    height: int
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-
-    def project(self, points: np.ndarray) -> np.ndarray:
-        """Optical-frame points (..., 3) → pixels (..., 2); points must have z > 0."""
-        z = points[..., 2]
-        return np.stack([self.fx * points[..., 0] / z + self.cx, self.fy * points[..., 1] / z + self.cy], -1)
-
-    def describe(self) -> dict:
-        return {k: getattr(self, k) for k in ("width", "height", "fx", "fy", "cx", "cy")}
+Intrinsics = Pinhole  # the simulator's cameras (pta_core.camera)
 
 
 @dataclass(frozen=True)
