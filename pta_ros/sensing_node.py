@@ -116,8 +116,7 @@ class SensingNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._throttle = LogThrottle(5.0)
         self._pipeline: SensingPipeline | None = None
-        self._extrinsics: Extrinsics | None = None
-        self._tf_listener = None  # kept alive while the node lives (tf2 only)
+        self._tf2 = None  # (lookup, listener) while the node lives, created once (tf2 only)
         self._input_subs: dict = {}  # modality → its subscription
         self._info_subs: dict = {}  # modality → its camera_info subscription
         # modality → publishers matched on this node's side (the subscription's matched event): a
@@ -160,12 +159,12 @@ class SensingNode(LifecycleNode):
             )
             predictor.close()
             return TransitionCallbackReturn.FAILURE
-        self._extrinsics = self._make_extrinsics(p, predictor)
-        if self._extrinsics is None:
+        extrinsics = self._make_extrinsics(p, predictor)
+        if extrinsics is None:
             predictor.close()
             return TransitionCallbackReturn.FAILURE
         self._pipeline = SensingPipeline(predictor, sensors, self._sync_policy(p), self._clock_ns,
-                                         _input_options(p, predictor.preprocess_config, self._extrinsics))
+                                         _input_options(p, predictor.preprocess_config, extrinsics))
         predictor.warm_up(s.modality for s in sensors)
         self._outputs_pub = OutputPublishers(self)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -248,13 +247,11 @@ class SensingNode(LifecycleNode):
         """The inputs' transforms: tf2 (where installed and ``use_tf``), then the model's training rig
         (its card, else config/rig.yaml) with ``rig_file`` over it. None, after one error line, if a rig
         cannot be read."""
-        lookup = None
-        if p.use_tf:
-            tf2 = tf2_lookup(self)
-            if tf2 is None:
+        if p.use_tf and self._tf2 is None:  # one listener for the node's life (a reconfigure reuses it)
+            self._tf2 = tf2_lookup(self)
+            if self._tf2 is None:
                 self.get_logger().info("tf2_ros is not installed here: input transforms come from the rig files only")
-            else:
-                lookup, self._tf_listener = tf2
+        lookup = self._tf2[0] if p.use_tf and self._tf2 is not None else None
         try:
             return input_extrinsics(predictor.card.rig, p.rig_file, lookup)
         except (RigError, FileNotFoundError) as err:
