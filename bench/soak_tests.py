@@ -8,7 +8,9 @@ Each round runs ``pytest -m ros`` once per virtual environment (Kilted's ``.venv
 busy-loop processes keep the cores busy. Every test's outcome is read from pytest's JUnit XML;
 the report gives, per distribution, the rounds that passed and each test that ever failed with its
 count. Writes ``soak.json`` and ``soak.md`` to ``--out`` (default ``soak_out/``) after every round, so
-an interrupted soak still reports the rounds it ran; exit status 1 if any run failed. ``--domains``
+an interrupted soak still reports the rounds it ran; exit status 1 if any run failed. ``--resume``
+continues the soak in ``--out`` where it stopped (a session that ended, a machine restarted), only if
+the working tree is still the commit it started on: rounds of other code would not add up. ``--domains``
 (default 1-50) keeps the soak's DDS domains apart from a developer's run beside it
 (``PTA_TEST_DOMAINS=51-101 pytest ...``).
 """
@@ -70,9 +72,16 @@ def run_subset(venv: Path, junit: Path, log: Path, domains: str) -> tuple[int, f
     return code, time.perf_counter() - started
 
 
-def report(results: dict[str, dict], runs: int, load: int) -> str:
+def tested_commit() -> str:
+    """HEAD, with ``-dirty`` if the tracked files differ from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=REPO).returncode != 0
+    return f"{head}-dirty" if dirty else head or "unknown"
+
+
+def report(results: dict[str, dict], runs: int, load: int, commit: str) -> str:
     done = min(len(r["wall_s"]) for r in results.values())
-    lines = [f"Soak: the ROS subset (`pytest -m ros`), {done} of {runs} rounds per distribution run, {load} "
+    lines = [f"Soak of {commit}: the ROS subset (`pytest -m ros`), {done} of {runs} rounds per distribution run, {load} "
              f"busy-loop processes on {os.cpu_count()} cores.", "",
              "| distribution | rounds passed | tests per round | wall per round (median, max) | tests that failed |",
              "|---|---|---|---|---|"]
@@ -86,11 +95,25 @@ def report(results: dict[str, dict], runs: int, load: int) -> str:
 
 
 def write_report(results: dict[str, dict], args: argparse.Namespace) -> str:
-    text = report(results, args.runs, args.load)
+    text = report(results, args.runs, args.load, args.commit)
     (args.out / "soak.md").write_text(text)
     (args.out / "soak.json").write_text(json.dumps(
-        {name: {**r, "failures": dict(r["failures"])} for name, r in results.items()}, indent=2))
+        {"commit": args.commit, "load": args.load,
+         "distributions": {name: {**r, "failures": dict(r["failures"])} for name, r in results.items()}}, indent=2))
     return text
+
+
+def resumed(out: Path, commit: str, load: int, names: list[str]) -> dict[str, dict] | str:
+    """The results of the soak in ``out``, or why they cannot be continued."""
+    try:
+        saved = json.loads((out / "soak.json").read_text())
+    except (OSError, ValueError) as error:
+        return f"no soak to resume in {out} ({error})"
+    if saved.get("commit") != commit or commit.endswith("-dirty"):
+        return f"the soak in {out} tested {saved.get('commit')}, this tree is {commit}"
+    if saved.get("load") != load or sorted(saved.get("distributions", {})) != sorted(names):
+        return f"the soak in {out} ran with load {saved.get('load')} on {sorted(saved.get('distributions', {}))}"
+    return {name: {**r, "failures": Counter(r["failures"])} for name, r in saved["distributions"].items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", action="append", type=Path, help="a venv to test (repeatable; default .venv, .venv-jazzy)")
     parser.add_argument("--out", type=Path, default=REPO / "soak_out")
     parser.add_argument("--domains", default="1-50", help="DDS domain ids the tests may use, first-last")
+    parser.add_argument("--resume", action="store_true", help="continue the soak in --out (same commit, same load)")
     args = parser.parse_args(argv)
     venvs = args.venv or [REPO / ".venv", REPO / ".venv-jazzy"]
     missing = [str(v) for v in venvs if not (v / "bin" / "python").is_file()]
@@ -108,13 +132,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     names = {venv: distribution(venv) for venv in venvs}
+    args.commit = tested_commit()
     results = {names[v]: {"passed_rounds": 0, "wall_s": [], "tests": 0, "failures": Counter(), "codes": []} for v in venvs}
+    if args.resume:
+        earlier = resumed(args.out, args.commit, args.load, list(names.values()))
+        if isinstance(earlier, str):
+            print(f"soak_tests: cannot resume: {earlier}", file=sys.stderr)
+            return 2
+        results = earlier
     text = ""
     load = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(args.load)]
     try:
         for round_index in range(1, args.runs + 1):
             for venv in venvs:
                 name = names[venv]
+                if len(results[name]["wall_s"]) >= round_index:
+                    continue  # run before the resume
                 junit, log = args.out / f"{name}_{round_index:02d}.xml", args.out / f"{name}_{round_index:02d}.log"
                 code, wall = run_subset(venv, junit, log, args.domains)
                 seen = outcomes(junit) if junit.is_file() else {}
@@ -135,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         for proc in load:
             proc.kill()
             proc.wait()
-    print(text)
+    print(text or report(results, args.runs, args.load, args.commit))
     return 0 if all(r["passed_rounds"] == len(r["wall_s"]) for r in results.values()) else 1
 
 
