@@ -1,46 +1,103 @@
 """Live sensor quality: which live sensors still see the person, from the students' own readouts.
 
-Each live sensor m has its own readout (the model on m alone: its student). A sensor that went bad
-disagrees with every other sensor; a good one agrees with the other good ones. Per frame::
+Each live sensor m has its own readout (the model on m alone: its student). Two sensors agree when
 
-    score_m = the ``peers``-th smallest of  d(own_m, own_o) / (e_m + e_o)  over the other live sensors o
+    D(m, o) = d(own_m, own_o) / (e_m + e_o)  ≤  tolerance
 
 with d the mean joint distance (mm) and e the validated MPJPE of each sensor alone (what it is
-expected to miss by). With ``peers`` = 2 a sensor needs two others to vouch for it, so two sensors
-that went bad together cannot outvote three good ones. A sensor is left out after its score stays
-above its threshold for ``drop_after`` frames and served again after it stays below for
-``restore_after`` frames (hysteresis: the set does not flap). With fewer than ``peers`` + 1 live
-sensors nothing is judged. bench/sensor_quality_signals.py measures the signals; bench/live_quality.py
-fits the thresholds on training subjects and scores the choice.
+expected to miss by). Per frame the sensors that still see the person are the largest group whose
+members all agree pairwise (ties: the group of the most accurate sensors, :func:`consistent_group`).
+A sensor that went bad agrees with nobody, or with other bad ones by chance; the good ones agree with
+each other, so two sensors gone bad together cannot outvote three good ones, and cannot take a good
+one out with them (the earlier rule, each sensor's second-closest peer, did: with the camera's two
+sensors bad, a good depth reading had only one good peer left).
+
+Each sensor's score is its worst disagreement with the group (above the tolerance when it is
+outside), counting only members nearly as accurate as it (``peer_ratio``): weak sensors (Wi-Fi,
+radar) agree with almost anything within their large errors, and a pair of them must not out-vote
+the LiDAR (measured on a validation subject: it did, and the LiDAR was left out with the camera).
+A sensor is left out after it stays outside for ``drop_after`` frames, or at once when two judges
+find it plainly bad (``drop_at``), and served again after it stays inside for ``restore_after`` frames (hysteresis:
+the set does not flap). With fewer than ``min_live`` live sensors, or no two that agree, nothing is
+judged. bench/sensor_quality_signals.py measures the signals; bench/live_quality.py fits the
+tolerance on a validation subject and scores the choice.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
+
+from pta_core.validation import ValidationRow
 
 
 @dataclass(frozen=True)
 class QualityPolicy:
-    thresholds: Mapping[str, float]  # per sensor: a score above it is a bad frame
-    peers: int = 2
-    drop_after: int = 2  # consecutive bad frames before the sensor is left out
-    restore_after: int = 3  # consecutive good frames before it is served again
+    tolerance: float  # scaled disagreement above which two readouts do not agree
+    drop_after: int = 2  # consecutive frames outside the group before the sensor is left out
+    # ... or at once when two of its judges put it beyond this many tolerances: a sensor that went
+    # plainly bad (depth hundreds of mm off) costs the most in the frames the hysteresis waits; false
+    # alarms sit near the tolerance, and one judge may itself be bad.
+    drop_at: float = 3.0
+    restore_after: int = 3  # consecutive frames inside before it is served again
+    min_live: int = 3  # with two live sensors that disagree, nothing says which one is wrong
+    # A sensor is judged only by group members at most this many times less accurate than it (by
+    # validated error): a Wi-Fi readout 300 mm off cannot out-vote a LiDAR expected within 35 mm.
+    peer_ratio: float = 2.5
 
 
 def readout_distance_mm(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1).mean() * 1e3)
 
 
-def quality_scores(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float], peers: int = 2) -> dict[str, float]:
-    """Each sensor's score (see the module docstring); {} with fewer than ``peers`` + 1 sensors."""
-    if len(own) < peers + 1:
+def disagreements(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float]) -> dict[frozenset, float]:
+    """D for every pair of live sensors."""
+    return {frozenset((a, b)): readout_distance_mm(own[a], own[b]) / (expected_mm[a] + expected_mm[b])
+            for a, b in itertools.combinations(own, 2)}
+
+
+def consistent_group(pairs: Mapping[frozenset, float], expected_mm: Mapping[str, float], live: list[str],
+                     tolerance: float) -> tuple[str, ...]:
+    """The largest group of ``live`` sensors that agree pairwise; () when no two agree. Among groups of
+    one size, the one whose agreement says most: Σ over its pairs of 1 / (e_a + e_b), as two accurate
+    sensors agreeing is strong evidence and anything agreeing with Wi-Fi's wide error is weak (measured
+    on a validation subject: a tie broken by the closest agreement let a bad camera's keypoints and
+    Wi-Fi out-vote the LiDAR)."""
+    def evidence(group: tuple[str, ...]) -> float:
+        return sum(1.0 / (expected_mm[a] + expected_mm[b]) for a, b in itertools.combinations(group, 2))
+
+    for size in range(len(live), 1, -1):
+        groups = [g for g in itertools.combinations(live, size)
+                  if all(pairs[frozenset(p)] <= tolerance for p in itertools.combinations(g, 2))]
+        if groups:
+            return max(groups, key=evidence)
+    return ()
+
+
+class Score(NamedTuple):
+    """A sensor's disagreement with its judges: the worst, and the second worst (0 with one judge)."""
+
+    worst: float
+    second: float = 0.0
+
+
+def quality_scores(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float], policy: QualityPolicy) -> dict[str, Score]:
+    """Each judged sensor's worst disagreement with its peers in the group that agrees ({} when nothing
+    is judged). A member is judged by the other members; a sensor outside by the members accurate
+    enough to judge it (``peer_ratio``), and not at all when there are none."""
+    if len(own) < policy.min_live:
         return {}
+    pairs = disagreements(own, expected_mm)
+    group = consistent_group(pairs, expected_mm, list(own), policy.tolerance)
     scores = {}
     for m in own:
-        scaled = sorted(readout_distance_mm(own[m], own[o]) / (expected_mm[m] + expected_mm[o]) for o in own if o != m)
-        scores[m] = scaled[peers - 1]
+        peers = [o for o in group if o != m and (m in group or expected_mm[o] <= policy.peer_ratio * expected_mm[m])]
+        if peers:
+            ranked = sorted((pairs[frozenset((m, o))] for o in peers), reverse=True)
+            scores[m] = Score(ranked[0], ranked[1] if len(ranked) > 1 else 0.0)
     return scores
 
 
@@ -56,16 +113,18 @@ class QualityMonitor:
 
     policy: QualityPolicy
     _states: dict[str, _SensorState] = field(default_factory=dict)
-    last_scores: dict[str, float] = field(default_factory=dict)
+    last_scores: dict[str, Score] = field(default_factory=dict)
 
-    def update(self, scores: Mapping[str, float]) -> set[str]:
+    def update(self, scores: Mapping[str, Score]) -> set[str]:
         """One frame's scores (sensors not scored this frame keep their state)."""
         self.last_scores = dict(scores)
         for m, score in scores.items():
             state = self._states.setdefault(m, _SensorState())
-            looks_bad = score > self.policy.thresholds.get(m, np.inf)
+            looks_bad = score.worst > self.policy.tolerance
             state.run = state.run + 1 if looks_bad != state.bad else 0
-            if state.run >= (self.policy.drop_after if not state.bad else self.policy.restore_after):
+            plainly_bad = score.second > self.policy.drop_at * self.policy.tolerance
+            if state.run >= (self.policy.drop_after if not state.bad else self.policy.restore_after) or \
+                    (plainly_bad and not state.bad):
                 state.bad, state.run = not state.bad, 0
         return self.left_out()
 
@@ -77,24 +136,51 @@ class QualityMonitor:
         if m not in self.left_out():
             return ""
         score = self.last_scores.get(m)
-        shown = "no score this frame" if score is None else f"score {score:.2f}"
-        return (f"its readout disagrees with the other sensors' ({shown} > {self.policy.thresholds[m]:.2f} for "
-                f"{self.policy.drop_after} frames)")
+        shown = "no score this frame" if score is None else f"score {score.worst:.2f}"
+        return (f"its readout disagrees with the sensors that agree with each other ({shown} > "
+                f"{self.policy.tolerance:.2f} for {self.policy.drop_after} frames, or > "
+                f"{self.policy.drop_at * self.policy.tolerance:.2f} by two judges once)")
 
 
-def fit_thresholds(clean: Mapping[str, list[float]], bad: Mapping[str, list[float]]) -> dict[str, float]:
-    """Per sensor, the threshold that best separates its scores on clean frames from those on frames
-    where it was degraded (training data): the midpoint, on a log scale, of the cut minimising false
-    alarms plus misses."""
-    thresholds = {}
-    for m in clean:
-        c, b = np.sort(np.asarray(clean[m])), np.sort(np.asarray(bad.get(m, [])))
-        if len(b) == 0:
-            thresholds[m] = float(np.inf)
-            continue
-        candidates = np.unique(np.concatenate([c, b]))
-        errors = [np.mean(c > t) + np.mean(b <= t) for t in candidates]
-        best = candidates[int(np.argmin(errors))]
-        above = candidates[candidates > best]
-        thresholds[m] = float(np.sqrt(best * above[0])) if len(above) and best > 0 else float(best)
-    return thresholds
+def fit_tolerance(agreeing: list[float], disagreeing: list[float]) -> float:
+    """The tolerance that best separates D of pairs of good sensors from D of pairs with one degraded
+    sensor (validation data): the geometric midpoint of the cut minimising false alarms plus misses."""
+    good, bad = np.sort(np.asarray(agreeing)), np.sort(np.asarray(disagreeing))
+    if len(bad) == 0:
+        return float(np.inf)
+    candidates = np.unique(np.concatenate([good, bad]))
+    errors = [np.mean(good > t) + np.mean(bad <= t) for t in candidates]
+    best = candidates[int(np.argmin(errors))]
+    above = candidates[candidates > best]
+    return float(np.sqrt(best * above[0])) if len(above) and best > 0 else float(best)
+
+
+def expected_errors(validation: Iterable[ValidationRow], modalities: Iterable[str]) -> dict[str, float] | None:
+    """Each modality's validated MPJPE alone (mm); None when one has none (a model without a pose head,
+    or a validation table without single-modality rows): then nothing can be judged."""
+    alone = {row.modalities[0]: row.mpjpe_mm for row in validation if len(row.modalities) == 1}
+    expected = {m: alone.get(m) for m in modalities}
+    if any(e is None or not np.isfinite(e) or e <= 0 for e in expected.values()):
+        return None
+    return expected
+
+
+class LiveQuality:
+    """The judge of one stream: per frame, the live sensors' own readouts (one batched decode of the
+    frame's encodings) → scores → the hysteresis → the sensors left out."""
+
+    def __init__(self, policy: QualityPolicy, expected_mm: Mapping[str, float]):
+        self.policy = policy
+        self.expected_mm = dict(expected_mm)
+        self.monitor = QualityMonitor(policy)
+
+    def judge(self, predictor, frame) -> set[str]:
+        """``frame``: a :class:`~pta_core.serving.EncodedFrame` of the live sensors."""
+        own = predictor.readouts(frame) if len(frame.samples) >= self.policy.min_live else {}
+        return self.monitor.update(quality_scores(own, self.expected_mm, self.policy))
+
+
+def served_choice(predictor, live: Iterable[str], left_out: set[str]) -> tuple[str, ...] | None:
+    """The best validated set of the live sensors not left out (of all live ones when every one is)."""
+    live = list(live)
+    return predictor.best_subset([m for m in live if m not in left_out]) or predictor.best_subset(live)

@@ -13,7 +13,7 @@ import numpy as np
 
 from pta_core.config import PreprocessConfig, from_dict
 from pta_core.errors import CheckpointError
-from pta_core.serving import ModelCard, Predictor, Sample, softmax
+from pta_core.serving import Decoded, ModelCard, Predictor, Sample, softmax
 from pta_core.validation import ValidationRow
 
 FORMAT = "pta_ros.onnx"  # model.json's format and layout version, written by pta_core/export.py
@@ -71,19 +71,22 @@ class OnnxPredictor(Predictor):
         except Exception as err:  # onnxruntime raises its own exception types for missing or corrupt graphs
             raise CheckpointError(f"{folder}: cannot load the ONNX graphs: {str(err).splitlines()[0]}") from None
 
-    def _forward(self, samples: dict[str, Sample]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        tokens = np.zeros((1, len(self.modalities), *self._tokens), dtype=np.float32)
-        present = np.zeros((1, len(self.modalities)), dtype=bool)
-        for index, name in enumerate(self.modalities):
-            if name in samples:
-                feeds = {key: np.ascontiguousarray(samples[name][key])[None] for key in self._fields[name]}
-                tokens[0, index] = self._encoders[name].run(None, feeds)[0][0]
-                present[0, index] = True
-        outputs = dict(zip(self._outputs, self._fusion.run(None, {"tokens": tokens, "present": present})))
+    def _encode(self, modality: str, sample: Sample) -> np.ndarray:
+        feeds = {key: np.ascontiguousarray(sample[key])[None] for key in self._fields[modality]}
+        return self._encoders[modality].run(None, feeds)[0][0]
+
+    def _decode(self, tokens: dict[str, np.ndarray], sets: list[tuple[str, ...]]) -> Decoded:
+        stacked = np.zeros((len(sets), len(self.modalities), *self._tokens), dtype=np.float32)
+        present = np.zeros((len(sets), len(self.modalities)), dtype=bool)
+        for row, chosen in enumerate(sets):
+            for index, name in enumerate(self.modalities):
+                if name in chosen:
+                    stacked[row, index] = tokens[name]
+                    present[row, index] = True
+        outputs = dict(zip(self._outputs, self._fusion.run(None, {"tokens": stacked, "present": present})))
         activity = outputs.get("activity")
-        probs = softmax(activity[0]) if activity is not None else None
-        embedding = outputs["embedding"][0] if "embedding" in outputs else None
-        return outputs["pose"][0], probs, embedding
+        probs = np.stack([softmax(row) for row in activity]) if activity is not None else None
+        return Decoded(joints=outputs["pose"], activity_probs=probs, embedding=outputs.get("embedding"))
 
     def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return self._window.run(None, {"embeddings": embeddings[None].astype(np.float32), "valid": valid[None]})[0][0]

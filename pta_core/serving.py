@@ -1,9 +1,11 @@
 """Single-frame serving (the ROS node): raw sample → the training preprocessing → a backend → prediction.
 
 :class:`Predictor` is the one serving interface: which modality set to use for the live sensors
-(the validation table), the preprocessing, the activity windows. A backend supplies only the two
-forward calls: :class:`~pta_core.torch_predictor.TorchPredictor` (a ``model.pt`` on PyTorch) and
-:class:`~pta_core.onnx_predictor.OnnxPredictor` (a ``pta export`` folder on onnxruntime).
+(the validation table), the preprocessing, the activity windows, each sensor's own readout (live
+quality). A backend supplies three calls: encode one modality, decode a batch of modality sets from
+those encodings, and the window head: :class:`~pta_core.torch_predictor.TorchPredictor` (a
+``model.pt`` on PyTorch) and :class:`~pta_core.onnx_predictor.OnnxPredictor` (a ``pta export``
+folder on onnxruntime).
 Numpy only: a node on onnxruntime never imports torch.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +33,23 @@ class Prediction:
     joints: np.ndarray | None  # (17, 3) float32 metres, H36M order
     activity_probs: np.ndarray | None  # (K,) float32, checkpoint class order; None until a window is full enough
     modalities: tuple[str, ...]  # the modalities the prediction used
+
+
+@dataclass(frozen=True)
+class EncodedFrame:
+    """One frame's samples and their encodings (backend tensors), reusable across decodes."""
+
+    samples: dict[str, Sample]
+    tokens: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A batch of decodes, row i for the i-th modality set asked for."""
+
+    joints: np.ndarray | None  # (B, 17, 3)
+    activity_probs: np.ndarray | None  # (B, K), a per-frame activity head
+    embedding: np.ndarray | None  # (B, E), a windowed activity head's per-frame state
 
 
 @dataclass(frozen=True)
@@ -99,7 +119,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class Predictor:
-    """The serving interface; subclasses implement :meth:`_forward` and :meth:`_window_logits`."""
+    """The serving interface; subclasses implement :meth:`_encode`, :meth:`_decode` and :meth:`_window_logits`."""
 
     device = "cpu"  # where the backend computes, for logs and diagnostics
 
@@ -135,22 +155,50 @@ class Predictor:
 
     def warm_up(self, modalities: Iterable[str]) -> None:
         """One throw-away forward pass: the first call is far slower than the next (allocations, kernel selection)."""
-        self._forward({m: self.empty_sample(m) for m in modalities})
+        self.predict({m: self.empty_sample(m) for m in modalities})
 
-    def predict(self, samples: dict[str, Sample], stamp_s: float | None = None) -> Prediction:
-        """Predict one frame from preprocessed samples of any non-empty subset of the model's modalities.
-
-        With a windowed activity head, the frame's embedding joins the activity window of its
-        modality set at ``stamp_s`` (seconds; None: it does not), and the activity comes from that
-        window once at least half of its instants have a frame (:class:`ActivityWindow`).
-        """
+    def encode(self, samples: dict[str, Sample], reuse: EncodedFrame | None = None) -> EncodedFrame:
+        """Encode each sample; a sample that is the very object ``reuse`` encoded keeps its encoding."""
         unknown = set(samples) - set(self.modalities)
         if unknown:
             raise ValueError(f"modalities {sorted(unknown)} are not in the model ({list(self.modalities)})")
         if not samples:
             raise ValueError("no modality to predict from")
-        joints, probs, embedding = self._forward(samples)
-        used = tuple(m for m in self.modalities if m in samples)
+        tokens = {}
+        for m, sample in samples.items():
+            if reuse is not None and reuse.samples.get(m) is sample:
+                tokens[m] = reuse.tokens[m]
+            else:
+                tokens[m] = self._encode(m, sample)
+        return EncodedFrame(dict(samples), tokens)
+
+    def decode(self, frame: EncodedFrame, sets: list[tuple[str, ...]]) -> Decoded:
+        """One decode per modality set (each of ``frame``'s modalities), batched; no activity windows."""
+        missing = {m for s in sets for m in s} - set(frame.samples)
+        if missing:
+            raise ValueError(f"modalities {sorted(missing)} are not in the encoded frame")
+        return self._decode(frame.tokens, sets)
+
+    def readouts(self, frame: EncodedFrame) -> dict[str, np.ndarray]:
+        """Each modality's own pose readout (the model on it alone: its student), in one decode."""
+        order = [m for m in self.modalities if m in frame.samples]
+        joints = self.decode(frame, [(m,) for m in order]).joints
+        return {} if joints is None else dict(zip(order, joints))
+
+    def predict(self, samples: dict[str, Sample] | EncodedFrame, stamp_s: float | None = None) -> Prediction:
+        """Predict one frame from preprocessed samples (or their :meth:`encode`) of any non-empty subset
+        of the model's modalities.
+
+        With a windowed activity head, the frame's embedding joins the activity window of its
+        modality set at ``stamp_s`` (seconds; None: it does not), and the activity comes from that
+        window once at least half of its instants have a frame (:class:`ActivityWindow`).
+        """
+        frame = samples if isinstance(samples, EncodedFrame) else self.encode(samples)
+        used = tuple(m for m in self.modalities if m in frame.samples)
+        decoded = self._decode(frame.tokens, [used])
+        joints = None if decoded.joints is None else decoded.joints[0]
+        probs = None if decoded.activity_probs is None else decoded.activity_probs[0]
+        embedding = None if decoded.embedding is None else decoded.embedding[0]
         if self.window_length and embedding is not None and stamp_s is not None:
             window = self._windows.setdefault(used, ActivityWindow(self.window_length, self.frame_period))
             window.push(stamp_s, embedding)
@@ -160,8 +208,12 @@ class Predictor:
                 probs = softmax(self._window_logits(*frames))
         return Prediction(joints=joints, activity_probs=probs, modalities=used)
 
-    def _forward(self, samples: dict[str, Sample]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """One frame → (joints (17, 3), activity probabilities of a per-frame head, embedding (E,))."""
+    def _encode(self, modality: str, sample: Sample) -> Any:
+        """One modality's sample → its encoding (a backend tensor)."""
+        raise NotImplementedError
+
+    def _decode(self, tokens: dict[str, Any], sets: list[tuple[str, ...]]) -> Decoded:
+        """Encodings → one decode per modality set (each a subset of ``tokens``), batched."""
         raise NotImplementedError
 
     def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import torch
 from pta_core.checkpoint import Checkpoint, load_checkpoint
 from pta_core.config import activity_window
 from pta_core.errors import CheckpointError
-from pta_core.serving import ModelCard, Predictor, Sample
+from pta_core.serving import Decoded, ModelCard, Predictor, Sample
 from pta_core.training.distributed import resolve_device
 
 
@@ -50,19 +50,34 @@ class TorchPredictor(Predictor):
             raise CheckpointError(f"{path}: cannot build the model: {err}") from err
 
     @torch.inference_mode()
-    def _forward(self, samples: dict[str, Sample]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        inputs = {}
-        for name in self.modalities:
-            if name in samples:
-                inputs[name] = {k: torch.from_numpy(np.ascontiguousarray(v))[None].to(self.device) for k, v in samples[name].items()}
-            else:
-                inputs[name] = self._empty[name]
-        present = torch.tensor([[name in samples for name in self.modalities]], device=self.device)
-        output = self.model(inputs, present)
-        joints = output.pose[0].float().cpu().numpy() if output.pose is not None else None
-        probs = torch.softmax(output.activity[0].float(), 0).cpu().numpy() if output.activity is not None else None
-        embedding = output.embedding[0].float().cpu().numpy() if output.embedding is not None else None
-        return joints, probs, embedding
+    def _encode(self, modality: str, sample: Sample) -> dict[str, torch.Tensor]:
+        inputs = {k: torch.from_numpy(np.ascontiguousarray(v))[None].to(self.device) for k, v in sample.items()}
+        if not hasattr(self.model, "encode"):
+            return inputs  # a network without a separate encoder (late fusion): decoded from its inputs
+        present = torch.tensor([[name == modality for name in self.modalities]], device=self.device)
+        return self.model.encode({modality: inputs}, present)[modality]
+
+    @torch.inference_mode()
+    def _decode(self, tokens: dict[str, torch.Tensor], sets: list[tuple[str, ...]]) -> Decoded:
+        present = torch.tensor([[name in chosen for name in self.modalities] for chosen in sets], device=self.device)
+        rows = len(sets)
+        if hasattr(self.model, "decode"):
+            features = {}
+            for index, name in enumerate(self.modalities):
+                if name in tokens and bool(present[:, index].any()):
+                    column = present[:, index].to(tokens[name].dtype).view(-1, *([1] * (tokens[name].dim() - 1)))
+                    features[name] = tokens[name].expand(rows, *tokens[name].shape[1:]) * column  # zero where absent
+            output = self.model.decode(features, present)
+        else:
+            inputs = {name: {k: v.expand(rows, *v.shape[1:]) for k, v in (tokens.get(name) or self._empty[name]).items()}
+                      for name in self.modalities}
+            output = self.model(inputs, present)
+
+        def numpy(value: torch.Tensor | None) -> np.ndarray | None:
+            return None if value is None else value.float().cpu().numpy()
+
+        probs = torch.softmax(output.activity.float(), 1) if output.activity is not None else None
+        return Decoded(joints=numpy(output.pose), activity_probs=numpy(probs), embedding=numpy(output.embedding))
 
     @torch.inference_mode()
     def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -105,6 +105,7 @@ class SensorReport:
     frame: str = ""  # how the newest message's frame reached the model's: "velodyne -> lidar_link (rig)"
     note: str = ""  # a warning the newest message deserves (a radar without Doppler, no camera_info)
     camera: str = ""  # the live camera's intrinsics and the model camera they are brought to
+    quality: str = ""  # live quality: "served: score …", "left out: why", "off"
 
 
 @dataclass
@@ -171,6 +172,8 @@ def sensor_status(node_name: str, sensor: SensorReport) -> DiagnosticStatus:
             DiagnosticStatus.WARN,
             f"{sensor.new_rejections} message(s) rejected since the last report; last: {sensor.last_rejection}",
         )
+    elif sensor.live and sensor.quality.startswith("left out"):
+        level, message = DiagnosticStatus.WARN, f"live, {sensor.rate_hz:.1f} Hz, {sensor.quality}"
     elif sensor.live:
         level, message = DiagnosticStatus.OK, f"live, {sensor.rate_hz:.1f} Hz"
     elif sensor.seen:
@@ -195,6 +198,8 @@ def sensor_status(node_name: str, sensor: SensorReport) -> DiagnosticStatus:
         values.append(_kv("camera", sensor.camera))
     if sensor.note:
         values.append(_kv("note", sensor.note))
+    if sensor.quality:
+        values.append(_kv("quality", sensor.quality))
     if sensor.last_rejection:
         values.append(_kv("last_rejection", sensor.last_rejection))
     values += [_kv(f"rejected.{reason}", n) for reason, n in sorted(sensor.rejected.items())]

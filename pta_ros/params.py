@@ -15,12 +15,16 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from pta_core.live_quality import QualityPolicy
 from pta_core.modalities import MMFI_MODALITIES
 from pta_ros.inputs import SENSORS
 from pta_ros.sync import SyncPolicy  # the synchroniser's defaults are the parameters' defaults
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 CSI_LAYOUTS = ("antenna_major", "subcarrier_major")
+# Live quality's tolerance: D = 1 is two readouts as far apart as their validated errors added up;
+# bench/live_quality.py fitted 1.04 on the shipped model's validation subject (docs/RESULTS.md).
+QUALITY_TOLERANCE = 1.0
 # Input sensors: parameter key → (modality, default frame id). Keys are parameter-name friendly.
 SENSOR_FRAMES = {spec.key: spec.frame_id for spec in SENSORS}
 
@@ -145,6 +149,19 @@ SPECS: tuple[ParamSpec, ...] = (
         1,
         10_000_000,
     ),
+    ParamSpec(
+        "quality_tolerance",
+        QUALITY_TOLERANCE,
+        "live sensor quality: two sensors' own readouts disagree when their distance exceeds this times the "
+        "sum of their validated errors; a sensor outside the largest group that agrees is left out. "
+        "bench/live_quality.py fits it on a validation subject. 0 = off",
+        0.0,
+        100.0,
+    ),
+    ParamSpec("quality_drop_after", QualityPolicy.drop_after,
+              "live quality: frames a sensor stays outside the agreeing group before it is left out", 1, 1000),
+    ParamSpec("quality_restore_after", QualityPolicy.restore_after,
+              "live quality: frames a left-out sensor stays inside the group before it is served again", 1, 1000),
     ParamSpec("publish_markers", True, "publish ~/markers for RViz"),
     ParamSpec(
         "marker_lifetime_s", 0.5, "marker lifetime in RViz (s); 0 = until replaced or deleted", 0.0, 60.0

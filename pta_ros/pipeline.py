@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pta_core.errors import InvalidInput
-from pta_core.serving import Prediction, Predictor
+from pta_core.live_quality import LiveQuality, QualityPolicy, expected_errors, served_choice
+from pta_core.serving import EncodedFrame, Prediction, Predictor
 from pta_ros.conversions import stamp_to_ns
 from pta_ros.diagnostics import LatencyStats, PipelineReport, RateMeter, SensorReport
 from pta_ros.frames import IDENTITY, Extrinsics, RigGraph, is_identity, transform_points
@@ -58,6 +59,7 @@ class Step:
     switched: tuple[tuple[str, ...] | None, tuple[str, ...]] | None = None  # (previous set, new set)
     nothing_live: bool = False  # no sensor is live: the skeleton shown should be cleared
     error: str | None = None  # one line, when the step failed
+    quality_changes: tuple[str, ...] = ()  # live quality: a sensor left out or served again, one line each
     error_kind: str = ""  # the exception type, or non_finite_output (for counting and log throttling)
 
 
@@ -68,6 +70,7 @@ class InputOptions:
     frame_ids: dict[str, str]  # the model's frame per sensor key ("" = any frame, taken as the model's)
     decode: DecodeOptions
     extrinsics: Extrinsics = field(default_factory=lambda: Extrinsics(RigGraph()))  # message frame → model's
+    quality: QualityPolicy | None = None  # live sensor quality (pta_core.live_quality); None: off
 
 
 class SensingPipeline:
@@ -95,6 +98,23 @@ class SensingPipeline:
         self._cameras: dict[str, Pinhole] = {}  # modality → the live camera (its camera_info)
         self._camera_text: dict[str, str] = {}  # modality → "live camera -> model camera"
         self._resample_depth = DepthResampler()
+        self.quality: LiveQuality | None = None
+        self.quality_note = ""  # why live quality is off, when it was asked for
+        self._left_out: set[str] = set()
+        self._start_quality(predictor)
+
+    def _start_quality(self, predictor: Predictor | None) -> None:
+        """(Re)start live quality for ``predictor`` with the options' policy (a new model or policy)."""
+        self.quality, self._left_out, self.quality_note = None, set(), ""
+        self._quality_policy = self.options.quality
+        if self.options.quality is None or predictor is None:
+            return
+        expected = expected_errors(predictor.validation, predictor.modalities)
+        if expected is None:
+            self.quality_note = ("live quality is off: the model's validation table has no pose error for every "
+                                 "modality alone (a pose model trained with students has one)")
+            return
+        self.quality, self.quality_note = LiveQuality(self.options.quality, expected), ""
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -102,6 +122,7 @@ class SensingPipeline:
         """Swap the model (None while the node is inactive); returns the previous one."""
         with self._lock:
             previous, self.predictor = self.predictor, predictor
+            self._start_quality(predictor)
         return previous
 
     def on_message(self, sensor: SensorSpec, msg) -> Rejection | None:
@@ -192,44 +213,75 @@ class SensingPipeline:
                 self.errors[type(err).__name__] += 1
                 return Step(error=f"inference step failed: {type(err).__name__}: {err}", error_kind=type(err).__name__)
 
-    def _select(self, predictor: Predictor) -> tuple[Match, tuple[str, ...]] | None:
-        """The newest ready match whose sensors are exactly the model's best subset of them."""
+    def _select(self, predictor: Predictor) -> tuple[Match, tuple[str, ...], EncodedFrame | None, tuple[str, ...]] | None:
+        """The newest ready match whose sensors are exactly the set to serve: the model's best subset of
+        the live sensors live quality did not leave out. Also the match's encodings (reused by the
+        prediction) and what live quality changed."""
         match = self.sync.match()
+        if match is None:
+            return None
+        frame, changes, left_out = None, (), set()
+        if self.quality is not None:
+            frame = predictor.encode({m: match.entries[m].item for m in match.sensors})
+            left_out = self.quality.judge(predictor, frame)
+            changes = self._quality_changes(left_out)
         while match is not None:
-            subset = predictor.best_subset(match.sensors)
+            subset = served_choice(predictor, match.sensors, left_out)
             if subset is None:
                 return None
             if set(subset) == set(match.sensors):
-                return match, subset
+                return match, subset, frame, changes
             # The best model ignores some matched sensors: re-match on the subset alone, so that
             # the output stamp is the newest stamp the model actually used.
             match = self.sync.match(subset)
         return None
+
+    def _quality_changes(self, left_out: set[str]) -> tuple[str, ...]:
+        monitor = self.quality.monitor
+        changes = tuple([f"{m} left out: {monitor.reason(m)}" for m in sorted(left_out - self._left_out)]
+                        + [f"{m} served again: its readout agrees with the others' again" for m in sorted(self._left_out - left_out)])
+        self._left_out = set(left_out)
+        return changes
 
     def _step(self) -> Step:
         predictor = self.predictor
         if predictor is None:
             return Step()
         started = time.perf_counter()
+        if self.options.quality != self._quality_policy:  # changed at run time (a parameter)
+            self._start_quality(predictor)
         selected = self._select(predictor)
         if selected is None:
             return Step(nothing_live=not self.sync.live())
-        match, subset = selected
+        match, subset, frame, changes = selected
         switched = (self.chosen, subset) if subset != self.chosen else None
         self.chosen = subset
-        prediction = predictor.predict({m: match.entries[m].item for m in subset}, stamp_s=match.stamp_ns / 1e9)
+        samples = predictor.encode({m: match.entries[m].item for m in subset}, reuse=frame)
+        prediction = predictor.predict(samples, stamp_s=match.stamp_ns / 1e9)
         self.sync.commit(match)
         if not all(out is None or np.isfinite(out).all() for out in (prediction.joints, prediction.activity_probs)):
             self.errors["non_finite_output"] += 1
             return Step(switched=switched, error="the model produced non-finite outputs: frame dropped",
-                        error_kind="non_finite_output")
+                        error_kind="non_finite_output", quality_changes=changes)
         step_s = time.perf_counter() - started
         self.outputs += 1
         self._step_time.add(step_s)
         self._output_delay.add((self._clock_ns() - match.stamp_ns) / 1e9)
-        return Step(output=Output(prediction, match.stamp_ns, step_s), switched=switched)
+        return Step(output=Output(prediction, match.stamp_ns, step_s), switched=switched, quality_changes=changes)
 
     # -- report -----------------------------------------------------------------------------
+
+    def _quality_text(self, m: str) -> str:
+        """live quality's view of ``m``: its newest score, or why it is left out."""
+        if self.quality is None:
+            return f"off: {self.quality_note}" if self.quality_note else ""
+        monitor = self.quality.monitor
+        if m in monitor.left_out():
+            return f"left out: {monitor.reason(m)}"
+        score = monitor.last_scores.get(m)
+        if score is None:
+            return f"not judged (fewer than {self.quality.policy.min_live} live sensors, or none that agree)"
+        return f"served: score {score.worst:.2f} <= {self.quality.policy.tolerance:.2f}"
 
     def report(self, node_name: str, topic_of: Callable[[str], str], input_timeout_s: float,
                latency_warn_s: float) -> PipelineReport:
@@ -258,6 +310,7 @@ class SensingPipeline:
                 frame=self._frames.get(m, ""),
                 note=self.notes.get(m, ""),
                 camera=self._camera_text.get(m, ""),
+                quality=self._quality_text(m),
             ))
             self._rejected_reported[m] = total_rejected
         extra = {f"errors.{k}": str(v) for k, v in sorted(self.errors.items())}

@@ -61,6 +61,7 @@ from sensor_msgs.msg import CameraInfo
 
 from pta_core.config import PreprocessConfig
 from pta_core.errors import CheckpointError
+from pta_core.live_quality import QualityPolicy
 from pta_core.serving import Predictor, load_predictor
 from pta_core.skeleton import H36M_17, joint_set_of
 from pta_ros import params as node_params
@@ -166,6 +167,8 @@ class SensingNode(LifecycleNode):
         self._pipeline = SensingPipeline(predictor, sensors, self._sync_policy(p), self._clock_ns,
                                          _input_options(p, predictor.preprocess_config, extrinsics))
         predictor.warm_up(s.modality for s in sensors)
+        if self._pipeline.quality_note:
+            self.get_logger().warning(self._pipeline.quality_note)
         self._outputs_pub = OutputPublishers(self)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.get_logger().info(
@@ -374,6 +377,11 @@ class SensingNode(LifecycleNode):
         if not self._active or self._pipeline is None:
             return
         step = self._pipeline.step()
+        for change in step.quality_changes:  # hysteresis edges: a few per degradation, never per frame
+            if " left out: " in change:
+                self.get_logger().warning(change)
+            else:
+                self.get_logger().info(change)
         if step.switched is not None:
             self.get_logger().info(f"modality set: {_fmt(step.switched[0])} -> {_fmt(step.switched[1])}")
         if step.error is not None and self._throttle.allow(("tick", step.error_kind), time.monotonic()):
@@ -446,7 +454,9 @@ class SensingNode(LifecycleNode):
 def _input_options(p: node_params.NodeParams, model: PreprocessConfig, extrinsics: Extrinsics) -> InputOptions:
     """The input checks: the parameters', the layouts the model reads (radar values, CSI shape) and the
     inputs' transforms."""
-    return InputOptions(frame_ids=dict(p.frame_ids), extrinsics=extrinsics, decode=DecodeOptions(
+    quality = QualityPolicy(p.quality_tolerance, p.quality_drop_after, p.quality_restore_after) \
+        if p.quality_tolerance > 0 else None
+    return InputOptions(frame_ids=dict(p.frame_ids), extrinsics=extrinsics, quality=quality, decode=DecodeOptions(
         max_points=p.max_points, csi_layout=p.csi_layout, radar_features=tuple(model.mmwave_features),
         csi_shape=tuple(model.csi_shape)))
 

@@ -1,9 +1,17 @@
-"""Live sensor quality (pta_core.live_quality): scores from the students' own readouts, hysteresis, thresholds."""
+"""Live sensor quality (pta_core.live_quality): the group of readouts that agree, hysteresis, the tolerance."""
 from __future__ import annotations
 
 import numpy as np
 
-from pta_core.live_quality import QualityMonitor, QualityPolicy, fit_thresholds, quality_scores
+from pta_core.live_quality import (
+    QualityMonitor,
+    QualityPolicy,
+    Score,
+    consistent_group,
+    disagreements,
+    fit_tolerance,
+    quality_scores,
+)
 
 EXPECTED = {"rgb": 50.0, "depth": 25.0, "mmwave": 100.0, "lidar": 25.0, "wifi-csi": 200.0}
 
@@ -18,40 +26,58 @@ def readouts(rng, bad=(), error_mm=None) -> dict[str, np.ndarray]:
     return out
 
 
-def test_a_bad_sensor_scores_high_and_the_good_ones_low_even_with_two_bad():
+POLICY = QualityPolicy(tolerance=1.5)  # good pairs score about 0.6-1.1 here, a bad one about 10
+
+
+def test_the_bad_sensors_are_outside_the_group_and_the_good_ones_inside_even_with_two_bad():
     rng = np.random.default_rng(0)
-    for bad in (("lidar",), ("rgb", "depth")):
-        scores = quality_scores(readouts(rng, bad), EXPECTED)
-        worst_good = max(s for m, s in scores.items() if m not in bad)
-        assert min(scores[m] for m in bad) > 2 * worst_good, (bad, scores)
+    for bad in (("lidar",), ("rgb", "depth"), ("depth", "lidar")):
+        for _ in range(20):
+            scores = quality_scores(readouts(rng, bad), EXPECTED, POLICY)
+            assert {m for m, s in scores.items() if s.worst > POLICY.tolerance} == set(bad), (bad, scores)
 
 
-def test_too_few_sensors_are_not_judged():
+def test_two_bad_sensors_that_agree_with_each_other_do_not_outvote_three_good_ones():
+    rng = np.random.default_rng(3)
+    own = readouts(rng)
+    wrong = rng.normal(0, 0.3, (17, 3))  # both see the same wrong pose
+    own["rgb"], own["depth"] = wrong, wrong + 0.001
+    assert consistent_group(disagreements(own, EXPECTED), EXPECTED, list(own), POLICY.tolerance) == ("mmwave", "lidar", "wifi-csi")
+
+
+def test_too_few_sensors_or_none_that_agree_are_not_judged():
     rng = np.random.default_rng(1)
     own = readouts(rng)
-    assert quality_scores({m: own[m] for m in ("rgb", "depth")}, EXPECTED) == {}
-    assert set(quality_scores({m: own[m] for m in ("rgb", "depth", "lidar")}, EXPECTED)) == {"rgb", "depth", "lidar"}
+    assert quality_scores({m: own[m] for m in ("rgb", "depth")}, EXPECTED, POLICY) == {}
+    assert set(quality_scores({m: own[m] for m in ("rgb", "depth", "lidar")}, EXPECTED, POLICY)) == {"rgb", "depth", "lidar"}
+    far = readouts(rng, bad=("rgb", "depth", "lidar"))
+    assert quality_scores({m: far[m] for m in ("rgb", "depth", "lidar")}, EXPECTED, POLICY) == {}
 
 
 def test_hysteresis_drops_after_a_run_of_bad_frames_and_restores_after_a_run_of_good_ones():
-    monitor = QualityMonitor(QualityPolicy({"lidar": 1.0, "depth": 1.0}, drop_after=2, restore_after=3))
+    monitor = QualityMonitor(QualityPolicy(1.0, drop_after=2, restore_after=3))
     sequence = [0.5, 5.0, 0.5, 5.0, 5.0, 5.0, 0.5, 0.5, 5.0, 0.5, 0.5, 0.5]
-    out = [("lidar" in monitor.update({"lidar": s, "depth": 0.2})) for s in sequence]
+    out = [("lidar" in monitor.update({"lidar": Score(s), "depth": Score(0.2)})) for s in sequence]
     # one bad frame is not enough; two in a row are; one good frame among bad ones does not restore it
     assert out == [False, False, False, False, True, True, True, True, True, True, True, False]
     assert monitor.reason("depth") == ""
 
 
-def test_the_reason_names_the_score_and_the_threshold():
-    monitor = QualityMonitor(QualityPolicy({"lidar": 1.0}, drop_after=1))
-    monitor.update({"lidar": 4.2})
-    assert monitor.reason("lidar") == ("its readout disagrees with the other sensors' (score 4.20 > 1.00 for 1 frames)")
+def test_the_reason_names_the_score_and_the_tolerance():
+    monitor = QualityMonitor(QualityPolicy(1.0, drop_after=1))
+    monitor.update({"lidar": Score(4.2)})
+    assert monitor.reason("lidar") == ("its readout disagrees with the sensors that agree with each other "
+                                       "(score 4.20 > 1.00 for 1 frames, or > 3.00 by two judges once)")
 
 
-def test_thresholds_fall_between_clean_and_bad_scores():
+def test_two_judges_finding_a_sensor_plainly_bad_leave_it_out_at_once_one_judge_does_not():
+    monitor = QualityMonitor(QualityPolicy(1.0, drop_after=3, drop_at=3.0))
+    assert monitor.update({"lidar": Score(9.0, 0.5)}) == set()  # one judge only: the run starts
+    assert monitor.update({"depth": Score(9.0, 4.0)}) == {"depth"}
+
+
+def test_the_tolerance_falls_between_agreeing_and_disagreeing_pairs():
     rng = np.random.default_rng(2)
-    clean = {"lidar": list(rng.uniform(0.1, 0.8, 200)), "wifi-csi": list(rng.uniform(0.1, 0.8, 50))}
-    bad = {"lidar": list(rng.uniform(3.0, 9.0, 200))}
-    thresholds = fit_thresholds(clean, bad)
-    assert 0.8 <= thresholds["lidar"] <= 3.0
-    assert thresholds["wifi-csi"] == np.inf  # never seen bad: never left out
+    tolerance = fit_tolerance(list(rng.uniform(0.1, 0.8, 200)), list(rng.uniform(3.0, 9.0, 200)))
+    assert 0.8 <= tolerance <= 3.0
+    assert fit_tolerance([0.5, 0.7], []) == np.inf  # never seen disagreeing: nothing is ever left out

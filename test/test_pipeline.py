@@ -183,3 +183,46 @@ def test_an_image_from_another_pose_is_rejected_and_from_an_alias_accepted(predi
     rejection = pipeline.on_message(depth, sensor_message("depth", raws["depth"], clock.now_ns, frame_id="tilted"))
     assert rejection.reason == "transform" and "cannot be re-expressed" in rejection.detail
     assert pipeline.on_message(depth, sensor_message("depth", raws["depth"], clock.now_ns, frame_id="alias")) is None
+
+
+def test_live_quality_leaves_a_degraded_lidar_out_and_serves_it_again_once_it_recovers(repo_root, tmp_path):
+    """The shipped model on simulated scenes of a person it never saw: the LiDAR degraded in frames
+    4-7 (same scene, same seed) is left out after ``drop_after`` judged frames and served again after
+    ``restore_after``; the sets, the log lines and /diagnostics' quality say so."""
+    from pta_core.data import mmfi
+    from pta_core.live_quality import QualityPolicy
+    from pta_core.simulator import MMFiSpec, generate_mmfi, parse_contamination
+    from pta_ros.conversions import make_header
+    from pta_ros.tools.bag import ENCODERS
+
+    def scenes(name: str, contamination: list[str]) -> list:
+        spec = MMFiSpec(subjects=("S08",), actions=("A03",), frames=12, frame_period=0.25,
+                        modalities=MMFI_MODALITIES, contamination=parse_contamination(contamination))
+        generate_mmfi(tmp_path / name, spec, workers=1)
+        return list(mmfi.iter_frames(tmp_path / name, [("S08", "A03")], MMFI_MODALITIES))
+
+    clean, degraded = scenes("clean", []), scenes("lidar", ["lidar=0.5"])
+    predictor = TorchPredictor.from_checkpoint(repo_root / "models" / "pta_bench_clean.pt", "cpu")
+    clock = Clock(10_000 * MS)
+    options = InputOptions(frame_ids=dict(SENSOR_FRAMES), decode=DecodeOptions(),
+                           quality=QualityPolicy(tolerance=1.0, drop_after=2, restore_after=3))
+    pipeline = SensingPipeline(predictor, SENSORS, SyncPolicy(), clock, options)
+    served, changes, quality = [], [], []
+    for i, (good, bad) in enumerate(zip(clean, degraded)):
+        clock.now_ns += 250 * MS
+        raws = {**good.raw, "lidar": bad.raw["lidar"] if 4 <= i < 8 else good.raw["lidar"]}
+        for m in MMFI_MODALITIES:  # the messages mmfi_to_bag writes for the frame
+            spec = SENSOR_BY_MODALITY[m]
+            message = ENCODERS[m](raws[m], make_header(clock.now_ns, SENSOR_FRAMES[spec.key]))
+            assert pipeline.on_message(spec, message) is None
+        step = pipeline.step()
+        assert step.error is None and step.output is not None
+        served.append(step.output.prediction.modalities)
+        changes += step.quality_changes
+        quality.append(next(s.quality for s in pipeline.report("n", str, 2.0, 0.1).sensors if s.modality == "lidar"))
+    with_lidar = ["lidar" in s for s in served]
+    # out from the second degraded frame to the third recovered one (drop_after 2, restore_after 3)
+    assert with_lidar == [True] * 5 + [False] * 5 + [True] * 2, served
+    assert any(c.startswith("lidar left out: its readout disagrees") for c in changes), changes
+    assert any(c.startswith("lidar served again") for c in changes), changes
+    assert quality[6].startswith("left out: ") and quality[-1].startswith("served: score"), quality
