@@ -7,6 +7,10 @@ match, commit), the prediction on the chosen backend, and building + publishing 
 (skeleton, markers, activity, inference record) on an active lifecycle node. Median and p99 over
 ``--iters`` frames after ``--warmup``; one JSON line.
 
+With live quality on (the node's default; ``--quality-tolerance 0`` turns it off) the frame's live
+sensors are encoded once (``encode``), ``live quality`` is each sensor's own readout (one batched
+decode), the scores and the hysteresis, and ``predict`` reuses the encodings for the set served.
+
 The inputs' geometry (pta_ros.frames, pta_ros.intrinsics) is timed as ``geometry <m>`` and summed
 per frame as ``geometry total``: the transform lookup and, with ``--robot``, the clouds re-expressed
 from moved mounts (a rig YAML) and the depth of an 848×480 camera resampled into the model's.
@@ -34,6 +38,7 @@ from bench_node_lib import ALL, _message, load_average, mmfi_sized_raws
 from rclpy.lifecycle import LifecycleNode
 from rclpy.serialization import deserialize_message, serialize_message
 
+from pta_core.live_quality import LiveQuality, QualityPolicy, expected_errors, served_choice
 from pta_core.serving import load_predictor
 from pta_ros.conversions import make_header
 from pta_ros.frames import Extrinsics, input_extrinsics, transform_points
@@ -47,7 +52,7 @@ from pta_ros.intrinsics import (
 )
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
-from pta_ros.params import SENSOR_FRAMES
+from pta_ros.params import QUALITY_TOLERANCE, SENSOR_FRAMES
 from pta_ros.sync import Synchronizer, SyncPolicy
 
 MS = 1e3
@@ -73,9 +78,12 @@ def main() -> int:
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--robot", action="store_true", help="clouds from moved mounts, depth from an 848×480 camera")
+    parser.add_argument("--quality-tolerance", type=float, default=QUALITY_TOLERANCE, help="live quality (0: off)")
     args = parser.parse_args()
 
     predictor = load_predictor(args.model, args.backend, "cpu", args.threads)
+    quality = LiveQuality(QualityPolicy(args.quality_tolerance), expected_errors(predictor.validation, predictor.modalities)) \
+        if args.quality_tolerance > 0 else None
     raws = mmfi_sized_raws()
     extrinsics, frames, cameras = robot_geometry(predictor, raws) if args.robot else (input_extrinsics(predictor.card.rig), {}, {})
     wire = {m: serialize_message(_message(m, raws[m], frames.get(m))) for m in ALL}
@@ -128,10 +136,17 @@ def main() -> int:
                     sync.add(m, stamp, sample)
             with timed("sync match"):
                 match = sync.match()
+            encoded, left_out = None, set()
+            if quality is not None:
+                with timed("encode"):
+                    encoded = predictor.encode({m: match.entries[m].item for m in match.sensors})
+                with timed("live quality"):
+                    left_out = quality.judge(predictor, encoded)
             with timed("select"):
-                subset = predictor.best_subset(match.sensors)
+                subset = served_choice(predictor, match.sensors, left_out)
             with timed("predict"):
-                prediction = predictor.predict({m: match.entries[m].item for m in subset}, stamp / 1e9)
+                samples = predictor.encode({m: match.entries[m].item for m in subset}, reuse=encoded)
+                prediction = predictor.predict(samples, stamp / 1e9)
             with timed("sync commit"):
                 sync.commit(match)
             header = make_header(stamp, "base_link")
@@ -144,7 +159,7 @@ def main() -> int:
         rclpy.try_shutdown()
     stages = {stage: {"p50_ms": round(float(np.median(v)) * MS, 4), "p99_ms": round(float(np.percentile(v, 99)) * MS, 4)}
               for stage, v in times.items()}
-    print(json.dumps({"bench": "node_stages", "robot": args.robot, "backend": args.backend, "threads": args.threads, "model": str(args.model),
+    print(json.dumps({"bench": "node_stages", "robot": args.robot, "quality_tolerance": args.quality_tolerance, "backend": args.backend, "threads": args.threads, "model": str(args.model),
                       "subset": list(subset), "iters": args.iters, "stages": stages, "load_avg_1min": load_average()}))
     return 0
 

@@ -67,6 +67,19 @@ class FusionGraph(nn.Module):
         return tuple(getattr(output, name) for name in self.outputs)
 
 
+class StudentsGraph(nn.Module):
+    """Each modality's own pose readout (its student, or the shared heads without students) from every
+    modality's tokens: what live quality reads per frame, without the fusion's other heads."""
+
+    def __init__(self, model: PTAModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.model.student(name)(tokens[:, i]).pose for i, name in enumerate(self.model.modalities)],
+                           dim=1)
+
+
 class WindowGraph(nn.Module):
     def __init__(self, model: PTAModel):
         super().__init__()
@@ -131,6 +144,7 @@ def metadata(checkpoint: Checkpoint, source: Path) -> dict[str, Any]:
         "rig": list(checkpoint.metadata.get("rig", ())),  # the training rig (pta_ros.frames); empty: config/rig.yaml
         "graphs": {"encoders": {name: f"encoder_{name}.onnx" for name in checkpoint.modalities},
                    "fusion": "fusion.onnx",
+                   "students": "students.onnx",  # optional in format v1: older exports decode each alone instead
                    "activity_window": "activity_window.onnx" if activity_window(cfg) else None},
         "training_metadata": checkpoint.metadata,
     }
@@ -162,6 +176,7 @@ def export_onnx(checkpoint: Checkpoint, source: Path, out_dir: Path) -> dict[str
         present = torch.ones(stacked.shape[:2], dtype=torch.bool)
         fusion = FusionGraph(model).eval()
         _export(fusion, (stacked, present), out_dir / meta["graphs"]["fusion"], ["tokens", "present"], fusion.outputs)
+        _export(StudentsGraph(model).eval(), (stacked,), out_dir / meta["graphs"]["students"], ["tokens"], ["poses"])
         if meta["graphs"]["activity_window"]:
             frames = meta["activity_window"]["frames"]
             embedding = fusion(stacked, present)[1]
@@ -170,7 +185,7 @@ def export_onnx(checkpoint: Checkpoint, source: Path, out_dir: Path) -> dict[str
             _export(WindowGraph(model).eval(), (window, valid), out_dir / meta["graphs"]["activity_window"],
                     ["embeddings", "valid"], ["logits"])
     (out_dir / METADATA).write_text(json.dumps(meta, indent=1))
-    log.info("exported %s → %s (%d graphs)", source, out_dir, len(model.modalities) + 1 + bool(meta["graphs"]["activity_window"]))
+    log.info("exported %s → %s (%d graphs)", source, out_dir, len(model.modalities) + 2 + bool(meta["graphs"]["activity_window"]))
     return meta
 
 
@@ -178,8 +193,9 @@ def check_against_torch(checkpoint: Checkpoint, out_dir: Path, inputs: dict[str,
                         present: torch.Tensor) -> dict[str, float]:
     """Max |ONNX − PyTorch| over a batch of real samples, for the data's own presence, each modality
     alone and all together: pose (metres), the embedding or per-frame activity logits, and window
-    logits (windows of the batch's embeddings). Returns ``{"pose_m": …, "samples": …}`` plus
-    ``embedding``, ``activity_logits`` and ``window_logits`` as the model has them."""
+    logits (windows of the batch's embeddings), and each modality's own readout (the students graph
+    against the model on that modality alone). Returns ``{"pose_m": …, "students_pose_m": …,
+    "samples": …}`` plus ``embedding``, ``activity_logits`` and ``window_logits`` as the model has them."""
     from pta_core.onnx_predictor import session
 
     model = checkpoint.build()
@@ -201,6 +217,9 @@ def check_against_torch(checkpoint: Checkpoint, out_dir: Path, inputs: dict[str,
                 if name in outputs:
                     diff = float(np.abs(outputs[name] - getattr(reference, name).numpy()).max())
                     worst[key] = max(worst.get(key, 0.0), diff)
+        students = session(out_dir / meta["graphs"]["students"], 1).run(None, {"tokens": tokens})[0]
+        alone = np.stack([model(inputs, mask).pose.numpy() for mask in masks[1:1 + count]], axis=1)
+        worst["students_pose_m"] = float(np.abs(students - alone).max())
         if meta["graphs"]["activity_window"]:
             window = session(out_dir / meta["graphs"]["activity_window"], 1)
             frames = meta["activity_window"]["frames"]

@@ -47,6 +47,9 @@ class QualityPolicy:
     # A sensor is judged only by group members at most this many times less accurate than it (by
     # validated error): a Wi-Fi readout 300 mm off cannot out-vote a LiDAR expected within 35 mm.
     peer_ratio: float = 2.5
+    # Two sensors count as agreeing only when their validated errors are within this ratio: Wi-Fi,
+    # expected 300 mm off, "agrees" with a camera gone bad and would pair with it into a group.
+    pair_ratio: float = float("inf")
 
 
 def readout_distance_mm(a: np.ndarray, b: np.ndarray) -> float:
@@ -60,7 +63,7 @@ def disagreements(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float
 
 
 def consistent_group(pairs: Mapping[frozenset, float], expected_mm: Mapping[str, float], live: list[str],
-                     tolerance: float) -> tuple[str, ...]:
+                     tolerance: float, pair_ratio: float = float("inf")) -> tuple[str, ...]:
     """The largest group of ``live`` sensors that agree pairwise; () when no two agree. Among groups of
     one size, the one whose agreement says most: Σ over its pairs of 1 / (e_a + e_b), as two accurate
     sensors agreeing is strong evidence and anything agreeing with Wi-Fi's wide error is weak (measured
@@ -69,35 +72,42 @@ def consistent_group(pairs: Mapping[frozenset, float], expected_mm: Mapping[str,
     def evidence(group: tuple[str, ...]) -> float:
         return sum(1.0 / (expected_mm[a] + expected_mm[b]) for a, b in itertools.combinations(group, 2))
 
+    def agree(a: str, b: str) -> bool:
+        ratio = max(expected_mm[a], expected_mm[b]) / min(expected_mm[a], expected_mm[b])
+        return pairs[frozenset((a, b))] <= tolerance and ratio <= pair_ratio
+
     for size in range(len(live), 1, -1):
-        groups = [g for g in itertools.combinations(live, size)
-                  if all(pairs[frozenset(p)] <= tolerance for p in itertools.combinations(g, 2))]
+        groups = [g for g in itertools.combinations(live, size) if all(agree(a, b) for a, b in itertools.combinations(g, 2))]
         if groups:
             return max(groups, key=evidence)
     return ()
 
 
 class Score(NamedTuple):
-    """A sensor's disagreement with its judges: the worst, and the second worst (0 with one judge)."""
+    """A sensor's disagreement with its judges: the worst over the trusted ones (None: none judged it;
+    the hysteresis then waits), and the second worst over every judge, left out or not (0 with one)."""
 
-    worst: float
+    worst: float | None
     second: float = 0.0
 
 
-def quality_scores(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float], policy: QualityPolicy) -> dict[str, Score]:
+def quality_scores(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float], policy: QualityPolicy,
+                   distrusted: set[str] = frozenset()) -> dict[str, Score]:
     """Each judged sensor's worst disagreement with its peers in the group that agrees ({} when nothing
     is judged). A member is judged by the other members; a sensor outside by the members accurate
     enough to judge it (``peer_ratio``), and not at all when there are none."""
     if len(own) < policy.min_live:
         return {}
     pairs = disagreements(own, expected_mm)
-    group = consistent_group(pairs, expected_mm, list(own), policy.tolerance)
+    group = consistent_group(pairs, expected_mm, list(own), policy.tolerance, policy.pair_ratio)
     scores = {}
     for m in own:
-        peers = [o for o in group if o != m and (m in group or expected_mm[o] <= policy.peer_ratio * expected_mm[m])]
-        if peers:
-            ranked = sorted((pairs[frozenset((m, o))] for o in peers), reverse=True)
-            scores[m] = Score(ranked[0], ranked[1] if len(ranked) > 1 else 0.0)
+        judges = [o for o in group if o != m and expected_mm[o] <= policy.peer_ratio * expected_mm[m]]
+        if not judges:
+            continue
+        trusted = [pairs[frozenset((m, o))] for o in judges if o not in distrusted]
+        ranked = sorted((pairs[frozenset((m, o))] for o in judges), reverse=True)
+        scores[m] = Score(max(trusted) if trusted else None, ranked[1] if len(ranked) > 1 else 0.0)
     return scores
 
 
@@ -120,11 +130,14 @@ class QualityMonitor:
         self.last_scores = dict(scores)
         for m, score in scores.items():
             state = self._states.setdefault(m, _SensorState())
+            if score.second > self.policy.drop_at * self.policy.tolerance and not state.bad:
+                state.bad, state.run = True, 0  # plainly bad: at once
+                continue
+            if score.worst is None:
+                continue  # no trusted judge this frame
             looks_bad = score.worst > self.policy.tolerance
             state.run = state.run + 1 if looks_bad != state.bad else 0
-            plainly_bad = score.second > self.policy.drop_at * self.policy.tolerance
-            if state.run >= (self.policy.drop_after if not state.bad else self.policy.restore_after) or \
-                    (plainly_bad and not state.bad):
+            if state.run >= (self.policy.drop_after if not state.bad else self.policy.restore_after):
                 state.bad, state.run = not state.bad, 0
         return self.left_out()
 
@@ -136,7 +149,7 @@ class QualityMonitor:
         if m not in self.left_out():
             return ""
         score = self.last_scores.get(m)
-        shown = "no score this frame" if score is None else f"score {score.worst:.2f}"
+        shown = "no score this frame" if score is None or score.worst is None else f"score {score.worst:.2f}"
         return (f"its readout disagrees with the sensors that agree with each other ({shown} > "
                 f"{self.policy.tolerance:.2f} for {self.policy.drop_after} frames, or > "
                 f"{self.policy.drop_at * self.policy.tolerance:.2f} by two judges once)")
@@ -177,7 +190,7 @@ class LiveQuality:
     def judge(self, predictor, frame) -> set[str]:
         """``frame``: a :class:`~pta_core.serving.EncodedFrame` of the live sensors."""
         own = predictor.readouts(frame) if len(frame.samples) >= self.policy.min_live else {}
-        return self.monitor.update(quality_scores(own, self.expected_mm, self.policy))
+        return self.monitor.update(quality_scores(own, self.expected_mm, self.policy, self.monitor.left_out()))
 
 
 def served_choice(predictor, live: Iterable[str], left_out: set[str]) -> tuple[str, ...] | None:

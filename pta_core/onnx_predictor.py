@@ -13,7 +13,7 @@ import numpy as np
 
 from pta_core.config import PreprocessConfig, from_dict
 from pta_core.errors import CheckpointError
-from pta_core.serving import Decoded, ModelCard, Predictor, Sample, softmax
+from pta_core.serving import Decoded, EncodedFrame, ModelCard, Predictor, Sample, softmax
 from pta_core.validation import ValidationRow
 
 FORMAT = "pta_ros.onnx"  # model.json's format and layout version, written by pta_core/export.py
@@ -68,6 +68,7 @@ class OnnxPredictor(Predictor):
             self._fusion = session(folder / graphs["fusion"], threads)
             self._outputs = [output.name for output in self._fusion.get_outputs()]
             self._window = session(folder / graphs["activity_window"], threads) if graphs["activity_window"] else None
+            self._students = session(folder / graphs["students"], threads) if graphs.get("students") else None
         except Exception as err:  # onnxruntime raises its own exception types for missing or corrupt graphs
             raise CheckpointError(f"{folder}: cannot load the ONNX graphs: {str(err).splitlines()[0]}") from None
 
@@ -87,6 +88,16 @@ class OnnxPredictor(Predictor):
         activity = outputs.get("activity")
         probs = np.stack([softmax(row) for row in activity]) if activity is not None else None
         return Decoded(joints=outputs["pose"], activity_probs=probs, embedding=outputs.get("embedding"))
+
+    def readouts(self, frame: EncodedFrame) -> dict[str, np.ndarray]:
+        if self._students is None:  # an export from before the students graph
+            return super().readouts(frame)
+        stacked = np.zeros((1, len(self.modalities), *self._tokens), dtype=np.float32)
+        for index, name in enumerate(self.modalities):
+            if name in frame.tokens:
+                stacked[0, index] = frame.tokens[name]
+        poses = self._students.run(None, {"tokens": stacked})[0][0]
+        return {name: poses[index] for index, name in enumerate(self.modalities) if name in frame.tokens}
 
     def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return self._window.run(None, {"embeddings": embeddings[None].astype(np.float32), "valid": valid[None]})[0][0]

@@ -9,7 +9,7 @@ import torch
 from pta_core.checkpoint import Checkpoint, load_checkpoint
 from pta_core.config import activity_window
 from pta_core.errors import CheckpointError
-from pta_core.serving import Decoded, ModelCard, Predictor, Sample
+from pta_core.serving import Decoded, EncodedFrame, ModelCard, Predictor, Sample
 from pta_core.training.distributed import resolve_device
 
 
@@ -78,6 +78,13 @@ class TorchPredictor(Predictor):
 
         probs = torch.softmax(output.activity.float(), 1) if output.activity is not None else None
         return Decoded(joints=numpy(output.pose), activity_probs=numpy(probs), embedding=numpy(output.embedding))
+
+    @torch.inference_mode()
+    def readouts(self, frame: EncodedFrame) -> dict[str, np.ndarray]:
+        if not hasattr(self.model, "student") or self.model.task.pose_head is None:
+            return super().readouts(frame)  # X-Fi, late fusion: the model on each modality alone
+        return {name: self.model.student(name)(frame.tokens[name]).pose[0].float().cpu().numpy()
+                for name in self.modalities if name in frame.tokens}
 
     @torch.inference_mode()
     def _window_logits(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -279,7 +279,7 @@ class SensingPipeline:
         if m in monitor.left_out():
             return f"left out: {monitor.reason(m)}"
         score = monitor.last_scores.get(m)
-        if score is None:
+        if score is None or score.worst is None:
             return f"not judged (fewer than {self.quality.policy.min_live} live sensors, or none that agree)"
         return f"served: score {score.worst:.2f} <= {self.quality.policy.tolerance:.2f}"
 

@@ -63,6 +63,20 @@ def test_onnxruntime_predicts_what_pytorch_predicts(exported):
                 np.testing.assert_allclose(b.activity_probs, a.activity_probs, atol=1e-4)
 
 
+def test_each_sensors_own_readout_is_the_model_on_it_alone_on_both_backends(exported):
+    """Live quality's readouts (the students graph on onnxruntime, the student heads on PyTorch) equal
+    a prediction from that modality alone, from one encoding of the whole frame."""
+    model_path, folder = exported
+    torch_predictor = TorchPredictor.from_checkpoint(model_path, "cpu")
+    onnx_predictor = load_predictor(folder, backend="onnxruntime")
+    samples = _samples(torch_predictor, 3)
+    for predictor in (torch_predictor, onnx_predictor):
+        own = predictor.readouts(predictor.encode(samples))
+        assert list(own) == [m for m in predictor.modalities if m in samples]
+        for m, joints in own.items():
+            np.testing.assert_allclose(joints, torch_predictor.predict({m: samples[m]}).joints, atol=1e-4)
+
+
 def test_the_export_carries_what_the_checkpoint_carries(exported):
     model_path, folder = exported
     meta = json.loads((folder / "model.json").read_text())
@@ -73,7 +87,7 @@ def test_the_export_carries_what_the_checkpoint_carries(exported):
     assert meta["activity_window"] == {"frames": 4, "frame_period_s": 0.25}
     assert meta["inputs"]["lidar"]["mask"]["dtype"] == "bool"
     assert sorted(p.name for p in folder.glob("*.onnx")) == sorted(
-        [f"encoder_{m}.onnx" for m in checkpoint.modalities] + ["fusion.onnx", "activity_window.onnx"])
+        [f"encoder_{m}.onnx" for m in checkpoint.modalities] + ["fusion.onnx", "students.onnx", "activity_window.onnx"])
     predictor = load_predictor(folder, backend="onnxruntime")
     assert predictor.preprocess_config == checkpoint.config.data.preprocess
     assert predictor.activity_window_s == pytest.approx(1.0)
@@ -109,5 +123,6 @@ def test_the_export_check_compares_every_output_on_a_batch(exported):
     present = torch.from_numpy(np.random.default_rng(0).random((8, len(checkpoint.modalities))) > 0.4)
     present[:, checkpoint.modalities.index("lidar")] = True
     worst = check_against_torch(checkpoint, folder, inputs, present)
-    assert worst["samples"] == 8 and set(worst) == {"samples", "pose_m", "embedding", "window_logits"}
-    assert worst["pose_m"] < 1e-4 and worst["embedding"] < 1e-3 and worst["window_logits"] < 1e-3
+    assert worst["samples"] == 8 and set(worst) == {"samples", "pose_m", "students_pose_m", "embedding", "window_logits"}
+    assert worst["pose_m"] < 1e-4 and worst["students_pose_m"] < 1e-4
+    assert worst["embedding"] < 1e-3 and worst["window_logits"] < 1e-3

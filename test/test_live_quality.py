@@ -81,3 +81,14 @@ def test_the_tolerance_falls_between_agreeing_and_disagreeing_pairs():
     tolerance = fit_tolerance(list(rng.uniform(0.1, 0.8, 200)), list(rng.uniform(3.0, 9.0, 200)))
     assert 0.8 <= tolerance <= 3.0
     assert fit_tolerance([0.5, 0.7], []) == np.inf  # never seen disagreeing: nothing is ever left out
+
+
+def test_a_sensor_already_left_out_does_not_judge_the_others():
+    """Depth gone bad and Wi-Fi (whose wide error agrees with almost anything) form the group; the
+    good LiDAR outside it is judged by depth alone, which is already left out: not judged at all."""
+    pose = np.random.default_rng(4).normal(0, 0.3, (17, 3))
+    own = {"lidar": pose, "depth": pose + [0.4, 0, 0], "wifi-csi": pose + [0.3, 0, 0]}
+    policy = QualityPolicy(tolerance=1.0)
+    assert consistent_group(disagreements(own, EXPECTED), EXPECTED, list(own), 1.0) == ("depth", "wifi-csi")
+    assert quality_scores(own, EXPECTED, policy)["lidar"].worst > 1.0
+    assert quality_scores(own, EXPECTED, policy, distrusted={"depth"})["lidar"].worst is None
