@@ -141,15 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restore-after", type=int, default=QualityPolicy.restore_after, help="frames inside before served again")
     parser.add_argument("--peer-ratio", type=float, default=QualityPolicy.peer_ratio,
                         help="a sensor is judged by peers at most this many times less accurate")
-    parser.add_argument("--pair-ratio", type=float, default=QualityPolicy.pair_ratio,
-                        help="two sensors agree only when their validated errors are within this ratio")
     parser.add_argument("--drop-at", type=float, default=QualityPolicy.drop_at,
                         help="a score above this many tolerances leaves the sensor out at once")
     args = parser.parse_args(argv)
     predictor = TorchPredictor.from_checkpoint(args.model, "cpu", threads=1)
     tolerance = fit(predictor, args.work)
     policy = QualityPolicy(tolerance, drop_after=args.drop_after, restore_after=args.restore_after,
-                           peer_ratio=args.peer_ratio, drop_at=args.drop_at, pair_ratio=args.pair_ratio)
+                           peer_ratio=args.peer_ratio, drop_at=args.drop_at)
     subject = args.subject
     clean = frames_of(tree(args.work, [], subject), subject)
 

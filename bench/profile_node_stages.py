@@ -52,7 +52,7 @@ from pta_ros.intrinsics import (
 )
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
-from pta_ros.params import QUALITY_TOLERANCE, SENSOR_FRAMES
+from pta_ros.params import SENSOR_FRAMES
 from pta_ros.sync import Synchronizer, SyncPolicy
 
 MS = 1e3
@@ -78,7 +78,7 @@ def main() -> int:
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--robot", action="store_true", help="clouds from moved mounts, depth from an 848×480 camera")
-    parser.add_argument("--quality-tolerance", type=float, default=QUALITY_TOLERANCE, help="live quality (0: off)")
+    parser.add_argument("--quality-tolerance", type=float, default=QualityPolicy.tolerance, help="live quality (0: off)")
     args = parser.parse_args()
 
     predictor = load_predictor(args.model, args.backend, "cpu", args.threads)

@@ -12,10 +12,11 @@ each other, so two sensors gone bad together cannot outvote three good ones, and
 one out with them (the earlier rule, each sensor's second-closest peer, did: with the camera's two
 sensors bad, a good depth reading had only one good peer left).
 
-Each sensor's score is its worst disagreement with the group (above the tolerance when it is
-outside), counting only members nearly as accurate as it (``peer_ratio``): weak sensors (Wi-Fi,
-radar) agree with almost anything within their large errors, and a pair of them must not out-vote
-the LiDAR (measured on a validation subject: it did, and the LiDAR was left out with the camera).
+Each sensor is judged by the group's members nearly as accurate as it (``peer_ratio``) that are not
+themselves left out; its score is its worst disagreement with them (above the tolerance: a bad
+frame). Weak sensors (Wi-Fi, radar) agree with almost anything within their large errors: they
+must not out-vote the LiDAR, and a depth camera already left out must not judge it from a group it
+formed with Wi-Fi (both measured: the LiDAR was left out with the camera).
 A sensor is left out after it stays outside for ``drop_after`` frames, or at once when two judges
 find it plainly bad (``drop_at``), and served again after it stays inside for ``restore_after`` frames (hysteresis:
 the set does not flap). With fewer than ``min_live`` live sensors, or no two that agree, nothing is
@@ -33,10 +34,14 @@ import numpy as np
 
 from pta_core.validation import ValidationRow
 
+# D = 1: two readouts as far apart as their validated errors added up. bench/live_quality.py fitted
+# 1.04 on the shipped model's validation subject (docs/RESULTS.md); the node's default rounds it.
+DEFAULT_TOLERANCE = 1.0
+
 
 @dataclass(frozen=True)
 class QualityPolicy:
-    tolerance: float  # scaled disagreement above which two readouts do not agree
+    tolerance: float = DEFAULT_TOLERANCE  # scaled disagreement above which two readouts do not agree
     drop_after: int = 2  # consecutive frames outside the group before the sensor is left out
     # ... or at once when two of its judges put it beyond this many tolerances: a sensor that went
     # plainly bad (depth hundreds of mm off) costs the most in the frames the hysteresis waits; false
@@ -47,9 +52,6 @@ class QualityPolicy:
     # A sensor is judged only by group members at most this many times less accurate than it (by
     # validated error): a Wi-Fi readout 300 mm off cannot out-vote a LiDAR expected within 35 mm.
     peer_ratio: float = 2.5
-    # Two sensors count as agreeing only when their validated errors are within this ratio: Wi-Fi,
-    # expected 300 mm off, "agrees" with a camera gone bad and would pair with it into a group.
-    pair_ratio: float = float("inf")
 
 
 def readout_distance_mm(a: np.ndarray, b: np.ndarray) -> float:
@@ -63,7 +65,7 @@ def disagreements(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float
 
 
 def consistent_group(pairs: Mapping[frozenset, float], expected_mm: Mapping[str, float], live: list[str],
-                     tolerance: float, pair_ratio: float = float("inf")) -> tuple[str, ...]:
+                     tolerance: float) -> tuple[str, ...]:
     """The largest group of ``live`` sensors that agree pairwise; () when no two agree. Among groups of
     one size, the one whose agreement says most: Σ over its pairs of 1 / (e_a + e_b), as two accurate
     sensors agreeing is strong evidence and anything agreeing with Wi-Fi's wide error is weak (measured
@@ -72,12 +74,9 @@ def consistent_group(pairs: Mapping[frozenset, float], expected_mm: Mapping[str,
     def evidence(group: tuple[str, ...]) -> float:
         return sum(1.0 / (expected_mm[a] + expected_mm[b]) for a, b in itertools.combinations(group, 2))
 
-    def agree(a: str, b: str) -> bool:
-        ratio = max(expected_mm[a], expected_mm[b]) / min(expected_mm[a], expected_mm[b])
-        return pairs[frozenset((a, b))] <= tolerance and ratio <= pair_ratio
-
     for size in range(len(live), 1, -1):
-        groups = [g for g in itertools.combinations(live, size) if all(agree(a, b) for a, b in itertools.combinations(g, 2))]
+        groups = [g for g in itertools.combinations(live, size)
+                  if all(pairs[frozenset(p)] <= tolerance for p in itertools.combinations(g, 2))]
         if groups:
             return max(groups, key=evidence)
     return ()
@@ -99,7 +98,7 @@ def quality_scores(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, floa
     if len(own) < policy.min_live:
         return {}
     pairs = disagreements(own, expected_mm)
-    group = consistent_group(pairs, expected_mm, list(own), policy.tolerance, policy.pair_ratio)
+    group = consistent_group(pairs, expected_mm, list(own), policy.tolerance)
     scores = {}
     for m in own:
         judges = [o for o in group if o != m and expected_mm[o] <= policy.peer_ratio * expected_mm[m]]

@@ -22,9 +22,6 @@ from pta_ros.sync import SyncPolicy  # the synchroniser's defaults are the param
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 CSI_LAYOUTS = ("antenna_major", "subcarrier_major")
-# Live quality's tolerance: D = 1 is two readouts as far apart as their validated errors added up;
-# bench/live_quality.py fitted 1.04 on the shipped model's validation subject (docs/RESULTS.md).
-QUALITY_TOLERANCE = 1.0
 # Input sensors: parameter key → (modality, default frame id). Keys are parameter-name friendly.
 SENSOR_FRAMES = {spec.key: spec.frame_id for spec in SENSORS}
 
@@ -151,7 +148,7 @@ SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "quality_tolerance",
-        QUALITY_TOLERANCE,
+        QualityPolicy.tolerance,
         "live sensor quality: two sensors' own readouts disagree when their distance exceeds this times the "
         "sum of their validated errors; a sensor outside the largest group that agrees is left out. "
         "bench/live_quality.py fits it on a validation subject. 0 = off",

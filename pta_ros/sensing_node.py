@@ -454,8 +454,8 @@ class SensingNode(LifecycleNode):
 def _input_options(p: node_params.NodeParams, model: PreprocessConfig, extrinsics: Extrinsics) -> InputOptions:
     """The input checks: the parameters', the layouts the model reads (radar values, CSI shape) and the
     inputs' transforms."""
-    quality = QualityPolicy(p.quality_tolerance, p.quality_drop_after, p.quality_restore_after) \
-        if p.quality_tolerance > 0 else None
+    quality = QualityPolicy(tolerance=p.quality_tolerance, drop_after=p.quality_drop_after,
+                            restore_after=p.quality_restore_after) if p.quality_tolerance > 0 else None
     return InputOptions(frame_ids=dict(p.frame_ids), extrinsics=extrinsics, quality=quality, decode=DecodeOptions(
         max_points=p.max_points, csi_layout=p.csi_layout, radar_features=tuple(model.mmwave_features),
         csi_shape=tuple(model.csi_shape)))

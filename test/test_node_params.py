@@ -104,11 +104,15 @@ def test_run_time_changes_are_validated_and_applied(context, model):
                 Parameter("max_age_s", value=2.0),
                 Parameter("rate_hz", value=50.0),
                 Parameter("frame_ids.radar", value="ti_mmwave"),
+                Parameter("quality_tolerance", value=1.5),
+                Parameter("quality_restore_after", value=7),
             ]
         )
         assert all(r.successful for r in ok)
         policy = node.synchronizer.policy
         assert (policy.slop_s, policy.max_age_s) == (0.08, 2.0)
+        quality = node._pipeline.options.quality  # live quality restarts with it at the next step
+        assert (quality.tolerance, quality.drop_after, quality.restore_after) == (1.5, 2, 7)
         assert node._infer_timer.timer_period_ns == 20_000_000
         assert node.get_parameter("frame_ids.radar").value == "ti_mmwave"
 

@@ -12,6 +12,8 @@ from train_helpers import one_thread, tiny_overrides, write_tiny_mmfi  # noqa: F
 from pta_core import cli
 from pta_core.checkpoint import load_checkpoint
 from pta_core.config import load_config
+from pta_core.data import mmfi
+from pta_core.data.splits import mmfi_split
 from pta_core.torch_predictor import TorchPredictor
 from pta_core.training.runstate import load_state, read_jsonl
 from pta_core.training.train import Trainer, train
@@ -63,6 +65,17 @@ def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, re
     assert predictor.predict(samples, stamp_s=0.1).activity_probs.shape == (27,)  # 2 of 4 instants at 0.1 s
     assert all(r.accuracy is not None for r in checkpoint.validation)  # windows of the meta-val sequences
     assert predictor.best_subset(["lidar", "wifi-csi"]) in {("lidar",), ("wifi-csi",), ("lidar", "wifi-csi")}
+
+    # The node's choice over the test split, frame by frame, with live quality off and on.
+    report = tmp_path / "eval"
+    assert cli.main(["eval", "--checkpoint", str(out / "model.pt"), "--node-choice", "--no-progress",
+                     "--combinations", "lidar", "--out", str(report)]) == 0
+    choice = json.loads((report / "node_choice.json").read_text())["runs"]["run"]
+    test_frames = sum(1 for _ in mmfi.iter_frames(tree / "tree", mmfi_split(checkpoint.config.data).side("test"), ("lidar",)))
+    for label in ("today", "live_quality"):
+        assert choice[label]["frames"] + choice[label]["frames_nothing_live"] == test_frames
+        assert np.isfinite(choice[label]["mpjpe_mm"]) and sum(choice[label]["sets"].values()) == choice[label]["frames"]
+    assert "live quality" in (report / "node_choice.md").read_text()
 
 
 class Interrupted(Exception):

@@ -9,6 +9,11 @@ Examples::
 Data: each model's own config (``data`` section) unless ``--config`` is given; the preprocessing must
 match the model's. Split: the test side (default) or the training run's meta-val part.
 
+``--node-choice`` also scores what the sensing node serves, frame by frame over the split's MM-Fi
+sequences in order: today's choice (the best validated set of the live sensors) and the choice under
+live sensor quality (``--quality-tolerance``, the node's ``quality_tolerance``), written to
+``node_choice.{md,json}`` (pta_core.node_choice).
+
 ``--split meta_val --store-validation`` writes the meta-val table back into each model file, as
 training does: for model files written before the table carried standard errors (the node's set
 choice uses them). It refuses when the scores differ from the file's: not the data it was trained on.
@@ -34,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store-validation", action="store_true",
                         help="with --split meta_val and every combination: write the table, standard errors "
                              "included, into each model file (for files from before they were recorded)")
+    parser.add_argument("--node-choice", action="store_true",
+                        help="also score the node's choice, live quality off and on (MM-Fi layouts, test split)")
+    parser.add_argument("--quality-tolerance", type=float, help="live quality's tolerance (default: the node's)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -84,6 +92,50 @@ def _store_validation(path: Path, checkpoint, rows) -> None:
     checkpoint.validation = list(rows)
     save_checkpoint(path, checkpoint)
     print(f"{path}: validation table stored ({len(rows)} combinations, with standard errors)")
+
+
+def _node_choice(args, names: list[str], paths: list[Path], progress: bool) -> dict[str, Path]:
+    """node_choice.{json,md}: each model's choice over the test split's sequences, live quality off / on."""
+    import json
+
+    from tqdm import tqdm
+
+    from pta_core.checkpoint import load_checkpoint
+    from pta_core.data import mmfi
+    from pta_core.data.splits import mmfi_split
+    from pta_core.live_quality import QualityPolicy
+    from pta_core.node_choice import score_choice
+    from pta_core.torch_predictor import TorchPredictor
+
+    if (args.split or "test") != "test":
+        raise ValueError("--node-choice scores the test split")
+    policy = QualityPolicy() if args.quality_tolerance is None else QualityPolicy(args.quality_tolerance)
+    results = {}
+    for name, path in zip(names, paths):
+        checkpoint = load_checkpoint(path)
+        cfg = _data_config(args, checkpoint)
+        if cfg.data.dataset != "mmfi":
+            raise ValueError(f"--node-choice replays MM-Fi layouts; {name} reads {cfg.data.dataset}")
+        predictor = TorchPredictor(checkpoint, args.device)
+        sequences = mmfi_split(cfg.data).side("test")
+        results[name] = {}
+        for label, chosen_policy in (("today", None), ("live_quality", policy)):
+            frames = tqdm(mmfi.iter_frames(cfg.data.root, sequences, predictor.modalities), disable=not progress,
+                          desc=f"{name}: node choice, {label}", unit="frame")
+            results[name][label] = score_choice(predictor, frames, chosen_policy)
+    out = Path(args.out)
+    (out / "node_choice.json").write_text(json.dumps({"tolerance": policy.tolerance, "runs": results}, indent=2))
+    lines = [f"# The node's choice over the test split, frame by frame (live quality tolerance {policy.tolerance:g})", "",
+             "| run | choice | MPJPE (mm) | PA-MPJPE (mm) | set switches | frames | sets served (frames) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, by_choice in results.items():
+        for label, r in by_choice.items():
+            sets = ", ".join(f"{s} {n}" for s, n in list(r["sets"].items())[:4])
+            lines.append(f"| {name} | {label.replace('_', ' ')} | {r['mpjpe_mm']:.1f} | {r['pa_mpjpe_mm']:.1f} | "
+                         f"{r['switches']} | {r['frames']} | {sets} |")
+    (out / "node_choice.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return {"node_choice_json": out / "node_choice.json", "node_choice_markdown": out / "node_choice.md"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
             if args.store_validation:
                 _store_validation(path, checkpoint, runs[name])
         written = write_report(runs, order, Path(args.out), args.title)
+        if args.node_choice:
+            written.update(_node_choice(args, names, paths, progress))
     except (OSError, ValueError, ConfigError, CheckpointError) as err:
         print(f"pta eval: {err}", file=sys.stderr)
         return 1
