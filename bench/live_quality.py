@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from pta_core.data import mmfi
-from pta_core.live_quality import QualityPolicy, disagreements, expected_errors, fit_tolerance
+from pta_core.live_quality import QualityPolicy, disagreements, expected_errors, fit_tolerance, pair_values
 from pta_core.metrics import mpjpe, pa_mpjpe
 from pta_core.node_choice import replay_choice
 from pta_core.simulator import MMFiSpec, generate_mmfi, parse_contamination
@@ -75,11 +75,12 @@ def fit(predictor, work: Path) -> float:
         return [disagreements({s[0]: j for s, j in f.joints.items() if len(s) == 1}, expected)
                 for f in replay_choice(predictor, [frame.raw for frame in frames], None)]
 
-    agreeing = [d for pairs in pair_scores(frames_of(tree(work, [], FIT_SUBJECT), FIT_SUBJECT)) for d in pairs.values()]
+    agreeing = [d for pairs in pair_scores(frames_of(tree(work, [], FIT_SUBJECT), FIT_SUBJECT))
+                 for _, _, d in pair_values(pairs)]
     disagreeing = []
     for m in MODALITIES:
         for pairs in pair_scores(frames_of(tree(work, [f"{m}={LEVEL}"], FIT_SUBJECT), FIT_SUBJECT)):
-            disagreeing += [d for pair, d in pairs.items() if m in pair]
+            disagreeing += [d for a, b, d in pair_values(pairs) if m in (a, b)]
     return fit_tolerance(agreeing, disagreeing)
 
 

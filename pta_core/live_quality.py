@@ -54,17 +54,26 @@ class QualityPolicy:
     peer_ratio: float = 2.5
 
 
-def readout_distance_mm(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1).mean() * 1e3)
+Disagreements = dict[str, dict[str, float]]  # D[a][b] = D[b][a]
 
 
-def disagreements(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float]) -> dict[frozenset, float]:
-    """D for every pair of live sensors."""
-    return {frozenset((a, b)): readout_distance_mm(own[a], own[b]) / (expected_mm[a] + expected_mm[b])
-            for a, b in itertools.combinations(own, 2)}
+def disagreements(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, float]) -> Disagreements:
+    """D for every pair of live sensors (one array operation: this runs on every frame)."""
+    names = list(own)
+    readouts = np.stack([np.asarray(own[m], dtype=np.float64) for m in names])  # (M, J, 3) metres
+    distance_mm = np.linalg.norm(readouts[:, None] - readouts[None], axis=-1).mean(axis=-1) * 1e3
+    expected = np.array([expected_mm[m] for m in names])
+    scaled = (distance_mm / (expected[:, None] + expected[None])).tolist()
+    return {a: {b: scaled[i][j] for j, b in enumerate(names) if j != i} for i, a in enumerate(names)}
 
 
-def consistent_group(pairs: Mapping[frozenset, float], expected_mm: Mapping[str, float], live: list[str],
+def pair_values(pairs: Disagreements) -> list[tuple[str, str, float]]:
+    """Each pair once: (a, b, D)."""
+    names = list(pairs)
+    return [(a, b, pairs[a][b]) for a, b in itertools.combinations(names, 2)]
+
+
+def consistent_group(pairs: Disagreements, expected_mm: Mapping[str, float], live: list[str],
                      tolerance: float) -> tuple[str, ...]:
     """The largest group of ``live`` sensors that agree pairwise; () when no two agree. Among groups of
     one size, the one whose agreement says most: Σ over its pairs of 1 / (e_a + e_b), as two accurate
@@ -76,7 +85,7 @@ def consistent_group(pairs: Mapping[frozenset, float], expected_mm: Mapping[str,
 
     for size in range(len(live), 1, -1):
         groups = [g for g in itertools.combinations(live, size)
-                  if all(pairs[frozenset(p)] <= tolerance for p in itertools.combinations(g, 2))]
+                  if all(pairs[a][b] <= tolerance for a, b in itertools.combinations(g, 2))]
         if groups:
             return max(groups, key=evidence)
     return ()
@@ -104,8 +113,8 @@ def quality_scores(own: Mapping[str, np.ndarray], expected_mm: Mapping[str, floa
         judges = [o for o in group if o != m and expected_mm[o] <= policy.peer_ratio * expected_mm[m]]
         if not judges:
             continue
-        trusted = [pairs[frozenset((m, o))] for o in judges if o not in distrusted]
-        ranked = sorted((pairs[frozenset((m, o))] for o in judges), reverse=True)
+        trusted = [pairs[m][o] for o in judges if o not in distrusted]
+        ranked = sorted((pairs[m][o] for o in judges), reverse=True)
         scores[m] = Score(max(trusted) if trusted else None, ranked[1] if len(ranked) > 1 else 0.0)
     return scores
 
