@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from pta_core.data import mmfi
-from pta_core.live_quality import QualityPolicy, disagreements, expected_errors, fit_tolerance, pair_values
+from pta_core.live_quality import (
+    QualityPolicy,
+    disagreements,
+    expected_errors,
+    fit_tolerance,
+    pair_values,
+    quality_scores,
+)
 from pta_core.metrics import mpjpe, pa_mpjpe
 from pta_core.node_choice import replay_choice
 from pta_core.simulator import MMFiSpec, generate_mmfi, parse_contamination
@@ -82,6 +89,27 @@ def fit(predictor, work: Path) -> float:
         for pairs in pair_scores(frames_of(tree(work, [f"{m}={LEVEL}"], FIT_SUBJECT), FIT_SUBJECT)):
             disagreeing += [d for a, b, d in pair_values(pairs) if m in (a, b)]
     return fit_tolerance(agreeing, disagreeing)
+
+
+def fit_verdicts(predictor, work: Path, policy: QualityPolicy) -> dict[str, float]:
+    """Per sensor, the score separating its clean frames from its degraded ones on the fit subject."""
+    expected = expected_mm(predictor)
+
+    def scores(frames: list) -> list[dict]:
+        return [quality_scores({s[0]: j for s, j in f.joints.items() if len(s) == 1}, expected, policy)
+                for f in replay_choice(predictor, [frame.raw for frame in frames], None)]
+
+    clean = {m: [] for m in MODALITIES}
+    for frame_scores in scores(frames_of(tree(work, [], FIT_SUBJECT), FIT_SUBJECT)):
+        for m, score in frame_scores.items():
+            if score.worst is not None:
+                clean[m].append(score.worst)
+    verdicts = {}
+    for m in MODALITIES:
+        bad = [s[m].worst for s in scores(frames_of(tree(work, [f"{m}={LEVEL}"], FIT_SUBJECT), FIT_SUBJECT))
+               if m in s and s[m].worst is not None]
+        verdicts[m] = fit_tolerance(clean[m], bad)
+    return verdicts
 
 
 def serve(predictor, frames: list, policy: QualityPolicy) -> dict:
@@ -142,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restore-after", type=int, default=QualityPolicy.restore_after, help="frames inside before served again")
     parser.add_argument("--peer-ratio", type=float, default=QualityPolicy.peer_ratio,
                         help="a sensor is judged by peers at most this many times less accurate")
+    parser.add_argument("--per-sensor", action="store_true", help="fit a verdict tolerance per sensor too")
     parser.add_argument("--drop-at", type=float, default=QualityPolicy.drop_at,
                         help="a score above this many tolerances leaves the sensor out at once")
     args = parser.parse_args(argv)
@@ -149,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     tolerance = fit(predictor, args.work)
     policy = QualityPolicy(tolerance, drop_after=args.drop_after, restore_after=args.restore_after,
                            peer_ratio=args.peer_ratio, drop_at=args.drop_at)
+    if args.per_sensor:
+        policy = dataclasses.replace(policy, verdict=fit_verdicts(predictor, args.work, policy))
     subject = args.subject
     clean = frames_of(tree(args.work, [], subject), subject)
 
@@ -206,7 +237,9 @@ def markdown(results: dict, policy: QualityPolicy, model: str, subject: str) -> 
     lines = ["# The node's choice under live sensor quality (offline)", "",
              f"`python bench/live_quality.py --subject {subject}` (model `{model}`; tolerance fitted on {FIT_SUBJECT}: "
              f"{policy.tolerance:.2f}; drop after {policy.drop_after}, restore after {policy.restore_after} frames, "
-             f"at once above {policy.drop_at:g} tolerances; peer ratio {policy.peer_ratio:g}; patterns on {subject}: 48 frames 0.25 s apart).", "",
+             f"at once above {policy.drop_at:g} tolerances; peer ratio {policy.peer_ratio:g}"
+             + ("; per-sensor verdicts " + ", ".join(f"{m} {v:.2f}" for m, v in policy.verdict.items()) if policy.verdict else "")
+             + f"; patterns on {subject}: 48 frames 0.25 s apart).", "",
              "| pattern | today: MPJPE / PA (mm), switches | live quality: MPJPE / PA (mm), switches | oracle set: MPJPE / PA (mm) "
              "| live quality / oracle | frames served without a fine sensor of today's set | frames each sensor was left out |",
              "|---|---|---|---|---|---|---|"]

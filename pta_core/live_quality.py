@@ -52,6 +52,12 @@ class QualityPolicy:
     # A sensor is judged only by group members at most this many times less accurate than it (by
     # validated error): a Wi-Fi readout 300 mm off cannot out-vote a LiDAR expected within 35 mm.
     peer_ratio: float = 2.5
+    # Per sensor, the score above which its frame is bad (default: ``tolerance``): a sensor whose own
+    # readout is heavy-tailed (the radar) needs more room than the group's agreement tolerance.
+    verdict: Mapping[str, float] = field(default_factory=dict)
+
+    def verdict_of(self, m: str) -> float:
+        return self.verdict.get(m, self.tolerance)
 
 
 Disagreements = dict[str, dict[str, float]]  # D[a][b] = D[b][a]
@@ -138,12 +144,13 @@ class QualityMonitor:
         self.last_scores = dict(scores)
         for m, score in scores.items():
             state = self._states.setdefault(m, _SensorState())
-            if score.second > self.policy.drop_at * self.policy.tolerance and not state.bad:
+            limit = self.policy.verdict_of(m)
+            if score.second > self.policy.drop_at * limit and not state.bad:
                 state.bad, state.run = True, 0  # plainly bad: at once
                 continue
             if score.worst is None:
                 continue  # no trusted judge this frame
-            looks_bad = score.worst > self.policy.tolerance
+            looks_bad = score.worst > limit
             state.run = state.run + 1 if looks_bad != state.bad else 0
             if state.run >= (self.policy.drop_after if not state.bad else self.policy.restore_after):
                 state.bad, state.run = not state.bad, 0
@@ -159,8 +166,8 @@ class QualityMonitor:
         score = self.last_scores.get(m)
         shown = "no score this frame" if score is None or score.worst is None else f"score {score.worst:.2f}"
         return (f"its readout disagrees with the sensors that agree with each other ({shown} > "
-                f"{self.policy.tolerance:.2f} for {self.policy.drop_after} frames, or > "
-                f"{self.policy.drop_at * self.policy.tolerance:.2f} by two judges once)")
+                f"{self.policy.verdict_of(m):.2f} for {self.policy.drop_after} frames, or > "
+                f"{self.policy.drop_at * self.policy.verdict_of(m):.2f} by two judges once)")
 
 
 def fit_tolerance(agreeing: list[float], disagreeing: list[float]) -> float:

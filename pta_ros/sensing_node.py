@@ -72,7 +72,7 @@ from pta_ros.inputs import SENSORS, DecodeOptions, SensorSpec, camera_info_topic
 from pta_ros.markers import MarkerStyle
 from pta_ros.outputs import OutputPublishers
 from pta_ros.pipeline import InputOptions, SensingPipeline
-from pta_ros.spinning import close
+from pta_ros.spinning import clean_shutdown, close
 from pta_ros.sync import Synchronizer, SyncPolicy
 
 
@@ -518,7 +518,8 @@ def main(args: list[str] | None = None) -> int:
         executor = make_executor(node)
         if node.get_parameter("autostart").value and not node.start():
             return 1
-        executor.spin()
+        with clean_shutdown(node.context):
+            executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

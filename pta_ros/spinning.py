@@ -8,15 +8,36 @@ handles from under a callback still running. The order that cannot race: ask the
 stop, wake it, join its thread, and only then shut the executor down (a multi-threaded executor's
 shutdown then joins its workers) and destroy the nodes. :func:`close` does that for a whole
 composition; a user's Ctrl-C takes the same path.
+
+rclpy's signal handler shuts the context down asynchronously. When that lands while an executor is
+building its wait set, rclpy raises ``RCLError`` ("the given context is not valid"; ros2/rclpy#1166,
+ros2/ros2cli#854) instead of ``ExternalShutdownException``: the soak caught a Ctrl-C of the node
+ending in that traceback. :func:`clean_shutdown` counts both as the clean shutdown they are.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException
+from rclpy.utilities import get_default_context
 
 POLL_S = 0.1  # the spinning loop looks at its stop flag at least this often
+
+
+@contextlib.contextmanager
+def clean_shutdown(context: Context | None = None) -> Iterator[None]:
+    """Ctrl-C or an external shutdown ends the block quietly, whichever exception rclpy raised for it;
+    any error while ``context`` (default: rclpy's) is still valid propagates."""
+    try:
+        yield
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:
+        if (context or get_default_context()).ok():
+            raise
 
 
 class SpinThread:
@@ -40,7 +61,8 @@ class SpinThread:
         except ExternalShutdownException:
             pass
         except BaseException as err:
-            self.error = err
+            if self.executor.context.ok():  # not the shutdown race (module docstring)
+                self.error = err
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the loop and join the thread (the callback it was running finishes first).

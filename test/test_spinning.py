@@ -12,7 +12,7 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from pta_ros.spinning import SpinThread, close  # noqa: E402
+from pta_ros.spinning import SpinThread, clean_shutdown, close  # noqa: E402
 
 
 @pytest.mark.parametrize("executor_kind", [SingleThreadedExecutor, MultiThreadedExecutor])
@@ -40,3 +40,20 @@ def test_closing_while_a_callback_runs_never_raises(executor_kind):
             assert not spinner.running and spinner.error is None, repr(spinner.error)
         finally:
             rclpy.try_shutdown(context=context)
+
+
+def test_a_shutdown_during_a_spin_is_clean_and_other_errors_are_not():
+    """Ctrl-C shuts rclpy's context down from its signal handler; whatever the executor then raises
+    (ExternalShutdownException, or RCLError when it was building its wait set) is a clean shutdown.
+    While the context is valid, an error propagates."""
+    context = Context()
+    rclpy.init(context=context)
+    executor = SingleThreadedExecutor(context=context)
+    with pytest.raises(RuntimeError, match="a real error"), clean_shutdown(context):
+        raise RuntimeError("a real error")
+    rclpy.shutdown(context=context)
+    with clean_shutdown(context):
+        executor.spin_once(timeout_sec=0.0)  # raises on the shut-down context: swallowed
+    with clean_shutdown(context):
+        raise RuntimeError("failed to initialize wait set: the given context is not valid")
+    executor.shutdown()

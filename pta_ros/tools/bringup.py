@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pta_ros.paths import share_dir
     from pta_ros.sensing_node import SensingNode, make_executor
-    from pta_ros.spinning import SpinThread, close
+    from pta_ros.spinning import SpinThread, clean_shutdown, close
 
     args = build_parser().parse_args(argv)
     problems = launch_plan.argument_problems(launch_values(args))
@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 tool_node.get_logger().warning("rviz2 is not installed here: no RViz")
         spinners.append(SpinThread(helpers, "helpers").start())
         if not args.bag:
-            node_executor.spin()
+            with clean_shutdown():
+                node_executor.spin()
             return 0
         from pta_ros.tools.replay import BagPlayback
         from pta_ros.tools.replay_node import ReplayNode

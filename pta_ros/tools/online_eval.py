@@ -241,7 +241,8 @@ def make_node(evaluator: OnlineEvaluator, node_ns: str = "/sensing_node", truth_
 
 def main(argv: list[str] | None = None) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+
+    from pta_ros.spinning import clean_shutdown
 
     args_in = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="online_eval", description=__doc__.splitlines()[0])
@@ -255,10 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     node = make_node(evaluator, args.node, args.truth)
     deadline = time.monotonic() + args.duration if args.duration > 0 else None
     try:
-        while rclpy.ok() and (deadline is None or time.monotonic() < deadline):
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        with clean_shutdown():
+            while rclpy.ok() and (deadline is None or time.monotonic() < deadline):
+                rclpy.spin_once(node, timeout_sec=0.1)
     finally:
         summary = evaluator.summary()
         print(json.dumps(summary, indent=2))

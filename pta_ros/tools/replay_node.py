@@ -210,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.stats).write_text(json.dumps(summary, indent=2))
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # the shutdown race of pta_ros.spinning (Ctrl-C while a wait set was being built): clean
     finally:
         playback.close()
         node.destroy_node()
