@@ -5,7 +5,9 @@
 
 1. The tolerance (pta_core.live_quality.fit_tolerance) is fitted on a validation subject (S09, in
    neither the model's training nor its test split): its clean scenes and, for each sensor, the same
-   scenes with that sensor degraded at level 0.8.
+   scenes with that sensor degraded at level 0.8; then, with it, each sensor's verdict tolerance
+   (its scores on the clean scenes against those where it was degraded). ``--store`` writes the
+   verdicts into the model file, where the node and ``pta export`` find them.
 2. The held-out subject (S08 by default, the demo's four actions, 48 frames 0.25 s apart, played in order as the
    bag is) is served under patterns of test-time degradation: whole-sequence (the camera: keypoints
    and depth together; the LiDAR; the radar; Wi-Fi; the LiDAR at level 0.5, a level not fitted on) and
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pta_core.checkpoint import load_checkpoint, save_checkpoint
 from pta_core.data import mmfi
 from pta_core.live_quality import (
     QualityPolicy,
@@ -112,6 +115,16 @@ def fit_verdicts(predictor, work: Path, policy: QualityPolicy) -> dict[str, floa
     return verdicts
 
 
+def store(model: Path, policy: QualityPolicy) -> None:
+    checkpoint = load_checkpoint(model)
+    checkpoint.metadata["live_quality"] = {
+        "verdicts": {m: round(v, 4) for m, v in policy.verdict.items()}, "tolerance_fitted": round(policy.tolerance, 4),
+        "fitted_on": f"{FIT_SUBJECT}: actions {', '.join(ACTIONS)}, {FRAMES} frames each, clean and each sensor at {LEVEL}",
+        "by": "bench/live_quality.py --store"}
+    save_checkpoint(model, checkpoint)
+    print(f"{model}: per-sensor verdicts stored", file=sys.stderr)
+
+
 def serve(predictor, frames: list, policy: QualityPolicy) -> dict:
     """Today's choice and the choice under live quality over ``frames`` in order; every subset's joints."""
     today, quality, left_out, per_subset = [], [], [], {}
@@ -170,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restore-after", type=int, default=QualityPolicy.restore_after, help="frames inside before served again")
     parser.add_argument("--peer-ratio", type=float, default=QualityPolicy.peer_ratio,
                         help="a sensor is judged by peers at most this many times less accurate")
-    parser.add_argument("--per-sensor", action="store_true", help="fit a verdict tolerance per sensor too")
+    parser.add_argument("--store", action="store_true",
+                        help="write the fitted per-sensor verdicts into the model file (the node reads them)")
     parser.add_argument("--drop-at", type=float, default=QualityPolicy.drop_at,
                         help="a score above this many tolerances leaves the sensor out at once")
     args = parser.parse_args(argv)
@@ -178,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     tolerance = fit(predictor, args.work)
     policy = QualityPolicy(tolerance, drop_after=args.drop_after, restore_after=args.restore_after,
                            peer_ratio=args.peer_ratio, drop_at=args.drop_at)
-    if args.per_sensor:
-        policy = dataclasses.replace(policy, verdict=fit_verdicts(predictor, args.work, policy))
+    policy = dataclasses.replace(policy, verdict=fit_verdicts(predictor, args.work, policy))
+    if args.store:
+        store(args.model, policy)
     subject = args.subject
     clean = frames_of(tree(args.work, [], subject), subject)
 

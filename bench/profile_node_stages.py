@@ -38,7 +38,7 @@ from bench_node_lib import ALL, _message, load_average, mmfi_sized_raws
 from rclpy.lifecycle import LifecycleNode
 from rclpy.serialization import deserialize_message, serialize_message
 
-from pta_core.live_quality import LiveQuality, QualityPolicy, expected_errors, served_choice
+from pta_core.live_quality import LiveQuality, QualityPolicy, served_choice
 from pta_core.serving import load_predictor
 from pta_ros.conversions import make_header
 from pta_ros.frames import Extrinsics, input_extrinsics, transform_points
@@ -82,8 +82,7 @@ def main() -> int:
     args = parser.parse_args()
 
     predictor = load_predictor(args.model, args.backend, "cpu", args.threads)
-    quality = LiveQuality(QualityPolicy(args.quality_tolerance), expected_errors(predictor.validation, predictor.modalities)) \
-        if args.quality_tolerance > 0 else None
+    quality = LiveQuality.for_model(predictor, QualityPolicy(args.quality_tolerance)) if args.quality_tolerance > 0 else None
     raws = mmfi_sized_raws()
     extrinsics, frames, cameras = robot_geometry(predictor, raws) if args.robot else (input_extrinsics(predictor.card.rig), {}, {})
     wire = {m: serialize_message(_message(m, raws[m], frames.get(m))) for m in ALL}

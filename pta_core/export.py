@@ -142,6 +142,7 @@ def metadata(checkpoint: Checkpoint, source: Path) -> dict[str, Any]:
         "modality_weights": dict(checkpoint.modality_weights),
         "activity_window": {"frames": activity_window(cfg), "frame_period_s": cfg.data.frame_period},
         "rig": list(checkpoint.metadata.get("rig", ())),  # the training rig (pta_ros.frames); empty: config/rig.yaml
+        "live_quality": checkpoint.metadata.get("live_quality", {}),  # per-sensor verdicts (pta_core.live_quality)
         "graphs": {"encoders": {name: f"encoder_{name}.onnx" for name in checkpoint.modalities},
                    "fusion": "fusion.onnx",
                    "students": "students.onnx",  # optional in format v1: older exports decode each alone instead

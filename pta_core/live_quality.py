@@ -25,6 +25,7 @@ tolerance on a validation subject and scores the choice.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,8 +53,10 @@ class QualityPolicy:
     # A sensor is judged only by group members at most this many times less accurate than it (by
     # validated error): a Wi-Fi readout 300 mm off cannot out-vote a LiDAR expected within 35 mm.
     peer_ratio: float = 2.5
-    # Per sensor, the score above which its frame is bad (default: ``tolerance``): a sensor whose own
-    # readout is heavy-tailed (the radar) needs more room than the group's agreement tolerance.
+    # Per sensor, the score above which its frame counts as bad for the hysteresis (default:
+    # ``tolerance``): a sensor whose own readout is heavy-tailed (the radar) needs more room than the
+    # group's agreement tolerance. The at-once drop keeps ``drop_at`` × ``tolerance``. Fitted on a
+    # validation subject and stored in the model file (bench/live_quality.py --store).
     verdict: Mapping[str, float] = field(default_factory=dict)
 
     def verdict_of(self, m: str) -> float:
@@ -145,7 +148,7 @@ class QualityMonitor:
         for m, score in scores.items():
             state = self._states.setdefault(m, _SensorState())
             limit = self.policy.verdict_of(m)
-            if score.second > self.policy.drop_at * limit and not state.bad:
+            if score.second > self.policy.drop_at * self.policy.tolerance and not state.bad:
                 state.bad, state.run = True, 0  # plainly bad: at once
                 continue
             if score.worst is None:
@@ -201,6 +204,18 @@ class LiveQuality:
         self.policy = policy
         self.expected_mm = dict(expected_mm)
         self.monitor = QualityMonitor(policy)
+
+    @classmethod
+    def for_model(cls, predictor, policy: QualityPolicy) -> LiveQuality:
+        """Live quality for ``predictor``'s model: its validated errors alone, and its stored per-sensor
+        verdicts where ``policy`` gives none. Raises ValueError for a model that cannot be judged."""
+        expected = expected_errors(predictor.validation, predictor.modalities)
+        if expected is None:
+            raise ValueError("live quality needs the validated pose error of every modality alone "
+                             "(a pose model trained with students has one); this model has none")
+        if not policy.verdict and predictor.card.quality_verdicts:
+            policy = dataclasses.replace(policy, verdict=dict(predictor.card.quality_verdicts))
+        return cls(policy, expected)
 
     def judge(self, predictor, frame) -> set[str]:
         """``frame``: a :class:`~pta_core.serving.EncodedFrame` of the live sensors."""

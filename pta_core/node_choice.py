@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pta_core.errors import InvalidInput
-from pta_core.live_quality import LiveQuality, QualityPolicy, expected_errors, served_choice
+from pta_core.live_quality import LiveQuality, QualityPolicy, served_choice
 from pta_core.metrics import mpjpe, pa_mpjpe
 from pta_core.serving import Predictor
 
@@ -35,12 +35,7 @@ def replay_choice(predictor: Predictor, frames: Iterable[Mapping[str, np.ndarray
     """One :class:`ChoiceFrame` per raw frame (modality → raw sample or None), in order: one stream, so
     live quality's hysteresis runs across the frames. ``every_set`` also decodes every subset of the
     live sensors (an oracle's view)."""
-    quality = None
-    if policy is not None:
-        expected = expected_errors(predictor.validation, predictor.modalities)
-        if expected is None:
-            raise ValueError("live quality needs the validated pose error of every modality alone; this model has none")
-        quality = LiveQuality(policy, expected)
+    quality = LiveQuality.for_model(predictor, policy) if policy is not None else None
     for raw in frames:
         samples = {}
         for m in predictor.modalities:

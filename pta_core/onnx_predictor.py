@@ -59,6 +59,7 @@ class OnnxPredictor(Predictor):
             window_length=int(meta["activity_window"]["frames"]),
             frame_period=float(meta["activity_window"]["frame_period_s"]),
             rig=tuple(meta.get("rig", ())),
+            quality_verdicts=dict(meta.get("live_quality", {}).get("verdicts", {})),
         ))
         self._fields = {name: list(fields) for name, fields in meta["inputs"].items()}
         self._tokens = tuple(meta["tokens"])

@@ -67,6 +67,9 @@ class ModelCard:
     # The training rig's static transforms ({parent, child, xyz, xyzw}, pta_ros.frames): where each
     # sensor frame the model reads sat. Empty: the MM-Fi rig of config/rig.yaml.
     rig: tuple[dict, ...] = ()
+    # Live quality's per-sensor verdict tolerances, fitted on a validation subject and stored in the
+    # model file (bench/live_quality.py --store); empty: every sensor uses the node's quality_tolerance.
+    quality_verdicts: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 class ActivityWindow:

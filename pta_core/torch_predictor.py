@@ -24,6 +24,7 @@ def model_card(checkpoint: Checkpoint) -> ModelCard:
         window_length=activity_window(checkpoint.config),
         frame_period=checkpoint.config.data.frame_period,
         rig=tuple(checkpoint.metadata.get("rig", ())),
+        quality_verdicts=dict(checkpoint.metadata.get("live_quality", {}).get("verdicts", {})),
     )
 
 

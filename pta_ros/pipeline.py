@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pta_core.errors import InvalidInput
-from pta_core.live_quality import LiveQuality, QualityPolicy, expected_errors, served_choice
+from pta_core.live_quality import LiveQuality, QualityPolicy, served_choice
 from pta_core.serving import EncodedFrame, Prediction, Predictor
 from pta_ros.conversions import stamp_to_ns
 from pta_ros.diagnostics import LatencyStats, PipelineReport, RateMeter, SensorReport
@@ -109,12 +109,10 @@ class SensingPipeline:
         self._quality_policy = self.options.quality
         if self.options.quality is None or predictor is None:
             return
-        expected = expected_errors(predictor.validation, predictor.modalities)
-        if expected is None:
-            self.quality_note = ("live quality is off: the model's validation table has no pose error for every "
-                                 "modality alone (a pose model trained with students has one)")
-            return
-        self.quality, self.quality_note = LiveQuality(self.options.quality, expected), ""
+        try:
+            self.quality = LiveQuality.for_model(predictor, self.options.quality)
+        except ValueError as err:
+            self.quality_note = f"live quality is off: {err}"
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -274,7 +272,7 @@ class SensingPipeline:
     def _quality_text(self, m: str) -> str:
         """live quality's view of ``m``: its newest score, or why it is left out."""
         if self.quality is None:
-            return f"off: {self.quality_note}" if self.quality_note else ""
+            return self.quality_note
         monitor = self.quality.monitor
         if m in monitor.left_out():
             return f"left out: {monitor.reason(m)}"

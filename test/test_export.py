@@ -34,6 +34,7 @@ def exported(tmp_path_factory, request):
     for key in ("task.pose_head.fc.weight", "task.activity_head.out.1.weight"):  # corrections start at zero
         checkpoint.state_dict[key] = 0.01 * torch.randn(checkpoint.state_dict[key].shape, generator=generator)
     checkpoint.modality_weights = {"rgb": 0.1, "depth": 0.2, "mmwave": 0.3, "lidar": 0.3, "wifi-csi": 0.1}
+    checkpoint.metadata["live_quality"] = {"verdicts": {"mmwave": 1.25, "lidar": 2.37}}  # as bench/live_quality.py --store
     save_checkpoint(root / "model.pt", checkpoint)
     assert cli.main(["export", "--checkpoint", str(root / "model.pt"), "--out", str(root / "onnx"), "--no-check"]) == 0
     return root / "model.pt", root / "onnx"
@@ -79,6 +80,8 @@ def test_each_sensors_own_readout_is_the_model_on_it_alone_on_both_backends(expo
 
 def test_the_export_carries_what_the_checkpoint_carries(exported):
     model_path, folder = exported
+    for predictor in (TorchPredictor.from_checkpoint(model_path, "cpu"), load_predictor(folder, backend="onnxruntime")):
+        assert predictor.card.quality_verdicts == {"mmwave": 1.25, "lidar": 2.37}  # live quality's, per sensor
     meta = json.loads((folder / "model.json").read_text())
     checkpoint = load_checkpoint(model_path)
     assert meta["modalities"] == list(checkpoint.modalities)

@@ -92,3 +92,9 @@ def test_a_sensor_already_left_out_does_not_judge_the_others():
     assert consistent_group(disagreements(own, EXPECTED), EXPECTED, list(own), 1.0) == ("depth", "wifi-csi")
     assert quality_scores(own, EXPECTED, policy)["lidar"].worst > 1.0
     assert quality_scores(own, EXPECTED, policy, distrusted={"depth"})["lidar"].worst is None
+
+
+def test_the_hysteresis_judges_each_sensor_by_its_own_verdict_the_at_once_drop_by_the_tolerance():
+    monitor = QualityMonitor(QualityPolicy(1.0, drop_after=1, drop_at=3.0, verdict={"mmwave": 2.0}))
+    assert monitor.update({"mmwave": Score(1.8), "rgb": Score(1.2)}) == {"rgb"}  # 1.8 is within the radar's 2.0
+    assert monitor.update({"mmwave": Score(1.8, 3.5)}) == {"rgb", "mmwave"}  # two judges beyond 3 × 1.0
