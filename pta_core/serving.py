@@ -157,8 +157,11 @@ class Predictor:
         return empty_sample(get_modality(modality), self.preprocess_config)
 
     def warm_up(self, modalities: Iterable[str]) -> None:
-        """One throw-away forward pass: the first call is far slower than the next (allocations, kernel selection)."""
-        self.predict({m: self.empty_sample(m) for m in modalities})
+        """One throw-away pass of every call a frame makes (encode, each sensor's readout, predict): the
+        first call is far slower than the next (allocations, kernel selection)."""
+        frame = self.encode({m: self.empty_sample(m) for m in modalities})
+        self.readouts(frame)
+        self.predict(frame)
 
     def encode(self, samples: dict[str, Sample], reuse: EncodedFrame | None = None) -> EncodedFrame:
         """Encode each sample; a sample that is the very object ``reuse`` encoded keeps its encoding."""
