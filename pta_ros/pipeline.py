@@ -278,8 +278,9 @@ class SensingPipeline:
             return f"left out: {monitor.reason(m)}"
         score = monitor.last_scores.get(m)
         if score is None or score.worst is None:
-            return f"not judged (fewer than {self.quality.policy.min_live} live sensors, or none that agree)"
-        return f"served: score {score.worst:.2f} <= {self.quality.policy.tolerance:.2f}"
+            return (f"not judged this frame (fewer than {self.quality.policy.min_live} live sensors, no two that agree, "
+                    "or no judge accurate enough)")
+        return f"served: score {score.worst:.2f} <= {self.quality.policy.verdict_of(m):.2f}"
 
     def report(self, node_name: str, topic_of: Callable[[str], str], input_timeout_s: float,
                latency_warn_s: float) -> PipelineReport:
