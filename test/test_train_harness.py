@@ -76,6 +76,8 @@ def test_cli_two_step_run_writes_a_model_the_predictor_serves(tree, tmp_path, re
         assert choice[label]["frames"] + choice[label]["frames_nothing_live"] == test_frames
         assert np.isfinite(choice[label]["mpjpe_mm"]) and sum(choice[label]["sets"].values()) == choice[label]["frames"]
     assert "live quality" in (report / "node_choice.md").read_text()
+    assert cli.main(["eval", "--checkpoint", str(out / "model.pt"), "--node-choice", "--quality-tolerance", "0",
+                     "--no-progress", "--combinations", "lidar", "--out", str(report)]) == 2  # one error line, before any work
 
 
 class Interrupted(Exception):

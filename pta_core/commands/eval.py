@@ -156,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
         print("pta eval: --store-validation needs --split meta_val and every combination (no --combinations)",
               file=sys.stderr)
         return 2
+    if args.quality_tolerance is not None and not args.quality_tolerance > 0:
+        print(f"pta eval: --quality-tolerance must be > 0, got {args.quality_tolerance}", file=sys.stderr)
+        return 2
     progress = not args.no_progress and sys.stderr.isatty()
     runs = {}
     order: list[str] = []
