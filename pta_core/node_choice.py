@@ -1,5 +1,5 @@
 """The node's choice of modality set, frame by frame, offline: what ``pta_ros``'s pipeline serves from a
-stream of raw frames, without DDS (``pta eval --live-quality``, bench/live_quality.py).
+stream of raw frames, without DDS (``pta eval --node-choice``, bench/live_quality.py).
 
 Per frame, as the node does: the live sensors (those whose raw input preprocesses: a missing or
 unusable one is not live), their encodings, each one's own readout, live quality's verdict (when a
